@@ -1,0 +1,51 @@
+"""Settings from the environment or a .env file. A class, never a module-level instance."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
+class StorageSettings(BaseSettings):
+    """What `python -m bot migrate` needs: no tokens."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    database_path: Path = Path("data/sora-bot.sqlite3")
+    log_level: LogLevel = "INFO"
+
+
+class Settings(StorageSettings):
+    discord_token: SecretStr = Field(min_length=1)
+    fal_key: SecretStr = Field(min_length=1)
+    dev_guild_id: int | None = None
+    message_content_intent: bool = False
+
+    # USD per second of video; an operator can correct them when fal changes its prices.
+    price_sora_2: float = Field(0.10, ge=0)
+    price_sora_2_pro_720p: float = Field(0.30, ge=0)
+    price_sora_2_pro_1080p: float = Field(0.50, ge=0)
+    price_remix: float = Field(0.10, ge=0)
+
+    fal_poll_min_seconds: float = Field(1.0, gt=0)
+    fal_poll_max_seconds: float = Field(5.0, gt=0)
+    fal_job_timeout_seconds: float = Field(3600.0, gt=0)
+    progress_min_interval_seconds: float = Field(3.0, ge=0)
+    max_download_mib: int = Field(512, gt=0)
+
+
+def describe_error(error: ValidationError) -> str:
+    """One clear line naming the broken setting(s), with no values (they may be secrets)."""
+    parts = []
+    for item in error.errors():
+        name = str(item["loc"][0]).upper() if item["loc"] else "settings"
+        if item["type"] == "missing":
+            parts.append(f"{name} is not set")
+        else:
+            parts.append(f"{name} is invalid ({item['msg']})")
+    return "configuration error: " + "; ".join(parts)

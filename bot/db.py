@@ -1,0 +1,74 @@
+"""The SQLite connection and the migration runner over migrations/NNNN_name.sql."""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+import aiosqlite
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+
+async def connect(path: Path) -> aiosqlite.Connection:
+    """Open the database: WAL so readers never wait for the writer, foreign keys on,
+    and a busy timeout so a second process (the CLI) waits instead of failing."""
+    if str(path) != ":memory:":
+        path.parent.mkdir(parents=True, exist_ok=True)
+    conn = await aiosqlite.connect(path, isolation_level=None)
+    conn.row_factory = aiosqlite.Row
+    await conn.execute("PRAGMA journal_mode=WAL")
+    await conn.execute("PRAGMA foreign_keys=ON")
+    await conn.execute("PRAGMA busy_timeout=5000")
+    await conn.execute("PRAGMA synchronous=NORMAL")
+    return conn
+
+
+def discover(directory: Path = MIGRATIONS_DIR) -> list[tuple[int, Path]]:
+    found = []
+    for file in sorted(directory.iterdir()):
+        match = _NAME.match(file.name)
+        if match:
+            found.append((int(match.group(1)), file))
+    versions = [v for v, _ in found]
+    if len(set(versions)) != len(versions):
+        raise RuntimeError(f"two migrations share a number in {directory}")
+    return found
+
+
+async def migrate(conn: aiosqlite.Connection, directory: Path = MIGRATIONS_DIR) -> list[int]:
+    """Apply every migration not yet recorded, each in its own transaction. Returns the versions applied."""
+    await conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+        "applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)"
+    )
+    async with conn.execute("SELECT version FROM schema_migrations") as cur:
+        done = {row[0] for row in await cur.fetchall()}
+    applied = []
+    for version, file in discover(directory):
+        if version in done:
+            continue
+        statements = file.read_text(encoding="utf-8")
+        # executescript would commit on its own; run the file inside one explicit transaction instead.
+        await conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _split(statements):
+                await conn.execute(statement)
+            await conn.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", (version, file.name))
+            await conn.execute("COMMIT")
+        except Exception:
+            await conn.execute("ROLLBACK")
+            raise
+        log.info("applied migration %s", file.name)
+        applied.append(version)
+    return applied
+
+
+def _split(script: str) -> list[str]:
+    """Split a migration file into statements (our files hold no semicolons inside literals)."""
+    without_comments = "\n".join(line.split("--", 1)[0] for line in script.splitlines())
+    return [s.strip() for s in without_comments.split(";") if s.strip()]

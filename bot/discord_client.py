@@ -1,0 +1,80 @@
+"""Builds the discord.py client: intents, no pings by default, one error handler for app commands,
+the cogs, command sync only when asked, and resuming unfinished jobs once the gateway is ready."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+log = logging.getLogger(__name__)
+
+
+class SoraBot(commands.Bot):
+    def __init__(
+        self,
+        *,
+        message_content: bool,
+        dev_guild_id: int | None,
+        install: Callable[[SoraBot], Awaitable[None]],
+        on_first_ready: Callable[[], Awaitable[None]],
+    ) -> None:
+        intents = discord.Intents.default()
+        intents.members = False
+        intents.presences = False
+        intents.message_content = message_content
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents,
+            # Prompts are echoed back: nobody may be pinged by what a member typed.
+            allowed_mentions=discord.AllowedMentions.none(),
+            help_command=None,
+            tree_cls=ErrorReportingTree,
+        )
+        self._dev_guild_id = dev_guild_id
+        self._install = install
+        self._on_first_ready = on_first_ready
+        self._readied = False
+
+    async def setup_hook(self) -> None:
+        await self._install(self)
+        if self._dev_guild_id is not None:
+            guild = discord.Object(self._dev_guild_id)
+            self.tree.copy_global_to(guild=guild)
+            synced = await self.tree.sync(guild=guild)
+            log.info("synced %d commands to dev guild %s", len(synced), self._dev_guild_id)
+
+    async def on_ready(self) -> None:
+        log.info("gateway ready as %s in %d guilds", self.user, len(self.guilds))
+        if not self._readied:
+            self._readied = True
+            await self._on_first_ready()
+
+
+class ErrorReportingTree(app_commands.CommandTree):
+    """The one place an app-command error ends: logged with context, answered ephemerally."""
+
+    async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
+        if isinstance(error, app_commands.NoPrivateMessage):
+            text = "This command works only in a server."
+        elif isinstance(error, app_commands.CheckFailure):
+            text = "You are not allowed to use this command here."
+        else:
+            log.error(
+                "command %s failed guild=%s user=%s",
+                interaction.command.qualified_name if interaction.command else "?",
+                interaction.guild_id,
+                interaction.user.id,
+                exc_info=error,
+            )
+            text = "Sorry, that failed on our side. Nothing was charged; please try again."
+        try:
+            if interaction.response.is_done():
+                await interaction.followup.send(text, ephemeral=True)
+            else:
+                await interaction.response.send_message(text, ephemeral=True)
+        except discord.HTTPException:
+            log.warning("could not tell the member about the error (token expired?)")

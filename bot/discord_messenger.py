@@ -1,0 +1,129 @@
+"""The Messenger for Discord: progress edits through the live interaction while its token lasts,
+through the channel with the bot token after that (or after a restart); videos as ordinary messages."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from pathlib import Path
+
+import discord
+
+from bot.messenger import PostForbidden, PostTooLarge, VideoCard
+from bot.models import Job
+
+log = logging.getLogger(__name__)
+
+# Interaction tokens live 15 minutes; stop using one a little before, so an edit never races the expiry.
+TOKEN_MARGIN = dt.timedelta(minutes=14)
+DEFAULT_UPLOAD_LIMIT = 10 * 2**20
+
+
+class DiscordMessenger:
+    def __init__(self, client: discord.Client) -> None:
+        self._client = client
+        self._interactions: dict[int, discord.Interaction] = {}
+
+    def attach(self, job_id: int, interaction: discord.Interaction) -> None:
+        self._interactions[job_id] = interaction
+
+    def _live(self, job_id: int) -> discord.Interaction | None:
+        interaction = self._interactions.get(job_id)
+        if interaction is not None and discord.utils.utcnow() - interaction.created_at > TOKEN_MARGIN:
+            self._interactions.pop(job_id, None)
+            return None
+        return interaction
+
+    def _channel(self, job: Job) -> discord.PartialMessageable:
+        return self._client.get_partial_messageable(job.channel_id, guild_id=job.guild_id)
+
+    async def edit_progress(self, job: Job, text: str) -> int | None:
+        interaction = self._live(job.id)
+        if interaction is not None:
+            try:
+                message = await interaction.edit_original_response(content=text)
+                return message.id
+            except discord.HTTPException as exc:
+                log.info("job=%s interaction edit failed (%s); using the channel", job.id, exc.status)
+                self._interactions.pop(job.id, None)
+        if job.progress_message_id is None:
+            return None
+        await self._channel(job).get_partial_message(job.progress_message_id).edit(content=text)
+        return job.progress_message_id
+
+    async def post_video(self, job: Job, card: VideoCard, file: Path | None) -> int:
+        reply_to = job.reply_to_message_id or job.progress_message_id
+        reference = (
+            discord.MessageReference(
+                message_id=reply_to, channel_id=job.channel_id, guild_id=job.guild_id, fail_if_not_exists=False
+            )
+            if reply_to
+            else None
+        )
+        kwargs = {}
+        if file is not None:
+            kwargs["file"] = discord.File(file, filename=f"sora-{job.id}.mp4")
+        try:
+            message = await self._channel(job).send(
+                content=f"<@{job.user_id}> your video is ready.",
+                embed=render_card(card),
+                reference=reference,  # type: ignore[arg-type]
+                # Ping the requester, never anyone named in the prompt.
+                allowed_mentions=discord.AllowedMentions(
+                    everyone=False, roles=False, users=[discord.Object(job.user_id)], replied_user=False
+                ),
+                nonce=f"sora-job-{job.id}",
+                **kwargs,
+            )
+        except discord.Forbidden as exc:
+            raise PostForbidden(str(exc.status)) from exc
+        except discord.HTTPException as exc:
+            if exc.status == 413 or exc.code == 40005:
+                raise PostTooLarge() from exc
+            raise
+        return message.id
+
+    async def find_posted_video(self, job: Job) -> int | None:
+        after = discord.Object(discord.utils.time_snowflake(dt.datetime.fromtimestamp(job.created_at, dt.UTC)))
+        marker = footer_text(job.id)
+        async for message in self._channel(job).history(limit=100, after=after):
+            if self._client.user and message.author.id == self._client.user.id:
+                if any(embed.footer.text == marker for embed in message.embeds):
+                    return message.id
+        return None
+
+    async def tell_requester(self, job: Job, text: str) -> None:
+        interaction = self._live(job.id)
+        self.forget(job.id)
+        if interaction is not None:
+            await interaction.followup.send(text, ephemeral=True)
+
+    def upload_limit(self, job: Job) -> int:
+        guild = self._client.get_guild(job.guild_id)
+        return guild.filesize_limit if guild is not None else DEFAULT_UPLOAD_LIMIT
+
+    def forget(self, job_id: int) -> None:
+        self._interactions.pop(job_id, None)
+
+
+def footer_text(job_id: int) -> str:
+    return f"job {job_id}"
+
+
+def render_card(card: VideoCard) -> discord.Embed:
+    model = "Sora 2 Pro" if card.model == "sora-2-pro" else "Sora 2"
+    description = card.prompt if len(card.prompt) <= 4000 else card.prompt[:3999] + "…"
+    embed = discord.Embed(title=f"{model} video", description=description, colour=discord.Colour.blurple())
+    if card.link:
+        embed.url = card.link
+    embed.add_field(name="Model", value=model)
+    embed.add_field(name="Duration", value=f"{card.duration} s")
+    embed.add_field(name="Aspect ratio", value=card.aspect_ratio)
+    embed.add_field(name="Resolution", value=card.resolution)
+    embed.add_field(name="Cost", value=f"${card.cost_usd:.2f}")
+    embed.add_field(name="Requested by", value=f"<@{card.user_id}>")
+    embed.add_field(name="Video ID", value=f"`{card.video_id}`", inline=False)
+    if card.note:
+        embed.add_field(name="Note", value=card.note + (f"\n{card.link}" if card.link else ""), inline=False)
+    embed.set_footer(text=footer_text(card.job_id))
+    return embed

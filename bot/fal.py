@@ -1,0 +1,134 @@
+"""fal's queue through fal_client.AsyncClient, with fal's errors mapped to our own typed errors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import fal_client
+import httpx
+
+ENDPOINT_TEXT = "fal-ai/sora-2/text-to-video"
+ENDPOINT_TEXT_PRO = "fal-ai/sora-2/text-to-video/pro"
+
+
+class FalError(Exception):
+    """A fal failure with a short sentence fit to show a member."""
+
+    def __init__(self, user_message: str, *, status: int | None = None) -> None:
+        super().__init__(user_message)
+        self.user_message = user_message
+        self.status = status
+
+
+class FalRefused(FalError):
+    """fal will not make this video (validation or content policy): retrying cannot help."""
+
+
+class FalUnavailable(FalError):
+    """fal or the network failed (5xx, timeout): worth retrying later."""
+
+
+class FalResultGone(FalError):
+    """fal no longer has the result (it keeps results only briefly)."""
+
+
+@dataclass(frozen=True)
+class QueueStatus:
+    state: Literal["queued", "running", "completed"]
+    position: int | None = None  # 0-based, as fal reports it
+    logs: list[str] = field(default_factory=list)
+    error: str | None = None
+    error_type: str | None = None
+
+
+class FalQueue:
+    """Submit, poll, fetch and cancel. Never waits on fal itself: the job runner paces the polling."""
+
+    def __init__(self, client: fal_client.AsyncClient, *, timeout: float = 30.0) -> None:
+        self._client = client
+        self._timeout = timeout
+
+    async def submit(self, endpoint: str, arguments: dict[str, Any]) -> str:
+        try:
+            handle = await self._client.submit(endpoint, arguments)
+        except fal_client.FalClientHTTPError as exc:
+            raise _from_http(exc.status_code, exc.message, exc.error_type) from None
+        except httpx.HTTPError as exc:
+            raise FalUnavailable(f"fal could not be reached ({type(exc).__name__}).") from None
+        return handle.request_id
+
+    async def status(self, endpoint: str, request_id: str) -> QueueStatus:
+        try:
+            status = await self._client.status(endpoint, request_id, with_logs=True)
+        except fal_client.FalClientHTTPError as exc:
+            raise _from_http(exc.status_code, exc.message, exc.error_type) from None
+        except httpx.HTTPError as exc:
+            raise FalUnavailable(f"fal could not be reached ({type(exc).__name__}).") from None
+        if isinstance(status, fal_client.Queued):
+            return QueueStatus("queued", position=status.position)
+        if isinstance(status, fal_client.InProgress):
+            return QueueStatus("running", logs=_messages(status.logs))
+        assert isinstance(status, fal_client.Completed)
+        return QueueStatus("completed", logs=_messages(status.logs), error=status.error, error_type=status.error_type)
+
+    async def result(self, endpoint: str, request_id: str) -> dict[str, Any]:
+        """Fetch a completed request's result with one GET (fal_client's result() would poll first)."""
+        handle = await self._client.get_handle(endpoint, request_id)
+        try:
+            response = await handle.client.get(handle.response_url, timeout=self._timeout)
+        except httpx.HTTPError as exc:
+            raise FalUnavailable(f"fal could not be reached ({type(exc).__name__}).") from None
+        if response.status_code >= 400:
+            body = _json(response)
+            detail = body.get("detail", response.text) if isinstance(body, dict) else response.text
+            error_type = body.get("error_type") if isinstance(body, dict) else None
+            raise _from_http(response.status_code, detail, error_type)
+        data = response.json()
+        if not isinstance(data, dict):
+            raise FalUnavailable("fal answered with something that is not a video.")
+        return data
+
+    async def cancel(self, endpoint: str, request_id: str) -> bool:
+        try:
+            await self._client.cancel(endpoint, request_id)
+        except (fal_client.FalClientHTTPError, httpx.HTTPError):
+            return False
+        return True
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _messages(logs: list[dict[str, Any]] | None) -> list[str]:
+    return [str(entry.get("message", "")) for entry in logs or [] if entry.get("message")]
+
+
+def _from_http(status: int, detail: Any, error_type: str | None) -> FalError:
+    if status == 404:
+        return FalResultGone("fal no longer has this video (results expire soon after they are made).", status=404)
+    if status in (400, 422):
+        return FalRefused(refusal_sentence(detail, error_type), status=status)
+    if status in (401, 403):
+        return FalUnavailable("fal refused the bot's credentials; the operator must check FAL_KEY.", status=status)
+    return FalUnavailable(f"fal had an internal error (HTTP {status}).", status=status)
+
+
+def refusal_sentence(detail: Any, error_type: str | None = None) -> str:
+    """Say in plain words why fal refused: content policy, or which input was wrong."""
+    items = detail if isinstance(detail, list) else [{"msg": str(detail), "type": error_type or ""}]
+    for item in items:
+        kind = str(item.get("type", "")) if isinstance(item, dict) else ""
+        if "content_policy" in kind or "policy" in str(error_type or ""):
+            return "fal refused this request: it was flagged by the content policy. Try rewording the prompt."
+    first = items[0] if items else {}
+    if isinstance(first, dict):
+        loc = first.get("loc") or []
+        where = str(loc[-1]) if loc else "the request"
+        message = str(first.get("msg") or "invalid input").rstrip(".")
+        return f"fal refused this request: {where}: {message}."[:300]
+    return f"fal refused this request: {str(first)[:200]}."

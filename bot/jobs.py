@@ -1,0 +1,337 @@
+"""The job runner: one task and one state machine per job, every transition persisted before it is
+acted on, so a restart resumes each unfinished job from where it was and delivers it exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from bot import progress
+from bot.delivery import DownloadError, download
+from bot.fal import FalError, FalQueue, FalResultGone, FalUnavailable, refusal_sentence
+from bot.messenger import Messenger, PostForbidden, PostTooLarge, VideoCard
+from bot.models import FalResult, Job, JobState, Video, VideoRequest
+from bot.progress import ProgressReporter
+from bot.sora import PriceTable, fal_call
+from bot.store import Store
+from bot.transcode import fit
+
+log = logging.getLogger(__name__)
+
+# Discord allows about 50 requests a second in all; leave half for everything that is not progress.
+PROGRESS_EDITS_PER_SECOND = 25.0
+STATUS_FAILURES_ALLOWED = 8
+SUBMIT_ATTEMPTS = 3
+
+
+class JobFailed(Exception):
+    def __init__(self, user_message: str) -> None:
+        super().__init__(user_message)
+        self.user_message = user_message
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a request came from."""
+
+    guild_id: int
+    channel_id: int
+    user_id: int
+    reply_to_message_id: int | None = None
+
+
+@dataclass(frozen=True)
+class RunnerConfig:
+    poll_min: float = 1.0
+    poll_max: float = 5.0
+    job_timeout: float = 3600.0
+    progress_interval: float = 3.0
+    max_download_bytes: int = 512 * 2**20
+    ffmpeg: str | None = None
+    work_dir: Path | None = None
+
+
+class JobRunner:
+    def __init__(
+        self,
+        store: Store,
+        fal: FalQueue,
+        messenger: Messenger,
+        http: aiohttp.ClientSession,
+        prices: PriceTable,
+        config: RunnerConfig,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._fal = fal
+        self._messenger = messenger
+        self._http = http
+        self._prices = prices
+        self._config = config
+        self._clock = clock
+        self._tasks: dict[int, asyncio.Task[None]] = {}
+        self._stopping = False
+
+    @property
+    def active(self) -> int:
+        return len(self._tasks)
+
+    def progress_interval(self) -> float:
+        """Stretch the edit cadence with load so the sum of all jobs' edits stays within Discord's budget."""
+        return max(self._config.progress_interval, self.active / PROGRESS_EDITS_PER_SECOND)
+
+    async def accept(self, request: VideoRequest, origin: Origin) -> Job:
+        """Record the job (nothing sent to fal yet); the caller then calls start()."""
+        endpoint, arguments = fal_call(request)
+        return await self._store.create_job(
+            kind=request.kind,
+            guild_id=origin.guild_id,
+            channel_id=origin.channel_id,
+            user_id=origin.user_id,
+            endpoint=endpoint,
+            arguments=arguments,
+            prompt=request.prompt,
+            model=request.model,
+            duration=request.duration,
+            aspect_ratio=request.aspect_ratio,
+            resolution=request.resolution,
+            cost_usd=self._prices.cost(request),
+            reply_to_message_id=origin.reply_to_message_id,
+        )
+
+    def start(self, job: Job) -> None:
+        if self._stopping or job.id in self._tasks:
+            return
+        task = asyncio.create_task(self._run(job), name=f"job-{job.id}")
+        self._tasks[job.id] = task
+        task.add_done_callback(lambda _t, job_id=job.id: self._tasks.pop(job_id, None))
+
+    async def resume_all(self) -> int:
+        """Pick up every unfinished job after a start. A job caught between 'about to submit' and
+        'request id stored' may or may not exist at fal: it is failed, never submitted again."""
+        resumed = 0
+        for job in await self._store.unfinished_jobs():
+            if job.id in self._tasks:
+                continue
+            if job.state == JobState.SUBMITTING:
+                await self._fail(
+                    job,
+                    "The bot restarted while sending this request to fal, so it was stopped; "
+                    "nothing was charged. Please ask again.",
+                )
+                continue
+            log.info("resuming job=%s state=%s guild=%s user=%s", job.id, job.state, job.guild_id, job.user_id)
+            self.start(job)
+            resumed += 1
+        return resumed
+
+    async def stop(self) -> None:
+        """Stop every job task; their states are already on disk, so the next start resumes them."""
+        self._stopping = True
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def wait_idle(self) -> None:
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
+
+    # -- the state machine ------------------------------------------------------------------------------
+
+    async def _run(self, job: Job) -> None:
+        reporter = ProgressReporter(lambda text: self._edit(job.id, text), self.progress_interval)
+        try:
+            if job.state == JobState.PENDING:
+                job = await self._submit(job, reporter)
+            if job.state in (JobState.QUEUED, JobState.RUNNING):
+                job = await self._wait(job, reporter)
+            if job.state in (JobState.COMPLETED, JobState.UPLOADING):
+                await self._deliver(job, reporter)
+        except asyncio.CancelledError:
+            await reporter.close()
+            raise
+        except (JobFailed, FalError, DownloadError) as exc:
+            await reporter.close()
+            await self._fail(await self._fresh(job), exc.user_message)
+        except Exception:
+            log.exception("job=%s guild=%s user=%s failed unexpectedly", job.id, job.guild_id, job.user_id)
+            await reporter.close()
+            await self._fail(await self._fresh(job), "Something went wrong on our side; nothing was charged.")
+
+    async def _fresh(self, job: Job) -> Job:
+        return await self._store.get_job(job.id) or job
+
+    async def _edit(self, job_id: int, text: str) -> None:
+        job = await self._store.get_job(job_id)
+        if job is None:
+            return
+        message_id = await self._messenger.edit_progress(job, text)
+        if message_id is not None and message_id != job.progress_message_id:
+            await self._store.update_job(job.id, progress_message_id=message_id)
+
+    async def _submit(self, job: Job, reporter: ProgressReporter) -> Job:
+        await self._edit(job.id, progress.submitting(job))
+        job = await self._store.update_job(job.id, JobState.SUBMITTING)
+        for attempt in range(1, SUBMIT_ATTEMPTS + 1):
+            try:
+                request_id = await self._fal.submit(job.endpoint, job.arguments)
+                break
+            except FalUnavailable as exc:
+                # Only an answered request (HTTP 5xx) proves fal did not take the job; anything else
+                # might have reached it, and a second submit could make (and bill) the video twice.
+                if exc.status is None or attempt == SUBMIT_ATTEMPTS:
+                    raise
+                await asyncio.sleep(2**attempt)
+        job = await self._store.update_job(job.id, JobState.QUEUED, request_id=request_id)
+        log.info("job=%s guild=%s user=%s submitted request=%s", job.id, job.guild_id, job.user_id, request_id)
+        return job
+
+    async def _wait(self, job: Job, reporter: ProgressReporter) -> Job:
+        assert job.request_id is not None
+        delay = self._config.poll_min
+        failures = 0
+        running_since: float | None = None
+        deadline = job.created_at + self._config.job_timeout
+        while True:
+            if self._clock() > deadline:
+                await self._fal.cancel(job.endpoint, job.request_id)
+                raise JobFailed("fal took too long to make this video, so it was cancelled; nothing was charged.")
+            try:
+                status = await self._fal.status(job.endpoint, job.request_id)
+                failures = 0
+            except FalResultGone:
+                raise
+            except FalError as exc:
+                failures += 1
+                if failures > STATUS_FAILURES_ALLOWED:
+                    raise JobFailed("fal stopped answering about this video; nothing was charged.") from exc
+                log.warning("job=%s status poll failed (%s), retrying", job.id, exc.user_message)
+                await asyncio.sleep(min(self._config.poll_max * 2, self._config.poll_min * 2**failures))
+                continue
+            if status.state == "queued":
+                reporter.update(progress.queued(job, status.position, self._clock() - job.created_at))
+            elif status.state == "running":
+                if job.state != JobState.RUNNING:
+                    job = await self._store.update_job(job.id, JobState.RUNNING)
+                running_since = running_since or self._clock()
+                last = status.logs[-1] if status.logs else None
+                reporter.update(progress.generating(job, self._clock() - running_since, last))
+            else:
+                if status.error:
+                    # The result carries fal's own explanation (422 detail list, or the 5xx).
+                    try:
+                        await self._fal.result(job.endpoint, job.request_id)
+                    except FalError as exc:
+                        raise JobFailed(exc.user_message) from exc
+                    raise JobFailed(refusal_sentence(status.error, status.error_type))
+                result = await self._fetch_result(job)
+                return await self._store.update_job(job.id, JobState.COMPLETED, result_json=json.dumps(result))
+            await asyncio.sleep(delay)
+            delay = min(self._config.poll_max, delay * 1.6)
+
+    async def _fetch_result(self, job: Job) -> dict[str, Any]:
+        assert job.request_id is not None
+        for attempt in range(1, 4):
+            try:
+                data = await self._fal.result(job.endpoint, job.request_id)
+                FalResult.model_validate(data)
+                return data
+            except FalUnavailable:
+                if attempt == 3:
+                    raise
+                await asyncio.sleep(2**attempt)
+            except ValueError as exc:  # pydantic: not a video result
+                raise JobFailed("fal's answer held no video.") from exc
+        raise AssertionError("unreachable")
+
+    async def _deliver(self, job: Job, reporter: ProgressReporter) -> None:
+        assert job.result is not None
+        result = FalResult.model_validate(job.result)
+        if job.state == JobState.UPLOADING:
+            # We died while posting: the post may have gone through. Never post it twice.
+            posted = await self._messenger.find_posted_video(job)
+            if posted is not None:
+                await self._finish(job, result, posted, reporter)
+                return
+        await reporter.close()
+        await self._edit(job.id, progress.downloading(job))
+        work = Path(tempfile.mkdtemp(prefix=f"job{job.id}-", dir=self._config.work_dir))
+        try:
+            path = await download(self._http, result.video.url, work, max_bytes=self._config.max_download_bytes)
+            card = VideoCard.for_job(job, result.video_id)
+            limit = self._messenger.upload_limit(job)
+            if path.stat().st_size > limit:
+                await self._edit(job.id, progress.compressing(job, limit))
+                fitted = await fit(self._config.ffmpeg, path, limit, job.duration) if self._config.ffmpeg else None
+                if fitted is None:
+                    path = None
+                    card = VideoCard.for_job(
+                        job,
+                        result.video_id,
+                        link=result.video.url,
+                        note="Too large for this server's upload limit even after compressing: "
+                        "here is fal's link (it expires after a while).",
+                    )
+                else:
+                    path = fitted
+                    card = VideoCard.for_job(job, result.video_id, note="Compressed to fit this server's upload limit.")
+            await self._edit(job.id, progress.uploading(job))
+            job = await self._store.update_job(job.id, JobState.UPLOADING)
+            try:
+                message_id = await self._messenger.post_video(job, card, path)
+            except PostTooLarge:
+                card = VideoCard.for_job(
+                    job,
+                    result.video_id,
+                    link=result.video.url,
+                    note="Discord refused the file as too large: here is fal's link (it expires after a while).",
+                )
+                message_id = await self._messenger.post_video(job, card, None)
+            except PostForbidden as exc:
+                raise JobFailed(
+                    "I may not post videos in this channel (I need Send Messages, Attach Files and Embed "
+                    "Links there). Ask an admin, or use another channel."
+                ) from exc
+            await self._finish(job, result, message_id, reporter)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+    async def _finish(self, job: Job, result: FalResult, message_id: int, reporter: ProgressReporter) -> None:
+        video = Video(
+            video_id=result.video_id,
+            job_id=job.id,
+            guild_id=job.guild_id,
+            channel_id=job.channel_id,
+            message_id=message_id,
+            user_id=job.user_id,
+            prompt=job.prompt,
+            model=job.model,
+            duration=job.duration,
+            aspect_ratio=job.aspect_ratio,
+            resolution=job.resolution,
+            remixable=job.arguments.get("delete_video") is False,
+            created_at=self._clock(),
+        )
+        job = await self._store.mark_delivered(job, video)
+        log.info("job=%s guild=%s user=%s delivered message=%s", job.id, job.guild_id, job.user_id, message_id)
+        await reporter.final(progress.delivered(job))
+
+    async def _fail(self, job: Job, reason: str) -> None:
+        job = await self._store.update_job(job.id, JobState.FAILED, error=reason)
+        log.info("job=%s guild=%s user=%s failed: %s", job.id, job.guild_id, job.user_id, reason)
+        try:
+            await self._edit(job.id, progress.failed(job, reason))
+            await self._messenger.tell_requester(job, reason)
+        except Exception:
+            log.warning("job=%s could not tell the member it failed", job.id, exc_info=True)

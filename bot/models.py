@@ -1,0 +1,99 @@
+"""Plain data: the Sora request, the fal result, jobs and their states."""
+
+from __future__ import annotations
+
+import enum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Model = Literal["sora-2", "sora-2-pro"]
+AspectRatio = Literal["16:9", "9:16"]
+Resolution = Literal["720p", "1080p"]
+DURATIONS: tuple[int, ...] = (4, 8, 12, 16, 20)
+PROMPT_MAX = 5000
+
+
+class JobState(enum.StrEnum):
+    PENDING = "pending"  # row written, nothing sent to fal yet: safe to submit
+    SUBMITTING = "submitting"  # submit in flight: if we die here we cannot know, so never resubmit
+    QUEUED = "queued"  # request id stored; waiting in fal's queue
+    RUNNING = "running"  # fal is generating
+    COMPLETED = "completed"  # fal's result fetched and stored
+    UPLOADING = "uploading"  # posting the video to Discord
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        return self in (JobState.DELIVERED, JobState.FAILED, JobState.CANCELLED)
+
+
+class VideoRequest(BaseModel):
+    """What a member asked for, already validated."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["text_to_video"] = "text_to_video"
+    prompt: str = Field(min_length=1, max_length=PROMPT_MAX)
+    duration: int = 4
+    aspect_ratio: AspectRatio = "16:9"
+    model: Model = "sora-2"
+    resolution: Resolution = "720p"
+
+
+class Job(BaseModel):
+    id: int
+    kind: str
+    state: JobState
+    guild_id: int
+    channel_id: int
+    user_id: int
+    endpoint: str
+    arguments: dict[str, Any]
+    prompt: str
+    model: str
+    duration: int
+    aspect_ratio: str
+    resolution: str
+    cost_usd: float
+    request_id: str | None = None
+    progress_message_id: int | None = None
+    reply_to_message_id: int | None = None
+    result: dict[str, Any] | None = None
+    video_message_id: int | None = None
+    error: str | None = None
+    created_at: float
+    updated_at: float
+
+
+class VideoFile(BaseModel):
+    url: str
+    content_type: str | None = None
+    file_name: str | None = None
+    file_size: int | None = None
+
+
+class FalResult(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    video: VideoFile
+    video_id: str
+
+
+class Video(BaseModel):
+    video_id: str
+    job_id: int
+    guild_id: int
+    channel_id: int
+    message_id: int
+    user_id: int
+    prompt: str
+    model: str
+    duration: int
+    aspect_ratio: str
+    resolution: str
+    remixable: bool
+    parent_video_id: str | None = None
+    created_at: float

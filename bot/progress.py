@@ -1,0 +1,125 @@
+"""The progress message: what it says at each state, and how often it may be edited."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from bot.models import Job
+
+log = logging.getLogger(__name__)
+
+
+def headline(job: Job) -> str:
+    model = "Sora 2 Pro" if job.model == "sora-2-pro" else "Sora 2"
+    return f"🎥 {model} · {job.duration} s · {job.aspect_ratio} · {job.resolution} · ${job.cost_usd:.2f}"
+
+
+def elapsed(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def queued(job: Job, position: int | None, waited: float) -> str:
+    where = f"position {position + 1} in fal's queue" if position is not None else "in fal's queue"
+    return f"{headline(job)}\n⏳ Queued: {where} · {elapsed(waited)}"
+
+
+def submitting(job: Job) -> str:
+    return f"{headline(job)}\n📨 Sending your request to fal…"
+
+
+def generating(job: Job, seconds: float, last_log: str | None) -> str:
+    text = f"{headline(job)}\n🎬 Generating · {elapsed(seconds)} elapsed"
+    if last_log:
+        text += f"\n> {last_log.strip()[:150]}"
+    return text
+
+
+def downloading(job: Job) -> str:
+    return f"{headline(job)}\n⬇️ Downloading the video…"
+
+
+def compressing(job: Job, limit_bytes: int) -> str:
+    return f"{headline(job)}\n🗜️ Compressing to fit this server's {limit_bytes / 2**20:.0f} MiB upload limit…"
+
+
+def uploading(job: Job) -> str:
+    return f"{headline(job)}\n⬆️ Uploading…"
+
+
+def delivered(job: Job) -> str:
+    return f"{headline(job)}\n✅ Done: the video is below."
+
+
+def failed(job: Job, reason: str) -> str:
+    return f"{headline(job)}\n❌ {reason}"
+
+
+class ProgressReporter:
+    """Coalesces progress edits for one job: at most one edit per interval, and a newer text replaces
+    an unsent older one instead of queueing behind it."""
+
+    def __init__(
+        self,
+        send: Callable[[str], Awaitable[None]],
+        interval: Callable[[], float],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._send = send
+        self._interval = interval
+        self._clock = clock
+        self._pending: str | None = None
+        self._last_text: str | None = None
+        self._last_sent_at: float | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.edits = 0
+
+    def update(self, text: str) -> None:
+        """Ask for the message to show `text`; returns at once."""
+        if text == self._last_text:
+            self._pending = None
+            return
+        self._pending = text
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._flush_later())
+
+    async def final(self, text: str) -> None:
+        """Show a final state now (it must not be dropped), then stop."""
+        await self.close()
+        self._pending = text
+        await self._flush()
+
+    async def close(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+        self._task = None
+
+    async def _flush_later(self) -> None:
+        if self._last_sent_at is not None:
+            wait = self._last_sent_at + self._interval() - self._clock()
+            if wait > 0:
+                await asyncio.sleep(wait)
+        await self._flush()
+
+    async def _flush(self) -> None:
+        text, self._pending = self._pending, None
+        if text is None or text == self._last_text:
+            return
+        self._last_sent_at = self._clock()
+        try:
+            await self._send(text)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # A lost progress edit is harmless: the next state, or the delivery, supersedes it.
+            log.warning("progress edit failed", exc_info=True)
+            return
+        self._last_text = text
+        self.edits += 1

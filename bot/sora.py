@@ -1,0 +1,77 @@
+"""What a member may ask of Sora 2, and how that maps onto fal's endpoints and prices."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bot.fal import ENDPOINT_TEXT, ENDPOINT_TEXT_PRO
+from bot.models import DURATIONS, PROMPT_MAX, VideoRequest
+
+
+class InvalidRequest(ValueError):
+    """A request we refuse before spending anything; the message is shown to the member."""
+
+
+@dataclass(frozen=True)
+class PriceTable:
+    """USD per second of video."""
+
+    sora_2: float = 0.10
+    pro_720p: float = 0.30
+    pro_1080p: float = 0.50
+    remix: float = 0.10
+
+    def per_second(self, request: VideoRequest) -> float:
+        if request.model == "sora-2":
+            return self.sora_2
+        return self.pro_1080p if request.resolution == "1080p" else self.pro_720p
+
+    def cost(self, request: VideoRequest) -> float:
+        return round(self.per_second(request) * request.duration, 4)
+
+
+def text_to_video(
+    prompt: str,
+    duration: int = 4,
+    aspect_ratio: str = "16:9",
+    model: str = "sora-2",
+    resolution: str = "720p",
+) -> VideoRequest:
+    """Validate a /generate request; raise InvalidRequest with a sentence for the member."""
+    prompt = prompt.strip()
+    if not prompt:
+        raise InvalidRequest("The prompt is empty: describe the video you want.")
+    if len(prompt) > PROMPT_MAX:
+        raise InvalidRequest(f"The prompt is {len(prompt)} characters long; Sora accepts at most {PROMPT_MAX}.")
+    if duration not in DURATIONS:
+        raise InvalidRequest(f"Duration must be one of {', '.join(map(str, DURATIONS))} seconds.")
+    if aspect_ratio not in ("16:9", "9:16"):
+        raise InvalidRequest("Aspect ratio must be 16:9 or 9:16.")
+    if model not in ("sora-2", "sora-2-pro"):
+        raise InvalidRequest("Model must be sora-2 or sora-2-pro.")
+    if resolution not in ("720p", "1080p"):
+        raise InvalidRequest("Resolution must be 720p or 1080p.")
+    if resolution == "1080p" and model != "sora-2-pro":
+        raise InvalidRequest("1080p needs Sora 2 Pro: pick model sora-2-pro, or 720p.")
+    return VideoRequest(
+        prompt=prompt,
+        duration=duration,
+        aspect_ratio=aspect_ratio,  # type: ignore[arg-type]
+        model=model,  # type: ignore[arg-type]
+        resolution=resolution,  # type: ignore[arg-type]
+    )
+
+
+def fal_call(request: VideoRequest) -> tuple[str, dict[str, Any]]:
+    """The endpoint and the arguments for fal. delete_video is always false: otherwise fal deletes
+    the video after generation and it can never be remixed."""
+    endpoint = ENDPOINT_TEXT_PRO if request.model == "sora-2-pro" else ENDPOINT_TEXT
+    arguments: dict[str, Any] = {
+        "prompt": request.prompt,
+        "duration": request.duration,
+        "aspect_ratio": request.aspect_ratio,
+        "resolution": request.resolution,
+        "delete_video": False,
+    }
+    return endpoint, arguments

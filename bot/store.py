@@ -1,0 +1,195 @@
+"""Every SQL statement of the bot: jobs and videos, returned as pydantic models.
+
+Statements are kept portable (no SQLite-only syntax outside the migrations) so another backend can sit
+behind the same methods."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import aiosqlite
+
+from bot.models import Job, JobState, Video
+
+_JOB_COLUMNS = (
+    "id, kind, state, guild_id, channel_id, user_id, endpoint, arguments, prompt, model, duration, "
+    "aspect_ratio, resolution, cost_usd, request_id, progress_message_id, reply_to_message_id, result_json, "
+    "video_message_id, error, created_at, updated_at"
+)
+_UPDATABLE = {
+    "request_id",
+    "progress_message_id",
+    "reply_to_message_id",
+    "result_json",
+    "video_message_id",
+    "error",
+}
+
+
+class Store:
+    def __init__(self, conn: aiosqlite.Connection, clock: Callable[[], float] = time.time) -> None:
+        self._conn = conn
+        self._clock = clock
+        self._tx_lock = asyncio.Lock()  # one connection: transactions must not interleave
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        async with self._tx_lock:
+            await self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                await self._conn.execute("ROLLBACK")
+                raise
+            await self._conn.execute("COMMIT")
+
+    # -- jobs -------------------------------------------------------------------------------------------
+
+    async def create_job(
+        self,
+        *,
+        kind: str,
+        guild_id: int,
+        channel_id: int,
+        user_id: int,
+        endpoint: str,
+        arguments: dict[str, Any],
+        prompt: str,
+        model: str,
+        duration: int,
+        aspect_ratio: str,
+        resolution: str,
+        cost_usd: float,
+        progress_message_id: int | None = None,
+        reply_to_message_id: int | None = None,
+    ) -> Job:
+        now = self._clock()
+        async with self.transaction() as conn:
+            cur = await conn.execute(
+                "INSERT INTO jobs (kind, state, guild_id, channel_id, user_id, endpoint, arguments, prompt, "
+                "model, duration, aspect_ratio, resolution, cost_usd, progress_message_id, "
+                "reply_to_message_id, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    kind,
+                    JobState.PENDING.value,
+                    guild_id,
+                    channel_id,
+                    user_id,
+                    endpoint,
+                    json.dumps(arguments),
+                    prompt,
+                    model,
+                    duration,
+                    aspect_ratio,
+                    resolution,
+                    cost_usd,
+                    progress_message_id,
+                    reply_to_message_id,
+                    now,
+                    now,
+                ),
+            )
+            job_id = cur.lastrowid
+        job = await self.get_job(job_id)
+        assert job is not None
+        return job
+
+    async def get_job(self, job_id: int | None) -> Job | None:
+        async with self._conn.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)) as cur:
+            row = await cur.fetchone()
+        return _job(row) if row else None
+
+    async def unfinished_jobs(self) -> list[Job]:
+        finished = tuple(s.value for s in JobState if s.finished)
+        async with self._conn.execute(
+            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE state NOT IN (?, ?, ?) ORDER BY id", finished
+        ) as cur:
+            rows = await cur.fetchall()
+        return [_job(r) for r in rows]
+
+    async def update_job(self, job_id: int, state: JobState | None = None, **fields: Any) -> Job:
+        """Write a state change (and the facts that come with it) before the caller acts on it."""
+        unknown = set(fields) - _UPDATABLE
+        if unknown:
+            raise ValueError(f"cannot update {sorted(unknown)}")
+        assignments = ["updated_at = ?"]
+        values: list[Any] = [self._clock()]
+        if state is not None:
+            assignments.append("state = ?")
+            values.append(state.value)
+            if state.finished:
+                assignments.append("finished_at = ?")
+                values.append(self._clock())
+        for name, value in fields.items():
+            assignments.append(f"{name} = ?")
+            values.append(value)
+        values.append(job_id)
+        async with self.transaction() as conn:
+            await conn.execute(f"UPDATE jobs SET {', '.join(assignments)} WHERE id = ?", values)
+        job = await self.get_job(job_id)
+        assert job is not None
+        return job
+
+    async def mark_delivered(self, job: Job, video: Video) -> Job:
+        """Record the posted video and finish the job in one transaction: never one without the other."""
+        async with self.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO videos (video_id, job_id, guild_id, channel_id, message_id, user_id, prompt, model, "
+                "duration, aspect_ratio, resolution, remixable, parent_video_id, created_at) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    video.video_id,
+                    video.job_id,
+                    video.guild_id,
+                    video.channel_id,
+                    video.message_id,
+                    video.user_id,
+                    video.prompt,
+                    video.model,
+                    video.duration,
+                    video.aspect_ratio,
+                    video.resolution,
+                    int(video.remixable),
+                    video.parent_video_id,
+                    video.created_at,
+                ),
+            )
+            now = self._clock()
+            await conn.execute(
+                "UPDATE jobs SET state = ?, video_message_id = ?, updated_at = ?, finished_at = ? WHERE id = ?",
+                (JobState.DELIVERED.value, video.message_id, now, now, job.id),
+            )
+        delivered = await self.get_job(job.id)
+        assert delivered is not None
+        return delivered
+
+    # -- videos -----------------------------------------------------------------------------------------
+
+    async def get_video(self, video_id: str) -> Video | None:
+        async with self._conn.execute("SELECT * FROM videos WHERE video_id = ?", (video_id,)) as cur:
+            row = await cur.fetchone()
+        return _video(row) if row else None
+
+    async def get_video_by_message(self, message_id: int) -> Video | None:
+        async with self._conn.execute("SELECT * FROM videos WHERE message_id = ?", (message_id,)) as cur:
+            row = await cur.fetchone()
+        return _video(row) if row else None
+
+
+def _job(row: aiosqlite.Row) -> Job:
+    data = dict(row)
+    data["arguments"] = json.loads(data["arguments"])
+    result_json = data.pop("result_json")
+    data["result"] = json.loads(result_json) if result_json else None
+    return Job(**data)
+
+
+def _video(row: aiosqlite.Row) -> Video:
+    data = dict(row)
+    data["remixable"] = bool(data["remixable"])
+    return Video(**data)
