@@ -1,0 +1,63 @@
+import asyncio
+
+from bot import progress
+from bot.models import Job, JobState
+from bot.progress import ProgressReporter
+
+
+def _job(**overrides) -> Job:
+    values = dict(
+        id=1, kind="text_to_video", state=JobState.QUEUED, guild_id=1, channel_id=2, user_id=3,
+        endpoint="e", arguments={}, prompt="p", model="sora-2-pro", duration=8, aspect_ratio="9:16",
+        resolution="1080p", cost_usd=4.0, created_at=0.0, updated_at=0.0,
+    )
+    values.update(overrides)
+    return Job(**values)
+
+
+def test_texts_name_the_state_position_and_elapsed_time():
+    job = _job()
+    assert progress.headline(job) == "🎥 Sora 2 Pro · 8 s · 9:16 · 1080p · $4.00"
+    assert "position 3 in fal's queue · 1:05" in progress.queued(job, 2, 65)
+    text = progress.generating(job, 125, "Generating video... 40%")
+    assert "2:05 elapsed" in text and "Generating video... 40%" in text
+    assert "10 MiB" in progress.compressing(job, 10 * 2**20)
+    assert progress.failed(job, "No.").endswith("❌ No.")
+
+
+async def test_edits_are_throttled_and_overtaken_texts_are_dropped():
+    sent: list[tuple[float, str]] = []
+    loop = asyncio.get_running_loop()
+
+    async def send(text: str) -> None:
+        sent.append((loop.time(), text))
+
+    reporter = ProgressReporter(send, lambda: 0.3, clock=loop.time)
+    reporter.update("a")
+    await asyncio.sleep(0.05)
+    for text in ("b", "c", "d"):  # within the interval: only the newest may be sent
+        reporter.update(text)
+        await asyncio.sleep(0.02)
+    await asyncio.sleep(0.5)
+    assert [t for _, t in sent] == ["a", "d"]
+    assert sent[1][0] - sent[0][0] >= 0.29
+    reporter.update("d")  # unchanged text costs no edit
+    await asyncio.sleep(0.4)
+    assert len(sent) == 2
+    await reporter.final("done")
+    assert sent[-1][1] == "done" and reporter.edits == 3
+
+
+async def test_a_failed_edit_does_not_break_the_reporter():
+    calls = []
+
+    async def send(text: str) -> None:
+        calls.append(text)
+        if text == "boom":
+            raise RuntimeError("discord said no")
+
+    reporter = ProgressReporter(send, lambda: 0.0)
+    reporter.update("boom")
+    await asyncio.sleep(0.01)
+    await reporter.final("ok")
+    assert calls == ["boom", "ok"] and reporter.edits == 1
