@@ -13,20 +13,13 @@ import logging
 import signal
 import sys
 
-import aiohttp
 import discord
-import fal_client
 from pydantic import ValidationError
 
 from bot import db, logs
+from bot.app import App
 from bot.config import Settings, StorageSettings, describe_error
 from bot.discord_client import SoraBot
-from bot.discord_messenger import DiscordMessenger
-from bot.fal import FalQueue
-from bot.jobs import JobRunner, RunnerConfig
-from bot.sora import PriceTable
-from bot.store import Store
-from bot.transcode import find_ffmpeg
 
 log = logging.getLogger("bot")
 
@@ -70,71 +63,13 @@ async def migrate_only(settings: StorageSettings) -> int:
     return 0
 
 
-def prices(settings: Settings) -> PriceTable:
-    return PriceTable(
-        sora_2=settings.price_sora_2,
-        pro_720p=settings.price_sora_2_pro_720p,
-        pro_1080p=settings.price_sora_2_pro_1080p,
-        remix=settings.price_remix,
-    )
-
-
 async def run(settings: Settings) -> int:
-    conn = await db.connect(settings.database_path)
-    await db.migrate(conn)
-    store = Store(conn)
-    fal = FalQueue(fal_client.AsyncClient(key=settings.fal_key.get_secret_value()))
-    ffmpeg = find_ffmpeg()
-    if ffmpeg is None:
-        log.warning("ffmpeg not found: videos over a server's upload limit will be posted as links")
-    work_dir = settings.database_path.parent / "tmp"
-    work_dir.mkdir(parents=True, exist_ok=True)
-    config = RunnerConfig(
-        poll_min=settings.fal_poll_min_seconds,
-        poll_max=settings.fal_poll_max_seconds,
-        job_timeout=settings.fal_job_timeout_seconds,
-        progress_interval=settings.progress_min_interval_seconds,
-        max_download_bytes=settings.max_download_mib * 2**20,
-        ffmpeg=ffmpeg,
-        work_dir=work_dir,
-    )
-    async with aiohttp.ClientSession() as http:
-        # The closures run after `runner` and `messenger` below exist (setup_hook, READY).
-        async def install(bot: SoraBot) -> None:
-            from cogs.generate import GenerateCog
-
-            await bot.add_cog(GenerateCog(runner, messenger))
-
-        async def resume() -> None:
-            log.info("resumed %d unfinished job(s)", await runner.resume_all())
-
-        bot = SoraBot(
-            message_content=settings.message_content_intent,
-            dev_guild_id=settings.dev_guild_id,
-            install=install,
-            on_first_ready=resume,
-        )
-        messenger = DiscordMessenger(bot)
-        runner = JobRunner(store, fal, messenger, http, prices(settings), config)
-
-        loop = asyncio.get_running_loop()
-        stopping = asyncio.Event()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stopping.set)
-        bot_task = asyncio.create_task(bot.start(settings.discord_token.get_secret_value()))
-        stop_task = asyncio.create_task(stopping.wait())
-        try:
-            done, _ = await asyncio.wait({bot_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
-            if bot_task in done:
-                bot_task.result()  # a login failure or crash surfaces here
-            log.info("stopping: jobs keep their state and resume on the next start")
-        finally:
-            stop_task.cancel()
-            await runner.stop()
-            await bot.close()
-            bot_task.cancel()
-            await asyncio.gather(bot_task, return_exceptions=True)
-            await conn.close()
+    app = await App.create(settings)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    await app.run(stopping)
     return 0
 
 

@@ -168,6 +168,8 @@ class JobRunner:
             log.exception("job=%s guild=%s user=%s failed unexpectedly", job.id, job.guild_id, job.user_id)
             await reporter.close()
             await self._fail(await self._fresh(job), "Something went wrong on our side; nothing was charged.")
+        finally:
+            self._messenger.forget(job.id)
 
     async def _fresh(self, job: Job) -> Job:
         return await self._store.get_job(job.id) or job

@@ -66,3 +66,6 @@ class Messenger(Protocol):
 
     def upload_limit(self, job: Job) -> int:
         """Bytes a file posted in the job's channel may have."""
+
+    def forget(self, job_id: int) -> None:
+        """The job's task ended: drop what was kept for it."""

@@ -1,0 +1,105 @@
+"""The running bot assembled from its parts, so `python -m bot` and the tests wire it the same way."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+import aiohttp
+import aiosqlite
+import fal_client
+
+from bot import db
+from bot.config import Settings
+from bot.discord_client import SoraBot
+from bot.discord_messenger import DiscordMessenger
+from bot.fal import FalQueue
+from bot.jobs import JobRunner, RunnerConfig
+from bot.sora import PriceTable
+from bot.store import Store
+from bot.transcode import find_ffmpeg
+
+log = logging.getLogger(__name__)
+
+
+def price_table(settings: Settings) -> PriceTable:
+    return PriceTable(
+        sora_2=settings.price_sora_2,
+        pro_720p=settings.price_sora_2_pro_720p,
+        pro_1080p=settings.price_sora_2_pro_1080p,
+        remix=settings.price_remix,
+    )
+
+
+@dataclass
+class App:
+    settings: Settings
+    conn: aiosqlite.Connection
+    store: Store
+    http: aiohttp.ClientSession
+    bot: SoraBot
+    messenger: DiscordMessenger
+    runner: JobRunner
+
+    @classmethod
+    async def create(cls, settings: Settings) -> App:
+        conn = await db.connect(settings.database_path)
+        await db.migrate(conn)
+        store = Store(conn)
+        fal = FalQueue(fal_client.AsyncClient(key=settings.fal_key.get_secret_value()))
+        ffmpeg = find_ffmpeg()
+        if ffmpeg is None:
+            log.warning("ffmpeg not found: videos over a server's upload limit will be posted as links")
+        work_dir = settings.database_path.parent / "tmp"
+        work_dir.mkdir(parents=True, exist_ok=True)
+        config = RunnerConfig(
+            poll_min=settings.fal_poll_min_seconds,
+            poll_max=settings.fal_poll_max_seconds,
+            job_timeout=settings.fal_job_timeout_seconds,
+            progress_interval=settings.progress_min_interval_seconds,
+            max_download_bytes=settings.max_download_mib * 2**20,
+            ffmpeg=ffmpeg,
+            work_dir=work_dir,
+        )
+        http = aiohttp.ClientSession()
+
+        # The closures run after `runner` and `messenger` exist (setup_hook, first READY).
+        async def install(bot: SoraBot) -> None:
+            from cogs.generate import GenerateCog
+
+            await bot.add_cog(GenerateCog(runner, messenger))
+
+        async def resume() -> None:
+            log.info("resumed %d unfinished job(s)", await runner.resume_all())
+
+        bot = SoraBot(
+            message_content=settings.message_content_intent,
+            dev_guild_id=settings.dev_guild_id,
+            install=install,
+            on_first_ready=resume,
+        )
+        messenger = DiscordMessenger(bot)
+        runner = JobRunner(store, fal, messenger, http, price_table(settings), config)
+        return cls(settings, conn, store, http, bot, messenger, runner)
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        """Run until `stopping` is set or the gateway connection ends for good."""
+        bot_task = asyncio.create_task(self.bot.start(self.settings.discord_token.get_secret_value()))
+        stop_task = asyncio.create_task(stopping.wait())
+        try:
+            done, _ = await asyncio.wait({bot_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+            if bot_task in done:
+                bot_task.result()  # a login failure surfaces here
+            log.info("stopping: unfinished jobs keep their state and resume on the next start")
+        finally:
+            stop_task.cancel()
+            await self.close()
+            bot_task.cancel()
+            await asyncio.gather(bot_task, return_exceptions=True)
+
+    async def close(self) -> None:
+        await self.runner.stop()
+        await self.bot.close()
+        await self.http.close()
+        await self.conn.close()
