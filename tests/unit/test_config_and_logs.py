@@ -12,7 +12,11 @@ def _run(env: dict[str, str], *args: str, cwd: Path) -> subprocess.CompletedProc
     # A clean environment and a folder with no .env: only what the test sets counts.
     base = {"PATH": "/usr/bin:/bin", "HOME": str(cwd), "PYTHONPATH": str(ROOT)}
     return subprocess.run(
-        [sys.executable, "-m", "bot", *args], cwd=cwd, env={**base, **env}, capture_output=True, text=True,
+        [sys.executable, "-m", "bot", *args],
+        cwd=cwd,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
         timeout=60,
     )
 

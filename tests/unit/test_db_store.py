@@ -17,9 +17,18 @@ async def store(tmp_path):
 
 async def _job(store: Store, **overrides):
     values = dict(
-        kind="text_to_video", guild_id=1, channel_id=2, user_id=3, endpoint="fal-ai/sora-2/text-to-video",
-        arguments={"prompt": "p", "delete_video": False}, prompt="p", model="sora-2", duration=4,
-        aspect_ratio="16:9", resolution="720p", cost_usd=0.4,
+        kind="text_to_video",
+        guild_id=1,
+        channel_id=2,
+        user_id=3,
+        endpoint="fal-ai/sora-2/text-to-video",
+        arguments={"prompt": "p", "delete_video": False},
+        prompt="p",
+        model="sora-2",
+        duration=4,
+        aspect_ratio="16:9",
+        resolution="720p",
+        cost_usd=0.4,
     )
     values.update(overrides)
     return await store.create_job(**values)
@@ -63,8 +72,19 @@ async def test_job_lifecycle_is_persisted(store):
     assert job.request_id == "req-1"
     assert [j.id for j in await store.unfinished_jobs()] == [job.id]
     video = Video(
-        video_id="video_1", job_id=job.id, guild_id=1, channel_id=2, message_id=99, user_id=3, prompt="p",
-        model="sora-2", duration=4, aspect_ratio="16:9", resolution="720p", remixable=True, created_at=1.0,
+        video_id="video_1",
+        job_id=job.id,
+        guild_id=1,
+        channel_id=2,
+        message_id=99,
+        user_id=3,
+        prompt="p",
+        model="sora-2",
+        duration=4,
+        aspect_ratio="16:9",
+        resolution="720p",
+        remixable=True,
+        created_at=1.0,
     )
     done = await store.mark_delivered(job, video)
     assert done.state == JobState.DELIVERED and done.video_message_id == 99

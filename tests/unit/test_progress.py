@@ -7,9 +7,22 @@ from bot.progress import ProgressReporter
 
 def _job(**overrides) -> Job:
     values = dict(
-        id=1, kind="text_to_video", state=JobState.QUEUED, guild_id=1, channel_id=2, user_id=3,
-        endpoint="e", arguments={}, prompt="p", model="sora-2-pro", duration=8, aspect_ratio="9:16",
-        resolution="1080p", cost_usd=4.0, created_at=0.0, updated_at=0.0,
+        id=1,
+        kind="text_to_video",
+        state=JobState.QUEUED,
+        guild_id=1,
+        channel_id=2,
+        user_id=3,
+        endpoint="e",
+        arguments={},
+        prompt="p",
+        model="sora-2-pro",
+        duration=8,
+        aspect_ratio="9:16",
+        resolution="1080p",
+        cost_usd=4.0,
+        created_at=0.0,
+        updated_at=0.0,
     )
     values.update(overrides)
     return Job(**values)

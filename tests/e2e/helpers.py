@@ -1,0 +1,74 @@
+"""Small readers over what the fakes recorded."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from bot.models import Job, JobState
+from bot.store import Store
+from tests.fakes.discord_fake import FakeDiscord, RecordedRequest
+
+STRING, INTEGER = 3, 4
+
+
+def options(prompt: str, **more: Any) -> list[dict[str, Any]]:
+    found = [{"name": "prompt", "type": STRING, "value": prompt}]
+    for name, value in more.items():
+        found.append({"name": name, "type": INTEGER if isinstance(value, int) else STRING, "value": value})
+    return found
+
+
+def video_posts(fake: FakeDiscord, channel_id: int) -> list[RecordedRequest]:
+    return [
+        r for r in fake.requests
+        if r.method == "POST" and r.path == f"/channels/{channel_id}/messages" and r.status == 200
+    ]
+
+
+def callbacks(fake: FakeDiscord, interaction_id: int | str) -> list[RecordedRequest]:
+    return [r for r in fake.requests if r.method == "POST" and r.path.startswith(f"/interactions/{interaction_id}/")]
+
+
+def original_edits(fake: FakeDiscord, token: str) -> list[RecordedRequest]:
+    return [r for r in fake.requests if r.method == "PATCH" and r.path.endswith(f"/{token}/messages/@original")]
+
+
+def followups(fake: FakeDiscord, token: str) -> list[RecordedRequest]:
+    return [r for r in fake.requests if r.method == "POST" and r.path.endswith(f"/webhooks/{fake.application_id}/{token}")]
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+async def eventually(check: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05) -> Any:
+    """Wait until check() returns something truthy; return it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        await asyncio.sleep(interval)
+
+
+async def eventually_async(check: Callable[[], Awaitable[Any]], timeout: float = 20.0, interval: float = 0.05) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        await asyncio.sleep(interval)
+
+
+async def job_in_state(store: Store, job_id: int, state: JobState) -> Job | None:
+    job = await store.get_job(job_id)
+    return job if job is not None and job.state == state else None
