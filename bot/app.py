@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from dataclasses import dataclass
 
 import aiohttp
@@ -62,7 +63,8 @@ class App:
             ffmpeg=ffmpeg,
             work_dir=work_dir,
         )
-        http = aiohttp.ClientSession()
+        # A context made now honours SSL_CERT_FILE as httpx (fal_client) does; aiohttp's own is fixed at import.
+        http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ssl.create_default_context()))
 
         # The closures run after `runner` and `messenger` exist (setup_hook, first READY).
         async def install(bot: SoraBot) -> None:

@@ -124,7 +124,10 @@ def bot_process(world: World, **env: str) -> subprocess.Popen[bytes]:
     log = open(world.tmp / "bot-process.log", "ab")  # noqa: SIM115 - closed with the process
     return subprocess.Popen(
         [sys.executable, str(ROOT / "tests" / "e2e" / "run_bot.py")],
-        cwd=world.tmp, env=environment, stdout=log, stderr=subprocess.STDOUT,
+        cwd=world.tmp,
+        env=environment,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
 
 

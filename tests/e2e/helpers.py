@@ -25,7 +25,8 @@ def options(prompt: str, **more: Any) -> list[dict[str, Any]]:
 
 def video_posts(fake: FakeDiscord, channel_id: int) -> list[RecordedRequest]:
     return [
-        r for r in fake.requests
+        r
+        for r in fake.requests
         if r.method == "POST" and r.path == f"/channels/{channel_id}/messages" and r.status == 200
     ]
 
@@ -39,7 +40,9 @@ def original_edits(fake: FakeDiscord, token: str) -> list[RecordedRequest]:
 
 
 def followups(fake: FakeDiscord, token: str) -> list[RecordedRequest]:
-    return [r for r in fake.requests if r.method == "POST" and r.path.endswith(f"/webhooks/{fake.application_id}/{token}")]
+    return [
+        r for r in fake.requests if r.method == "POST" and r.path.endswith(f"/webhooks/{fake.application_id}/{token}")
+    ]
 
 
 def sha256(path: Path) -> str:

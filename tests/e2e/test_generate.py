@@ -25,7 +25,10 @@ async def test_generate_delivers_fal_video_with_progress(world, start_bot, tmp_p
     bot = await start_bot(progress_min_interval_seconds=3.0, fal_poll_min_seconds=1.0, fal_poll_max_seconds=5.0)
 
     inter = await world.discord.send_slash_command(
-        world.guild_id, world.channel_id, world.user_id, name="generate",
+        world.guild_id,
+        world.channel_id,
+        world.user_id,
+        name="generate",
         options=options("a lighthouse in a storm", duration=8, aspect_ratio="9:16"),
     )
     posts = await eventually(lambda: video_posts(world.discord, world.channel_id), timeout=30)
@@ -88,8 +91,11 @@ async def test_content_policy_refusal_is_explained(world, start_bot):
 
     await eventually(refusal_shown)
     ephemeral = await eventually(
-        lambda: [r for r in world.discord.requests if r.method == "POST" and inter.token in r.path
-                 and r.json and r.json.get("flags") == 64]
+        lambda: [
+            r
+            for r in world.discord.requests
+            if r.method == "POST" and inter.token in r.path and r.json and r.json.get("flags") == 64
+        ]
     )
     assert "content policy" in ephemeral[0].json["content"]
     assert video_posts(world.discord, world.channel_id) == []
@@ -109,7 +115,9 @@ async def test_everyone_in_a_prompt_pings_no_one(world, start_bot, tmp_path):
     post = (await eventually(lambda: video_posts(world.discord, world.channel_id)))[0]
     mentions = post.json["allowed_mentions"]
     assert mentions["parse"] == []
-    assert [str(u) for u in mentions.get("users", [])] == [str(world.user_id)]  # only the requester, told the video is ready
+    assert [str(u) for u in mentions.get("users", [])] == [
+        str(world.user_id)
+    ]  # only the requester, told the video is ready
     assert mentions.get("roles", []) == [] and mentions.get("replied_user", False) is False
     assert post.json["embeds"][0]["description"] == prompt
     # Every message the bot sent, edits included, forbids @everyone and role pings.
@@ -121,7 +129,10 @@ async def test_everyone_in_a_prompt_pings_no_one(world, start_bot, tmp_path):
 async def test_1080p_without_pro_is_refused_before_fal(world, start_bot):
     await start_bot()
     inter = await world.discord.send_slash_command(
-        world.guild_id, world.channel_id, world.user_id, name="generate",
+        world.guild_id,
+        world.channel_id,
+        world.user_id,
+        name="generate",
         options=options("a cat", resolution="1080p"),
     )
     answer = (await eventually(lambda: callbacks(world.discord, inter.id)))[0]
@@ -134,7 +145,10 @@ async def test_pro_1080p_goes_to_the_pro_endpoint(world, start_bot):
     world.fal.default_script = JobScript(queue_seconds=0.1, run_seconds=0.2)
     await start_bot()
     await world.discord.send_slash_command(
-        world.guild_id, world.channel_id, world.user_id, name="generate",
+        world.guild_id,
+        world.channel_id,
+        world.user_id,
+        name="generate",
         options=options("a cat", model="sora-2-pro", resolution="1080p", duration=4),
     )
     post = (await eventually(lambda: video_posts(world.discord, world.channel_id)))[0]
@@ -172,7 +186,9 @@ async def test_server_error_fails_clearly(world, start_bot):
     inter = await world.discord.send_slash_command(
         world.guild_id, world.channel_id, world.user_id, name="generate", options=options("a cat")
     )
-    await eventually(lambda: [e for e in original_edits(world.discord, inter.token) if "❌" in e.json.get("content", "")])
+    await eventually(
+        lambda: [e for e in original_edits(world.discord, inter.token) if "❌" in e.json.get("content", "")]
+    )
     job = await bot.app.store.get_job(1)
     assert job.state == JobState.FAILED and "internal error" in job.error
     assert video_posts(world.discord, world.channel_id) == []
@@ -197,7 +213,9 @@ async def test_discord_429_is_respected(world, start_bot):
         world.guild_id, world.channel_id, world.user_id, name="generate", options=options("a cat")
     )
     await eventually(lambda: video_posts(world.discord, world.channel_id), timeout=30)
-    attempts = [r for r in world.discord.requests if r.method == "POST" and r.path == f"/channels/{world.channel_id}/messages"]
+    attempts = [
+        r for r in world.discord.requests if r.method == "POST" and r.path == f"/channels/{world.channel_id}/messages"
+    ]
     assert [a.status for a in attempts] == [429, 200]
     assert attempts[1].time - attempts[0].time >= 0.95
     body = json.dumps(attempts[1].json)

@@ -58,7 +58,8 @@ async def test_kill_9_mid_job_then_restart_delivers_once(world):
     # After the restart the interaction is gone: progress and the final state go through the channel.
     progress_id = row["progress_message_id"]
     channel_edits = [
-        r for r in world.discord.requests
+        r
+        for r in world.discord.requests
         if r.method == "PATCH" and r.path == f"/channels/{world.channel_id}/messages/{progress_id}"
     ]
     assert channel_edits and "Done" in channel_edits[-1].json["content"]
@@ -92,8 +93,11 @@ async def test_job_caught_while_submitting_is_failed_not_resubmitted(world, star
     job = await eventually_async(lambda: job_in_state(bot.app.store, 1, JobState.FAILED))
     assert "restarted while sending" in job.error
     edit = await eventually(
-        lambda: [r for r in world.discord.requests
-                 if r.method == "PATCH" and r.path == f"/channels/{world.channel_id}/messages/{progress_id}"]
+        lambda: [
+            r
+            for r in world.discord.requests
+            if r.method == "PATCH" and r.path == f"/channels/{world.channel_id}/messages/{progress_id}"
+        ]
     )
     assert "restarted while sending" in edit[-1].json["content"]
     assert world.fal.submissions == []
