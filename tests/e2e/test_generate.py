@@ -220,3 +220,34 @@ async def test_discord_429_is_respected(world, start_bot):
     assert attempts[1].time - attempts[0].time >= 0.95
     body = json.dumps(attempts[1].json)
     assert "sora-job-1" in body  # the same nonce: a retried post can never make a second message
+
+
+async def test_after_the_interaction_token_expires_progress_goes_through_the_channel(world, start_bot):
+    # An interaction 13 min 57 s old: its token is used for 3 s more, then the bot must switch to the channel.
+    world.discord.token_lifetime = 14 * 60 + 1
+    world.fal.default_script = JobScript(queue_seconds=3.0, run_seconds=3.0)
+    await start_bot()
+    inter = await world.discord.send_slash_command(
+        world.guild_id,
+        world.channel_id,
+        world.user_id,
+        name="generate",
+        options=options("slow"),
+        age=14 * 60 - 3,
+    )
+    post = (await eventually(lambda: video_posts(world.discord, world.channel_id), timeout=30))[0]
+    webhook_edits = original_edits(world.discord, inter.token)
+    assert webhook_edits and all(e.status == 200 for e in webhook_edits)
+    progress_id = webhook_edits[0].response_json["id"]
+    channel_path = f"/channels/{world.channel_id}/messages/{progress_id}"
+    await eventually(
+        lambda: [
+            r
+            for r in world.discord.requests
+            if r.method == "PATCH" and r.path == channel_path and "Done" in r.json["content"]
+        ]
+    )
+    channel_edits = [r for r in world.discord.requests if r.method == "PATCH" and r.path == channel_path]
+    assert all(r.headers["Authorization"] == f"Bot {world.discord.bot_token}" for r in channel_edits)
+    assert min(r.time for r in channel_edits) > max(e.time for e in webhook_edits)
+    assert str(post.json["message_reference"]["message_id"]) == str(progress_id)

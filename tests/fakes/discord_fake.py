@@ -272,8 +272,12 @@ class FakeDiscord:
         member_permissions: int | str | None = None,
         *,
         locale: str = "en-US",
+        age: float = 0.0,
     ) -> FakeInteraction:
         """Dispatch INTERACTION_CREATE for a chat-input command.
+
+        ``age`` makes the interaction as old as that many seconds (its snowflake and its token's
+        15-minute lifetime both count from then), to reach token expiry without waiting.
 
         Options are Discord option objects; an attachment option (type 11) may give a local file
         path as value, which the fake serves and puts in ``data.resolved.attachments``.
@@ -292,7 +296,7 @@ class FakeDiscord:
             data["guild_id"] = str(scope)
         if resolved:
             data["resolved"] = resolved
-        interaction_id = self.ids.next()
+        interaction_id = self.ids.dated(age) if age else self.ids.next()
         token = base64.urlsafe_b64encode(f"interaction:{interaction_id}:{secrets.token_hex(48)}".encode())
         member_json = member.to_json(with_permissions=True) | {"permissions": str(perms)}
         payload: JSON = {
@@ -332,6 +336,7 @@ class FakeDiscord:
         inter.dispatched_at = time.monotonic()
         await self.gateway.dispatch("INTERACTION_CREATE", payload)
         inter.dispatched_at = time.monotonic()
+        inter.created_at = inter.dispatched_at - age
         return inter
 
     async def send_message_create(

@@ -94,6 +94,12 @@ class SnowflakeFactory:
         self._last = max(candidate, self._last + 1)
         return self._last
 
+    def dated(self, seconds_ago: float) -> int:
+        """A unique snowflake from the past (for an interaction created before it was dispatched)."""
+        then_ms = int((time.time() - seconds_ago) * 1000)
+        self._past = getattr(self, "_past", 0) + 1
+        return ((then_ms - DISCORD_EPOCH_MS) << 22) | (2 << 17) | (self._past & 0xFFF)
+
 
 def iso_now() -> str:
     """The current time in Discord's ISO-8601 timestamp format."""
@@ -406,6 +412,7 @@ class FakeInteraction:
     type: int
     payload: JSON
     dispatched_at: float = 0.0
+    created_at: float = 0.0  # when its token's lifetime starts (monotonic); before dispatch when aged
     callback_type: int | None = None
     acknowledged_at: float | None = None
     original_message_id: int | None = None

@@ -379,7 +379,7 @@ class Routes:
         if call.int_param("webhook_id") != self.f.application_id:
             raise _unknown_webhook()
         inter = self.f.interactions_by_token.get(call.params["webhook_token"])
-        if inter is None or time.monotonic() - inter.dispatched_at > self.f.token_lifetime:
+        if inter is None or time.monotonic() - inter.created_at > self.f.token_lifetime:
             raise _invalid_token()
         return inter
 
