@@ -13,6 +13,7 @@ import logging
 import signal
 import sys
 
+import aiohttp
 import discord
 from pydantic import ValidationError
 
@@ -49,6 +50,16 @@ def main(argv: list[str] | None = None) -> int:
     except discord.LoginFailure:
         print("configuration error: DISCORD_TOKEN was refused by Discord", file=sys.stderr)
         return 2
+    except discord.PrivilegedIntentsRequired:
+        print(
+            "configuration error: MESSAGE_CONTENT_INTENT is true but the Message Content intent is not enabled "
+            "for this application in Discord's Developer Portal",
+            file=sys.stderr,
+        )
+        return 2
+    except aiohttp.ClientConnectionError as exc:
+        print(f"cannot reach Discord: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 0
 
