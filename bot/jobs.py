@@ -28,8 +28,6 @@ from bot.transcode import fit
 
 log = logging.getLogger(__name__)
 
-# Discord allows about 50 requests a second in all; leave half for everything that is not progress.
-PROGRESS_EDITS_PER_SECOND = 25.0
 STATUS_FAILURES_ALLOWED = 8
 SUBMIT_ATTEMPTS = 3
 
@@ -87,8 +85,7 @@ class JobRunner:
         return len(self._tasks)
 
     def progress_interval(self) -> float:
-        """Stretch the edit cadence with load so the sum of all jobs' edits stays within Discord's budget."""
-        return max(self._config.progress_interval, self.active / PROGRESS_EDITS_PER_SECOND)
+        return progress.edit_interval(self._config.progress_interval, self.active)
 
     async def accept(self, request: VideoRequest, origin: Origin) -> Job:
         """Record the job (nothing sent to fal yet); the caller then calls start()."""

@@ -58,6 +58,16 @@ def failed(job: Job, reason: str) -> str:
     return f"{headline(job)}\n❌ {reason}"
 
 
+# Discord allows a bot about 50 requests a second in all; progress edits may take half of that.
+PROGRESS_EDITS_PER_SECOND = 25.0
+
+
+def edit_interval(minimum: float, jobs_in_flight: int) -> float:
+    """Seconds between two edits of one job's message, stretched with load so that all jobs' edits
+    together stay within the budget (1,000 jobs: one edit each every 40 s)."""
+    return max(minimum, jobs_in_flight / PROGRESS_EDITS_PER_SECOND)
+
+
 class ProgressReporter:
     """Coalesces progress edits for one job: at most one edit per interval, and a newer text replaces
     an unsent older one instead of queueing behind it."""

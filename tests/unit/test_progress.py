@@ -74,3 +74,9 @@ async def test_a_failed_edit_does_not_break_the_reporter():
     await asyncio.sleep(0.01)
     await reporter.final("ok")
     assert calls == ["boom", "ok"] and reporter.edits == 1
+
+
+def test_edit_cadence_stretches_with_load():
+    assert progress.edit_interval(3.0, 1) == 3.0
+    assert progress.edit_interval(3.0, 75) == 3.0
+    assert progress.edit_interval(3.0, 1000) == 40.0  # 1,000 jobs x 1/40 s = 25 edits a second
