@@ -147,7 +147,9 @@ class JobRunner:
     # -- the state machine ------------------------------------------------------------------------------
 
     async def _run(self, job: Job) -> None:
-        reporter = ProgressReporter(lambda text: self._edit(job.id, text), self.progress_interval)
+        reporter = ProgressReporter(
+            lambda text: self._edit(job.id, text), self.progress_interval, final_interval=self._config.progress_interval
+        )
         try:
             if job.state == JobState.PENDING:
                 job = await self._submit(job, reporter)
@@ -159,12 +161,10 @@ class JobRunner:
             await reporter.close()
             raise
         except (JobFailed, FalError, DownloadError) as exc:
-            await reporter.close()
-            await self._fail(await self._fresh(job), exc.user_message)
+            await self._fail(await self._fresh(job), exc.user_message, reporter)
         except Exception:
             log.exception("job=%s guild=%s user=%s failed unexpectedly", job.id, job.guild_id, job.user_id)
-            await reporter.close()
-            await self._fail(await self._fresh(job), "Something went wrong on our side; nothing was charged.")
+            await self._fail(await self._fresh(job), "Something went wrong on our side; nothing was charged.", reporter)
         finally:
             self._messenger.forget(job.id)
 
@@ -180,7 +180,7 @@ class JobRunner:
             await self._store.update_job(job.id, progress_message_id=message_id)
 
     async def _submit(self, job: Job, reporter: ProgressReporter) -> Job:
-        await self._edit(job.id, progress.submitting(job))
+        reporter.update(progress.submitting(job))
         job = await self._store.update_job(job.id, JobState.SUBMITTING)
         for attempt in range(1, SUBMIT_ATTEMPTS + 1):
             try:
@@ -263,15 +263,14 @@ class JobRunner:
             if posted is not None:
                 await self._finish(job, result, posted, reporter)
                 return
-        await reporter.close()
-        await self._edit(job.id, progress.downloading(job))
+        reporter.update(progress.downloading(job))
         work = Path(tempfile.mkdtemp(prefix=f"job{job.id}-", dir=self._config.work_dir))
         try:
             path = await download(self._http, result.video.url, work, max_bytes=self._config.max_download_bytes)
             card = VideoCard.for_job(job, result.video_id)
             limit = self._messenger.upload_limit(job)
             if path.stat().st_size > limit:
-                await self._edit(job.id, progress.compressing(job, limit))
+                reporter.update(progress.compressing(job, limit))
                 fitted = await fit(self._config.ffmpeg, path, limit, job.duration) if self._config.ffmpeg else None
                 if fitted is None:
                     path = None
@@ -285,7 +284,7 @@ class JobRunner:
                 else:
                     path = fitted
                     card = VideoCard.for_job(job, result.video_id, note="Compressed to fit this server's upload limit.")
-            await self._edit(job.id, progress.uploading(job))
+            reporter.update(progress.uploading(job))
             job = await self._store.update_job(job.id, JobState.UPLOADING)
             try:
                 message_id = await self._messenger.post_video(job, card, path)
@@ -326,11 +325,14 @@ class JobRunner:
         log.info("job=%s guild=%s user=%s delivered message=%s", job.id, job.guild_id, job.user_id, message_id)
         await reporter.final(progress.delivered(job))
 
-    async def _fail(self, job: Job, reason: str) -> None:
+    async def _fail(self, job: Job, reason: str, reporter: ProgressReporter | None = None) -> None:
         job = await self._store.update_job(job.id, JobState.FAILED, error=reason)
         log.info("job=%s guild=%s user=%s failed: %s", job.id, job.guild_id, job.user_id, reason)
         try:
-            await self._edit(job.id, progress.failed(job, reason))
+            if reporter is not None:
+                await reporter.final(progress.failed(job, reason))
+            else:
+                await self._edit(job.id, progress.failed(job, reason))
             await self._messenger.tell_requester(job, reason)
         except Exception:
             log.warning("job=%s could not tell the member it failed", job.id, exc_info=True)

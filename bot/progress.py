@@ -70,16 +70,19 @@ def edit_interval(minimum: float, jobs_in_flight: int) -> float:
 
 class ProgressReporter:
     """Coalesces progress edits for one job: at most one edit per interval, and a newer text replaces
-    an unsent older one instead of queueing behind it."""
+    an unsent older one instead of queueing behind it. A final text is never dropped: it waits out the
+    minimum interval (not the load-stretched one) and is sent."""
 
     def __init__(
         self,
         send: Callable[[str], Awaitable[None]],
         interval: Callable[[], float],
         clock: Callable[[], float] = time.monotonic,
+        final_interval: float = 0.0,
     ) -> None:
         self._send = send
         self._interval = interval
+        self._final_interval = final_interval
         self._clock = clock
         self._pending: str | None = None
         self._last_text: str | None = None
@@ -99,6 +102,10 @@ class ProgressReporter:
     async def final(self, text: str) -> None:
         """Show a final state now (it must not be dropped), then stop."""
         await self.close()
+        if self._last_sent_at is not None:
+            wait = self._last_sent_at + self._final_interval - self._clock()
+            if wait > 0:
+                await asyncio.sleep(wait)
         self._pending = text
         await self._flush()
 

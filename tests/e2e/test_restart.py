@@ -48,6 +48,14 @@ async def test_kill_9_mid_job_then_restart_delivers_once(world):
     try:
         posts = await eventually(lambda: video_posts(world.discord, world.channel_id), timeout=40)
         await eventually(lambda: job_row(world)["state"] == "delivered", timeout=10)
+        progress_id = job_row(world)["progress_message_id"]
+        path = f"/channels/{world.channel_id}/messages/{progress_id}"
+
+        def channel_edits():
+            return [r for r in world.discord.requests if r.method == "PATCH" and r.path == path]
+
+        # After the restart the interaction is gone: progress and the final state go through the channel.
+        await eventually(lambda: channel_edits() and "Done" in channel_edits()[-1].json["content"])
     finally:
         second.terminate()
         second.wait(10)
@@ -55,15 +63,7 @@ async def test_kill_9_mid_job_then_restart_delivers_once(world):
     assert len(posts) == 1 and len(posts[0].files) == 1
     row = job_row(world)
     assert row["video_message_id"] == int(posts[0].response_json["id"])
-    # After the restart the interaction is gone: progress and the final state go through the channel.
-    progress_id = row["progress_message_id"]
-    channel_edits = [
-        r
-        for r in world.discord.requests
-        if r.method == "PATCH" and r.path == f"/channels/{world.channel_id}/messages/{progress_id}"
-    ]
-    assert channel_edits and "Done" in channel_edits[-1].json["content"]
-    assert inter.token not in "".join(r.path for r in channel_edits)
+    assert inter.token not in "".join(r.path for r in channel_edits())
 
 
 async def test_job_caught_while_submitting_is_failed_not_resubmitted(world, start_bot):

@@ -80,3 +80,19 @@ def test_edit_cadence_stretches_with_load():
     assert progress.edit_interval(3.0, 1) == 3.0
     assert progress.edit_interval(3.0, 75) == 3.0
     assert progress.edit_interval(3.0, 1000) == 40.0  # 1,000 jobs x 1/40 s = 25 edits a second
+
+
+async def test_a_final_text_waits_out_the_minimum_interval_and_is_sent():
+    loop = asyncio.get_running_loop()
+    sent: list[tuple[float, str]] = []
+
+    async def send(text: str) -> None:
+        sent.append((loop.time(), text))
+
+    reporter = ProgressReporter(send, lambda: 60.0, clock=loop.time, final_interval=0.2)
+    reporter.update("working")
+    await asyncio.sleep(0.01)
+    reporter.update("overtaken")  # would wait 60 s (load); the final text replaces it
+    await reporter.final("done")
+    assert [t for _, t in sent] == ["working", "done"]
+    assert 0.19 <= sent[1][0] - sent[0][0] < 1.0
