@@ -86,9 +86,10 @@ async def run(settings: Settings) -> int:
 
 async def sync_commands(settings: Settings) -> int:
     async def install(bot: SoraBot) -> None:
-        from cogs.generate import GenerateCog
+        from cogs import all_cogs
 
-        await bot.add_cog(GenerateCog(None, None))  # type: ignore[arg-type]  # only the command shapes matter
+        for cog in all_cogs(None, None, None, None):  # type: ignore[arg-type]  # only the command shapes matter
+            await bot.add_cog(cog)
 
     async def nothing() -> None:
         return None

@@ -17,6 +17,8 @@ from bot.discord_client import SoraBot
 from bot.discord_messenger import DiscordMessenger
 from bot.fal import FalQueue
 from bot.jobs import JobRunner, RunnerConfig
+from bot.quota import Limits, Period, to_micros
+from bot.quota_service import QuotaService
 from bot.sora import PriceTable
 from bot.store import Store
 from bot.transcode import find_ffmpeg
@@ -30,6 +32,19 @@ def price_table(settings: Settings) -> PriceTable:
         pro_720p=settings.price_sora_2_pro_720p,
         pro_1080p=settings.price_sora_2_pro_1080p,
         remix=settings.price_remix,
+        unknown=settings.price_unknown,
+    )
+
+
+def quota_defaults(settings: Settings) -> Limits:
+    return Limits(
+        member_limit_micros=None
+        if settings.quota_member_limit_usd is None
+        else to_micros(settings.quota_member_limit_usd),
+        period=Period(settings.quota_period),
+        budget_micros=None if settings.quota_budget_usd is None else to_micros(settings.quota_budget_usd),
+        max_jobs_per_member=settings.quota_max_jobs_per_member,
+        max_jobs_per_guild=settings.quota_max_jobs_per_guild,
     )
 
 
@@ -62,15 +77,18 @@ class App:
             max_download_bytes=settings.max_download_mib * 2**20,
             ffmpeg=ffmpeg,
             work_dir=work_dir,
+            quota_defaults=quota_defaults(settings),
         )
+        quotas = QuotaService(store, quota_defaults(settings))
         # A context made now honours SSL_CERT_FILE as httpx (fal_client) does; aiohttp's own is fixed at import.
         http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ssl.create_default_context()))
 
         # The closures run after `runner` and `messenger` exist (setup_hook, first READY).
         async def install(bot: SoraBot) -> None:
-            from cogs.generate import GenerateCog
+            from cogs import all_cogs
 
-            await bot.add_cog(GenerateCog(runner, messenger))
+            for cog in all_cogs(runner, messenger, quotas, store):
+                await bot.add_cog(cog)
 
         async def resume() -> None:
             log.info("resumed %d unfinished job(s)", await runner.resume_all())

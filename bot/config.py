@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
@@ -31,12 +31,27 @@ class Settings(StorageSettings):
     price_sora_2_pro_720p: float = Field(0.30, ge=0)
     price_sora_2_pro_1080p: float = Field(0.50, ge=0)
     price_remix: float = Field(0.10, ge=0)
+    price_unknown: float = Field(0.50, ge=0)  # a combination the table lacks (e.g. Pro true_1080p)
+
+    # Quota defaults for servers whose admins have not set their own. "unlimited" (or empty) = no limit.
+    quota_member_limit_usd: float | None = Field(2.00, ge=0)
+    quota_period: Literal["daily", "weekly", "monthly"] = "daily"
+    quota_budget_usd: float | None = Field(None, ge=0)
+    quota_max_jobs_per_member: int = Field(2, ge=1)
+    quota_max_jobs_per_guild: int = Field(10, ge=1)
 
     fal_poll_min_seconds: float = Field(1.0, gt=0)
     fal_poll_max_seconds: float = Field(5.0, gt=0)
     fal_job_timeout_seconds: float = Field(3600.0, gt=0)
     progress_min_interval_seconds: float = Field(3.0, ge=0)
     max_download_mib: int = Field(512, gt=0)
+
+    @field_validator("quota_member_limit_usd", "quota_budget_usd", mode="before")
+    @classmethod
+    def _unlimited(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().lower() in ("", "none", "unlimited"):
+            return None
+        return value
 
 
 def describe_error(error: ValidationError) -> str:

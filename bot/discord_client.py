@@ -60,6 +60,8 @@ class ErrorReportingTree(app_commands.CommandTree):
     async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
         if isinstance(error, app_commands.NoPrivateMessage):
             text = "This command works only in a server."
+        elif type(error) is app_commands.CheckFailure and error.args:
+            text = str(error)  # our own checks raise with the sentence to show
         elif isinstance(error, app_commands.CheckFailure):
             text = "You are not allowed to use this command here."
         else:

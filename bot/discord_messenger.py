@@ -9,8 +9,9 @@ from pathlib import Path
 
 import discord
 
+from bot import custom_ids
 from bot.messenger import PostForbidden, PostTooLarge, VideoCard
-from bot.models import Job
+from bot.models import Job, JobState
 
 log = logging.getLogger(__name__)
 
@@ -38,17 +39,18 @@ class DiscordMessenger:
         return self._client.get_partial_messageable(job.channel_id, guild_id=job.guild_id)
 
     async def edit_progress(self, job: Job, text: str) -> int | None:
+        view = cancel_view(job.id) if job.state in CANCELLABLE else None  # None removes the button
         interaction = self._live(job.id)
         if interaction is not None:
             try:
-                message = await interaction.edit_original_response(content=text)
+                message = await interaction.edit_original_response(content=text, view=view)
                 return message.id
             except discord.HTTPException as exc:
                 log.info("job=%s interaction edit failed (%s); using the channel", job.id, exc.status)
                 self._interactions.pop(job.id, None)
         if job.progress_message_id is None:
             return None
-        await self._channel(job).get_partial_message(job.progress_message_id).edit(content=text)
+        await self._channel(job).get_partial_message(job.progress_message_id).edit(content=text, view=view)
         return job.progress_message_id
 
     async def post_video(self, job: Job, card: VideoCard, file: Path | None) -> int:
@@ -104,6 +106,19 @@ class DiscordMessenger:
 
     def forget(self, job_id: int) -> None:
         self._interactions.pop(job_id, None)
+
+
+# While fal has not started a job it can still be cancelled (the click re-reads the state anyway).
+CANCELLABLE = (JobState.PENDING, JobState.SUBMITTING, JobState.QUEUED)
+
+
+def cancel_view(job_id: int) -> discord.ui.View:
+    """A view that only carries the button; clicks are handled by the cog's DynamicItem by custom id."""
+    view = discord.ui.View(timeout=None)
+    view.add_item(
+        discord.ui.Button(label="Cancel", style=discord.ButtonStyle.secondary, custom_id=custom_ids.cancel(job_id))
+    )
+    return view
 
 
 def footer_text(job_id: int) -> str:

@@ -16,14 +16,15 @@ from typing import Any
 
 import aiohttp
 
-from bot import progress
+from bot import progress, sora
 from bot.delivery import DownloadError, download
 from bot.fal import FalError, FalQueue, FalResultGone, FalUnavailable, refusal_sentence
 from bot.messenger import Messenger, PostForbidden, PostTooLarge, VideoCard
 from bot.models import FalResult, Job, JobState, Video, VideoRequest
 from bot.progress import ProgressReporter
+from bot.quota import Limits
 from bot.sora import PriceTable, fal_call
-from bot.store import Store
+from bot.store import Reservation, Store
 from bot.transcode import fit
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ class RunnerConfig:
     max_download_bytes: int = 512 * 2**20
     ffmpeg: str | None = None
     work_dir: Path | None = None
+    quota_defaults: Limits | None = None  # None: no quota (unlimited)
 
 
 class JobRunner:
@@ -88,8 +90,13 @@ class JobRunner:
         return progress.edit_interval(self._config.progress_interval, self.active)
 
     async def accept(self, request: VideoRequest, origin: Origin) -> Job:
-        """Record the job (nothing sent to fal yet); the caller then calls start()."""
+        """Record the job and reserve its cost (nothing sent to fal yet); the caller then calls start().
+        Raises QuotaRefused, having spent nothing, when the member or the server is over a limit."""
         endpoint, arguments = fal_call(request)
+        defaults = self._config.quota_defaults
+        reservation = (
+            Reservation(self._prices.cost_micros(request), defaults, sora.describe(request)) if defaults else None
+        )
         return await self._store.create_job(
             kind=request.kind,
             guild_id=origin.guild_id,
@@ -104,7 +111,38 @@ class JobRunner:
             resolution=request.resolution,
             cost_usd=self._prices.cost(request),
             reply_to_message_id=origin.reply_to_message_id,
+            reservation=reservation,
         )
+
+    async def cancel(self, job_id: int, actor_id: int) -> str:
+        """Cancel a queued job at fal and refund it; returns the sentence for whoever asked."""
+        job = await self._store.get_job(job_id)
+        if job is None or job.state.finished:
+            return "This video is already finished."
+        if job.state in (JobState.PENDING, JobState.SUBMITTING):
+            return "This request is being sent to fal right now; try again in a moment."
+        if job.state != JobState.QUEUED or job.request_id is None:
+            return "fal has already started making this video, so it can no longer be cancelled."
+        task = self._tasks.get(job.id)
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        if not await self._fal.cancel(job.endpoint, job.request_id):
+            # fal said no: it has started (or finished). The job carries on from its stored state.
+            fresh = await self._store.get_job(job.id)
+            if fresh is not None and not fresh.state.finished:
+                self.start(fresh)
+            return "fal has already started making this video, so it can no longer be cancelled."
+        job = await self._store.update_job(job.id, JobState.CANCELLED, error=f"cancelled by <@{actor_id}>")
+        log.info("job=%s guild=%s user=%s cancelled by %s", job.id, job.guild_id, job.user_id, actor_id)
+        refunded = f"${job.cost_usd:.2f} refunded" if self._config.quota_defaults else "nothing was charged"
+        await self._edit(job.id, progress.cancelled(job, actor_id, refunded))
+        self._messenger.forget(job.id)
+        return f"Cancelled; {refunded}."
+
+    async def abandon(self, job: Job, reason: str) -> None:
+        """Drop a job that was accepted but never started (its interaction could not be answered)."""
+        await self._store.update_job(job.id, JobState.FAILED, error=reason)
 
     def start(self, job: Job) -> None:
         if self._stopping or job.id in self._tasks:

@@ -54,6 +54,10 @@ def delivered(job: Job) -> str:
     return f"{headline(job)}\n✅ Done: the video is below."
 
 
+def cancelled(job: Job, actor_id: int, refunded: str) -> str:
+    return f"{headline(job)}\n🚫 Cancelled by <@{actor_id}>; {refunded}."
+
+
 def failed(job: Job, reason: str) -> str:
     return f"{headline(job)}\n❌ {reason}"
 

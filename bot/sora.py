@@ -7,6 +7,7 @@ from typing import Any
 
 from bot.fal import ENDPOINT_TEXT, ENDPOINT_TEXT_PRO
 from bot.models import DURATIONS, PROMPT_MAX, VideoRequest
+from bot.quota import MICROS, to_micros
 
 
 class InvalidRequest(ValueError):
@@ -21,14 +22,23 @@ class PriceTable:
     pro_720p: float = 0.30
     pro_1080p: float = 0.50
     remix: float = 0.10
+    # A combination fal prices that we have no entry for (e.g. Pro at true_1080p): the operator sets
+    # it, and it defaults to the dearest known price so an unknown job is never under-charged.
+    unknown: float = 0.50
 
     def per_second(self, request: VideoRequest) -> float:
+        if request.kind == "remix":
+            return self.remix
         if request.model == "sora-2":
             return self.sora_2
-        return self.pro_1080p if request.resolution == "1080p" else self.pro_720p
+        return {"720p": self.pro_720p, "1080p": self.pro_1080p}.get(request.resolution, self.unknown)
+
+    def cost_micros(self, request: VideoRequest) -> int:
+        """In millionths of a dollar, so sums are exact: 8 s at $0.10 is 800000, not 0.8000000000000002."""
+        return to_micros(self.per_second(request)) * request.duration
 
     def cost(self, request: VideoRequest) -> float:
-        return round(self.per_second(request) * request.duration, 4)
+        return self.cost_micros(request) / MICROS
 
 
 def text_to_video(
@@ -75,3 +85,9 @@ def fal_call(request: VideoRequest) -> tuple[str, dict[str, Any]]:
         "delete_video": False,
     }
     return endpoint, arguments
+
+
+def describe(request: VideoRequest) -> str:
+    """How a refusal names the job: '8 s Sora 2 video'."""
+    model = "Sora 2 Pro" if request.model == "sora-2-pro" else "Sora 2"
+    return f"{request.duration} s {model} {'remix' if request.kind == 'remix' else 'video'}"

@@ -6,15 +6,19 @@ behind the same methods."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import aiosqlite
 
+from bot import ledger_sql
 from bot.models import Job, JobState, Video
+from bot.quota import Limits, QuotaRefused, decide, period_bounds
 
 _JOB_COLUMNS = (
     "id, kind, state, guild_id, channel_id, user_id, endpoint, arguments, prompt, model, duration, "
@@ -29,6 +33,13 @@ _UPDATABLE = {
     "video_message_id",
     "error",
 }
+
+
+@dataclass(frozen=True)
+class Reservation:
+    cost_micros: int
+    defaults: Limits  # the operator's, for a server that has set none
+    what: str  # how the refusal names the job: "8 s Sora 2 video"
 
 
 class Store:
@@ -67,9 +78,18 @@ class Store:
         cost_usd: float,
         progress_message_id: int | None = None,
         reply_to_message_id: int | None = None,
+        reservation: Reservation | None = None,
     ) -> Job:
+        """Record a new job; with a reservation, check the quota and reserve its cost in the same
+        transaction (raising QuotaRefused), so concurrent requests can never overspend."""
         now = self._clock()
         async with self.transaction() as conn:
+            if reservation is not None:
+                moment = dt.datetime.fromtimestamp(now, dt.UTC)
+                standing = await ledger_sql.standing(conn, guild_id, user_id, reservation.defaults, moment)
+                refusal = decide(standing, reservation.cost_micros, reservation.what)
+                if refusal is not None:
+                    raise QuotaRefused(refusal)
             cur = await conn.execute(
                 "INSERT INTO jobs (kind, state, guild_id, channel_id, user_id, endpoint, arguments, prompt, "
                 "model, duration, aspect_ratio, resolution, cost_usd, progress_message_id, "
@@ -95,6 +115,18 @@ class Store:
                 ),
             )
             job_id = cur.lastrowid
+            if reservation is not None:
+                await ledger_sql.add_entry(
+                    conn,
+                    guild_id=guild_id,
+                    user_id=user_id,
+                    job_id=job_id,
+                    kind="reserve",
+                    amount_micros=reservation.cost_micros,
+                    period_start=period_bounds(standing.limits.period, moment)[0],
+                    actor_id=None,
+                    now=now,
+                )
         job = await self.get_job(job_id)
         assert job is not None
         return job
@@ -131,6 +163,8 @@ class Store:
         values.append(job_id)
         async with self.transaction() as conn:
             await conn.execute(f"UPDATE jobs SET {', '.join(assignments)} WHERE id = ?", values)
+            if state in (JobState.FAILED, JobState.CANCELLED):
+                await ledger_sql.settle(conn, job_id, "refund", self._clock())
         job = await self.get_job(job_id)
         assert job is not None
         return job
@@ -164,6 +198,7 @@ class Store:
                 "UPDATE jobs SET state = ?, video_message_id = ?, updated_at = ?, finished_at = ? WHERE id = ?",
                 (JobState.DELIVERED.value, video.message_id, now, now, job.id),
             )
+            await ledger_sql.settle(conn, job.id, "commit", now)
         delivered = await self.get_job(job.id)
         assert delivered is not None
         return delivered
@@ -174,6 +209,17 @@ class Store:
         async with self._conn.execute("SELECT * FROM videos WHERE video_id = ?", (video_id,)) as cur:
             row = await cur.fetchone()
         return _video(row) if row else None
+
+    async def recent_videos(self, guild_id: int, user_id: int | None = None, limit: int = 5) -> list[Video]:
+        sql = "SELECT * FROM videos WHERE guild_id = ?"
+        args: tuple[object, ...] = (guild_id,)
+        if user_id is not None:
+            sql += " AND user_id = ?"
+            args += (user_id,)
+        sql += " ORDER BY created_at DESC LIMIT ?"
+        async with self._conn.execute(sql, (*args, limit)) as cur:
+            rows = await cur.fetchall()
+        return [_video(r) for r in rows]
 
     async def get_video_by_message(self, message_id: int) -> Video | None:
         async with self._conn.execute("SELECT * FROM videos WHERE message_id = ?", (message_id,)) as cur:

@@ -9,6 +9,7 @@ from discord.ext import commands
 from bot import sora
 from bot.discord_messenger import DiscordMessenger
 from bot.jobs import JobRunner, Origin
+from bot.quota import QuotaRefused
 
 DURATION_CHOICES = [app_commands.Choice(name=f"{s} seconds", value=s) for s in (4, 8, 12, 16, 20)]
 ASPECT_CHOICES = [
@@ -75,9 +76,18 @@ class GenerateCog(commands.Cog):
                 ephemeral=True,
             )
             return
-        await interaction.response.defer(thinking=True)
         assert interaction.guild_id is not None and interaction.channel_id is not None
         origin = Origin(guild_id=interaction.guild_id, channel_id=interaction.channel_id, user_id=interaction.user.id)
-        job = await self._runner.accept(request, origin)
+        try:
+            # The quota check and the reservation come first, so a refusal can still be private.
+            job = await self._runner.accept(request, origin)
+        except QuotaRefused as exc:
+            await interaction.response.send_message(exc.user_message, ephemeral=True)
+            return
+        try:
+            await interaction.response.defer(thinking=True)
+        except discord.HTTPException:
+            await self._runner.abandon(job, "Discord did not let the bot answer in time; nothing was charged.")
+            raise
         self._messenger.attach(job.id, interaction)
         self._runner.start(job)

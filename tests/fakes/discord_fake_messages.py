@@ -101,7 +101,7 @@ class MessageStore:
             msg_type = 19
         attachments = self._attachments(channel_id, payload.get("attachments"), files, [], flags)
         embeds = [_normalize_embed(e) for e in payload.get("embeds") or []]
-        components = payload.get("components") or []
+        components = numbered(payload.get("components") or [])
         if not (content or embeds or attachments or components or payload.get("sticker_ids") or allow_empty):
             raise DiscordError(400, 50006, "Cannot send an empty message")
         mentions, mention_everyone = self._mentions(content, payload.get("allowed_mentions"), referenced)
@@ -153,7 +153,7 @@ class MessageStore:
         if "embeds" in payload:
             message["embeds"] = [_normalize_embed(e) for e in payload["embeds"] or []]
         if "components" in payload:
-            message["components"] = payload["components"] or []
+            message["components"] = numbered(payload["components"] or [])
         if payload.get("flags") is not None:
             keep = message["flags"] & ~SETTABLE_MESSAGE_FLAGS
             message["flags"] = keep | (int(payload["flags"]) & SETTABLE_MESSAGE_FLAGS)
@@ -352,3 +352,22 @@ def _normalize_embed(embed: Any) -> JSON:
     data = dict(embed) if isinstance(embed, dict) else {}
     data.setdefault("type", "rich")
     return data
+
+
+def numbered(components: list[JSON]) -> list[JSON]:
+    """Discord gives every component in a message an integer id (1, 2, ...) when the sender gave none."""
+    counter = 0
+
+    def walk(items: list[JSON]) -> list[JSON]:
+        nonlocal counter
+        out = []
+        for item in items:
+            item = dict(item)
+            counter += 1
+            item.setdefault("id", counter)
+            if isinstance(item.get("components"), list):
+                item["components"] = walk(item["components"])
+            out.append(item)
+        return out
+
+    return walk(components)
