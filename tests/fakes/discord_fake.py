@@ -285,24 +285,117 @@ class FakeDiscord:
         """
         guild = self.guilds[guild_id]
         channel = self.channels[channel_id]
-        member = guild.members.get(user_id) or self.add_member(guild_id, user_id)
-        perms = member.permissions if member_permissions is None else int(member_permissions)
         resolved: JSON = {}
         data: JSON = {"id": "", "name": name, "type": 1}
         data["options"] = self._resolve_options(guild, channel, list(options or []), resolved)
+        self._command_ids(guild_id, name, data)
+        if resolved:
+            data["resolved"] = resolved
+        return await self._send_interaction(
+            guild_id, channel_id, user_id, 2, data, name, member_permissions, locale=locale, age=age
+        )
+
+    async def send_autocomplete(
+        self,
+        guild_id: int,
+        channel_id: int,
+        user_id: int,
+        name: str,
+        options: Sequence[JSON],
+        member_permissions: int | str | None = None,
+    ) -> FakeInteraction:
+        """Dispatch an APPLICATION_COMMAND_AUTOCOMPLETE interaction (type 4); mark one option "focused"."""
+        data: JSON = {"id": "", "name": name, "type": 1, "options": [dict(o) for o in options]}
+        self._command_ids(guild_id, name, data)
+        return await self._send_interaction(guild_id, channel_id, user_id, 4, data, name, member_permissions)
+
+    async def send_message_command(
+        self,
+        guild_id: int,
+        channel_id: int,
+        user_id: int,
+        name: str,
+        message_id: int,
+        member_permissions: int | str | None = None,
+    ) -> FakeInteraction:
+        """Dispatch a message context-menu command (type 2, command type 3) on a stored message."""
+        message = self.message(message_id)
+        data: JSON = {
+            "id": "",
+            "name": name,
+            "type": 3,
+            "target_id": str(message_id),
+            "resolved": {"messages": {str(message_id): message}},
+        }
+        self._command_ids(guild_id, name, data)
+        return await self._send_interaction(guild_id, channel_id, user_id, 2, data, name, member_permissions)
+
+    async def send_component_click(
+        self,
+        guild_id: int,
+        channel_id: int,
+        user_id: int,
+        message_id: int,
+        custom_id: str,
+        member_permissions: int | str | None = None,
+    ) -> FakeInteraction:
+        """Dispatch a button click (MESSAGE_COMPONENT, type 3) on a stored message."""
+        data: JSON = {"custom_id": custom_id, "component_type": 2}
+        return await self._send_interaction(
+            guild_id, channel_id, user_id, 3, data, custom_id, member_permissions, message=self.message(message_id)
+        )
+
+    async def send_modal_submit(
+        self,
+        guild_id: int,
+        channel_id: int,
+        user_id: int,
+        custom_id: str,
+        values: dict[str, str],
+        member_permissions: int | str | None = None,
+        message_id: int | None = None,
+    ) -> FakeInteraction:
+        """Dispatch a MODAL_SUBMIT (type 5) with one text input per value (custom_id -> value)."""
+        rows = [
+            {"type": 1, "components": [{"type": 4, "custom_id": key, "value": value}]} for key, value in values.items()
+        ]
+        data: JSON = {"custom_id": custom_id, "components": rows}
+        message = self.message(message_id) if message_id is not None else None
+        return await self._send_interaction(
+            guild_id, channel_id, user_id, 5, data, custom_id, member_permissions, message=message
+        )
+
+    def _command_ids(self, guild_id: int, name: str, data: JSON) -> None:
         command, scope = self._find_command(guild_id, name)
         data["id"] = command["id"] if command else str(self.ids.next())
         if scope is not None:
             data["guild_id"] = str(scope)
-        if resolved:
-            data["resolved"] = resolved
+
+    async def _send_interaction(
+        self,
+        guild_id: int,
+        channel_id: int,
+        user_id: int,
+        kind: int,
+        data: JSON,
+        name: str,
+        member_permissions: int | str | None,
+        *,
+        locale: str = "en-US",
+        age: float = 0.0,
+        message: JSON | None = None,
+    ) -> FakeInteraction:
+        guild = self.guilds[guild_id]
+        channel = self.channels[channel_id]
+        member = guild.members.get(user_id) or self.add_member(guild_id, user_id)
+        perms = member.permissions if member_permissions is None else int(member_permissions)
         interaction_id = self.ids.dated(age) if age else self.ids.next()
         token = base64.urlsafe_b64encode(f"interaction:{interaction_id}:{secrets.token_hex(48)}".encode())
         member_json = member.to_json(with_permissions=True) | {"permissions": str(perms)}
         payload: JSON = {
             "id": str(interaction_id),
             "application_id": str(self.application_id),
-            "type": 2,
+            "type": kind,
             "data": data,
             "guild_id": str(guild.id),
             "guild": {"id": str(guild.id), "locale": "en-US", "features": []},
@@ -320,6 +413,8 @@ class FakeDiscord:
             "context": 0,
             "attachment_size_limit": guild.upload_limit,
         }
+        if message is not None:
+            payload["message"] = message
         inter = FakeInteraction(
             id=interaction_id,
             token=payload["token"],
@@ -328,7 +423,7 @@ class FakeDiscord:
             channel_id=channel.id,
             user_id=user_id,
             name=name,
-            type=2,
+            type=kind,
             payload=payload,
         )
         self.interactions[inter.id] = inter
