@@ -10,6 +10,10 @@ import httpx
 
 ENDPOINT_TEXT = "fal-ai/sora-2/text-to-video"
 ENDPOINT_TEXT_PRO = "fal-ai/sora-2/text-to-video/pro"
+ENDPOINT_IMAGE = "fal-ai/sora-2/image-to-video"
+ENDPOINT_IMAGE_PRO = "fal-ai/sora-2/image-to-video/pro"
+ENDPOINT_REMIX = "fal-ai/sora-2/video-to-video/remix"
+ENDPOINT_CHARACTERS = "fal-ai/sora-2/characters"
 
 
 class FalError(Exception):

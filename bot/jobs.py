@@ -111,6 +111,7 @@ class JobRunner:
             resolution=request.resolution,
             cost_usd=self._prices.cost(request),
             reply_to_message_id=origin.reply_to_message_id,
+            parent_video_id=request.source_video_id,
             reservation=reservation,
         )
 
@@ -139,6 +140,10 @@ class JobRunner:
         await self._edit(job.id, progress.cancelled(job, actor_id, refunded))
         self._messenger.forget(job.id)
         return f"Cancelled; {refunded}."
+
+    async def set_progress_message(self, job: Job, message_id: int) -> Job:
+        """For jobs started from a message (reply-to-remix): the bot's acknowledgement is the progress message."""
+        return await self._store.update_job(job.id, progress_message_id=message_id)
 
     async def abandon(self, job: Job, reason: str) -> None:
         """Drop a job that was accepted but never started (its interaction could not be answered)."""
@@ -356,7 +361,9 @@ class JobRunner:
             duration=job.duration,
             aspect_ratio=job.aspect_ratio,
             resolution=job.resolution,
-            remixable=job.arguments.get("delete_video") is False,
+            # fal remixes only what text- or image-to-video made and did not delete.
+            remixable=job.kind != "remix" and job.arguments.get("delete_video") is False,
+            parent_video_id=job.parent_video_id,
             created_at=self._clock(),
         )
         job = await self._store.mark_delivered(job, video)

@@ -8,8 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 Model = Literal["sora-2", "sora-2-pro"]
-AspectRatio = Literal["16:9", "9:16"]
-Resolution = Literal["720p", "1080p"]
+Kind = Literal["text_to_video", "image_to_video", "remix"]
 DURATIONS: tuple[int, ...] = (4, 8, 12, 16, 20)
 PROMPT_MAX = 5000
 
@@ -31,16 +30,34 @@ class JobState(enum.StrEnum):
 
 
 class VideoRequest(BaseModel):
-    """What a member asked for, already validated."""
+    """What a member asked for, already validated (bot.sora makes these)."""
 
     model_config = ConfigDict(frozen=True)
 
-    kind: Literal["text_to_video"] = "text_to_video"
+    kind: Kind = "text_to_video"
     prompt: str = Field(min_length=1, max_length=PROMPT_MAX)
     duration: int = 4
-    aspect_ratio: AspectRatio = "16:9"
+    aspect_ratio: str = "16:9"  # image-to-video also "auto"
     model: Model = "sora-2"
-    resolution: Resolution = "720p"
+    resolution: str = "720p"  # image-to-video also "auto", and for Pro "1080p", "true_1080p"
+    image_url: str | None = None  # image-to-video: the first frame
+    source_video_id: str | None = None  # remix: the fal video_id it starts from
+    character_ids: tuple[str, ...] = ()
+
+    @classmethod
+    def from_job(cls, job: Job) -> VideoRequest:
+        """The same request again (a re-roll)."""
+        return cls(
+            kind=job.kind,  # type: ignore[arg-type]
+            prompt=job.prompt,
+            duration=job.duration,
+            aspect_ratio=job.aspect_ratio,
+            model=job.model,  # type: ignore[arg-type]
+            resolution=job.resolution,
+            image_url=job.arguments.get("image_url"),
+            source_video_id=job.arguments.get("video_id"),
+            character_ids=tuple(job.arguments.get("character_ids") or ()),
+        )
 
 
 class Job(BaseModel):
@@ -59,6 +76,7 @@ class Job(BaseModel):
     resolution: str
     cost_usd: float
     request_id: str | None = None
+    parent_video_id: str | None = None
     progress_message_id: int | None = None
     reply_to_message_id: int | None = None
     result: dict[str, Any] | None = None

@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bot.fal import ENDPOINT_TEXT, ENDPOINT_TEXT_PRO
-from bot.models import DURATIONS, PROMPT_MAX, VideoRequest
+from bot.fal import ENDPOINT_IMAGE, ENDPOINT_IMAGE_PRO, ENDPOINT_REMIX, ENDPOINT_TEXT, ENDPOINT_TEXT_PRO
+from bot.models import DURATIONS, PROMPT_MAX, Video, VideoRequest
 from bot.quota import MICROS, to_micros
+
+MAX_CHARACTERS = 2
 
 
 class InvalidRequest(ValueError):
@@ -41,14 +43,7 @@ class PriceTable:
         return self.cost_micros(request) / MICROS
 
 
-def text_to_video(
-    prompt: str,
-    duration: int = 4,
-    aspect_ratio: str = "16:9",
-    model: str = "sora-2",
-    resolution: str = "720p",
-) -> VideoRequest:
-    """Validate a /generate request; raise InvalidRequest with a sentence for the member."""
+def _check_common(prompt: str, duration: int, model: str) -> str:
     prompt = prompt.strip()
     if not prompt:
         raise InvalidRequest("The prompt is empty: describe the video you want.")
@@ -56,10 +51,29 @@ def text_to_video(
         raise InvalidRequest(f"The prompt is {len(prompt)} characters long; Sora accepts at most {PROMPT_MAX}.")
     if duration not in DURATIONS:
         raise InvalidRequest(f"Duration must be one of {', '.join(map(str, DURATIONS))} seconds.")
-    if aspect_ratio not in ("16:9", "9:16"):
-        raise InvalidRequest("Aspect ratio must be 16:9 or 9:16.")
     if model not in ("sora-2", "sora-2-pro"):
         raise InvalidRequest("Model must be sora-2 or sora-2-pro.")
+    return prompt
+
+
+def _check_characters(character_ids: tuple[str, ...]) -> tuple[str, ...]:
+    if len(character_ids) > MAX_CHARACTERS:
+        raise InvalidRequest(f"A video can use at most {MAX_CHARACTERS} characters.")
+    return character_ids
+
+
+def text_to_video(
+    prompt: str,
+    duration: int = 4,
+    aspect_ratio: str = "16:9",
+    model: str = "sora-2",
+    resolution: str = "720p",
+    character_ids: tuple[str, ...] = (),
+) -> VideoRequest:
+    """Validate a /generate request; raise InvalidRequest with a sentence for the member."""
+    prompt = _check_common(prompt, duration, model)
+    if aspect_ratio not in ("16:9", "9:16"):
+        raise InvalidRequest("Aspect ratio must be 16:9 or 9:16.")
     if resolution not in ("720p", "1080p"):
         raise InvalidRequest("Resolution must be 720p or 1080p.")
     if resolution == "1080p" and model != "sora-2-pro":
@@ -67,16 +81,65 @@ def text_to_video(
     return VideoRequest(
         prompt=prompt,
         duration=duration,
-        aspect_ratio=aspect_ratio,  # type: ignore[arg-type]
+        aspect_ratio=aspect_ratio,
         model=model,  # type: ignore[arg-type]
-        resolution=resolution,  # type: ignore[arg-type]
+        resolution=resolution,
+        character_ids=_check_characters(character_ids),
+    )
+
+
+def image_to_video(
+    prompt: str,
+    image_url: str,
+    duration: int = 4,
+    aspect_ratio: str = "auto",
+    model: str = "sora-2",
+    resolution: str = "auto",
+    character_ids: tuple[str, ...] = (),
+) -> VideoRequest:
+    """Validate an /animate-attachment request (the image itself is checked by bot.images)."""
+    prompt = _check_common(prompt, duration, model)
+    if aspect_ratio not in ("auto", "16:9", "9:16"):
+        raise InvalidRequest("Aspect ratio must be auto, 16:9 or 9:16.")
+    allowed = ("auto", "720p", "1080p", "true_1080p") if model == "sora-2-pro" else ("auto", "720p")
+    if resolution not in allowed:
+        if model != "sora-2-pro" and resolution in ("1080p", "true_1080p"):
+            raise InvalidRequest(f"{resolution} needs Sora 2 Pro: pick model sora-2-pro, or auto / 720p.")
+        raise InvalidRequest(f"Resolution must be one of {', '.join(allowed)}.")
+    return VideoRequest(
+        kind="image_to_video",
+        prompt=prompt,
+        duration=duration,
+        aspect_ratio=aspect_ratio,
+        model=model,  # type: ignore[arg-type]
+        resolution=resolution,
+        image_url=image_url,
+        character_ids=_check_characters(character_ids),
+    )
+
+
+def remix(prompt: str, source: Video) -> VideoRequest:
+    """Validate a remix of a video the bot made; it keeps the source's length, shape and model."""
+    if not source.remixable:
+        raise InvalidRequest("That video can't be remixed: it was itself a remix, or fal deleted it after making it.")
+    prompt = _check_common(prompt, source.duration, source.model)
+    return VideoRequest(
+        kind="remix",
+        prompt=prompt,
+        duration=source.duration,
+        aspect_ratio=source.aspect_ratio,
+        model=source.model,  # type: ignore[arg-type]
+        resolution=source.resolution,
+        source_video_id=source.video_id,
     )
 
 
 def fal_call(request: VideoRequest) -> tuple[str, dict[str, Any]]:
-    """The endpoint and the arguments for fal. delete_video is always false: otherwise fal deletes
-    the video after generation and it can never be remixed."""
-    endpoint = ENDPOINT_TEXT_PRO if request.model == "sora-2-pro" else ENDPOINT_TEXT
+    """The endpoint and the arguments for fal. delete_video is always false on generations: otherwise
+    fal deletes the video after generation and it can never be remixed."""
+    pro = request.model == "sora-2-pro"
+    if request.kind == "remix":
+        return ENDPOINT_REMIX, {"video_id": request.source_video_id, "prompt": request.prompt}
     arguments: dict[str, Any] = {
         "prompt": request.prompt,
         "duration": request.duration,
@@ -84,7 +147,12 @@ def fal_call(request: VideoRequest) -> tuple[str, dict[str, Any]]:
         "resolution": request.resolution,
         "delete_video": False,
     }
-    return endpoint, arguments
+    if request.character_ids:
+        arguments["character_ids"] = list(request.character_ids)
+    if request.kind == "image_to_video":
+        arguments["image_url"] = request.image_url
+        return (ENDPOINT_IMAGE_PRO if pro else ENDPOINT_IMAGE), arguments
+    return (ENDPOINT_TEXT_PRO if pro else ENDPOINT_TEXT), arguments
 
 
 def describe(request: VideoRequest) -> str:

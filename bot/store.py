@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiosqlite
+from pydantic import BaseModel
 
 from bot import ledger_sql
 from bot.models import Job, JobState, Video
@@ -22,8 +23,8 @@ from bot.quota import Limits, QuotaRefused, decide, period_bounds
 
 _JOB_COLUMNS = (
     "id, kind, state, guild_id, channel_id, user_id, endpoint, arguments, prompt, model, duration, "
-    "aspect_ratio, resolution, cost_usd, request_id, progress_message_id, reply_to_message_id, result_json, "
-    "video_message_id, error, created_at, updated_at"
+    "aspect_ratio, resolution, cost_usd, request_id, parent_video_id, progress_message_id, reply_to_message_id, "
+    "result_json, video_message_id, error, created_at, updated_at"
 )
 _UPDATABLE = {
     "request_id",
@@ -78,6 +79,7 @@ class Store:
         cost_usd: float,
         progress_message_id: int | None = None,
         reply_to_message_id: int | None = None,
+        parent_video_id: str | None = None,
         reservation: Reservation | None = None,
     ) -> Job:
         """Record a new job; with a reservation, check the quota and reserve its cost in the same
@@ -93,7 +95,8 @@ class Store:
             cur = await conn.execute(
                 "INSERT INTO jobs (kind, state, guild_id, channel_id, user_id, endpoint, arguments, prompt, "
                 "model, duration, aspect_ratio, resolution, cost_usd, progress_message_id, "
-                "reply_to_message_id, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "reply_to_message_id, parent_video_id, created_at, updated_at) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     kind,
                     JobState.PENDING.value,
@@ -110,6 +113,7 @@ class Store:
                     cost_usd,
                     progress_message_id,
                     reply_to_message_id,
+                    parent_video_id,
                     now,
                     now,
                 ),
@@ -210,12 +214,16 @@ class Store:
             row = await cur.fetchone()
         return _video(row) if row else None
 
-    async def recent_videos(self, guild_id: int, user_id: int | None = None, limit: int = 5) -> list[Video]:
+    async def recent_videos(
+        self, guild_id: int, user_id: int | None = None, limit: int = 5, *, remixable_only: bool = False
+    ) -> list[Video]:
         sql = "SELECT * FROM videos WHERE guild_id = ?"
         args: tuple[object, ...] = (guild_id,)
         if user_id is not None:
             sql += " AND user_id = ?"
             args += (user_id,)
+        if remixable_only:
+            sql += " AND remixable = 1"
         sql += " ORDER BY created_at DESC LIMIT ?"
         async with self._conn.execute(sql, (*args, limit)) as cur:
             rows = await cur.fetchall()
@@ -239,3 +247,50 @@ def _video(row: aiosqlite.Row) -> Video:
     data = dict(row)
     data["remixable"] = bool(data["remixable"])
     return Video(**data)
+
+
+# -- characters -----------------------------------------------------------------------------------------
+
+
+class Character(BaseModel):
+    id: int
+    guild_id: int
+    name: str
+    fal_id: str
+    created_by: int
+    created_at: float
+
+
+class CharacterStore:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def add(self, guild_id: int, name: str, fal_id: str, created_by: int, now: float) -> Character:
+        async with self._store.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO characters (guild_id, name, fal_id, created_by, created_at) VALUES (?,?,?,?,?)",
+                (guild_id, name, fal_id, created_by, now),
+            )
+        found = await self.get(guild_id, name)
+        assert found is not None
+        return found
+
+    async def get(self, guild_id: int, name: str) -> Character | None:
+        async with self._store.transaction() as conn:
+            async with conn.execute(
+                "SELECT * FROM characters WHERE guild_id = ? AND name = ? COLLATE NOCASE", (guild_id, name)
+            ) as cur:
+                row = await cur.fetchone()
+        return Character(**dict(row)) if row else None
+
+    async def list(self, guild_id: int) -> list[Character]:
+        async with self._store.transaction() as conn:
+            async with conn.execute(
+                "SELECT * FROM characters WHERE guild_id = ? ORDER BY name COLLATE NOCASE", (guild_id,)
+            ) as cur:
+                rows = await cur.fetchall()
+        return [Character(**dict(r)) for r in rows]
+
+    async def delete(self, character_id: int) -> None:
+        async with self._store.transaction() as conn:
+            await conn.execute("DELETE FROM characters WHERE id = ?", (character_id,))

@@ -1,0 +1,38 @@
+"""How a member may point at a video: a fal video_id, or a link to one of the bot's video messages."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_LINK = re.compile(
+    r"^<?https?://(?:(?:ptb|canary)\.)?discord(?:app)?\.com/channels/(\d{15,21})/(\d{15,21})/(\d{15,21})/?>?$"
+)
+_VIDEO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-.:]{0,199}$")
+
+
+@dataclass(frozen=True)
+class MessageLink:
+    guild_id: int
+    channel_id: int
+    message_id: int
+
+
+@dataclass(frozen=True)
+class VideoId:
+    value: str
+
+
+def parse(text: str) -> MessageLink | VideoId | None:
+    """A message link or a plausible video id; None for anything else (then: 'unknown video')."""
+    text = text.strip().strip("`")
+    link = _LINK.match(text)
+    if link:
+        return MessageLink(int(link.group(1)), int(link.group(2)), int(link.group(3)))
+    if _VIDEO_ID.match(text):
+        return VideoId(text)
+    return None
+
+
+def message_link(guild_id: int, channel_id: int, message_id: int) -> str:
+    return f"https://discord.com/channels/{guild_id}/{channel_id}/{message_id}"
