@@ -1,0 +1,1 @@
+"""The benchmark (not part of the test run): python -m tests.bench [--quick]."""

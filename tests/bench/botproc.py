@@ -1,0 +1,63 @@
+"""The bot as its own process for the benchmark: `python -m bot` pointed at the fakes (discord.py's REST base
+and gateway URL are library constants), plus an event-loop lag sampler started in the bot's own loop.
+
+Run by the benchmark as ``python tests/bench/botproc.py`` with the bot's settings in the environment and:
+
+    BENCH_DISCORD_API, BENCH_DISCORD_GATEWAY   where the fake Discord listens
+    BENCH_LAG_FILE                              where to append "<monotonic time> <lag ms>" lines
+
+The sampler sleeps SAMPLE_INTERVAL_S and records how late it woke up: the time any other callback held
+the loop. Lines are flushed twice a second, so a kill -9 loses at most half a second of samples.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+import discord  # noqa: E402
+import yarl  # noqa: E402
+
+discord.http.Route.BASE = os.environ["BENCH_DISCORD_API"]
+discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(os.environ["BENCH_DISCORD_GATEWAY"])
+
+from bot import __main__ as cli  # noqa: E402
+from bot.config import Settings  # noqa: E402
+
+SAMPLE_INTERVAL_S = 0.01
+FLUSH_EVERY_S = 0.5
+
+
+async def sample_lag(path: Path) -> None:
+    with path.open("a", encoding="ascii") as out:
+        flushed = time.monotonic()
+        while True:
+            before = time.monotonic()
+            await asyncio.sleep(SAMPLE_INTERVAL_S)
+            now = time.monotonic()
+            out.write(f"{now:.4f} {(now - before - SAMPLE_INTERVAL_S) * 1000:.3f}\n")
+            if now - flushed >= FLUSH_EVERY_S:
+                out.flush()
+                flushed = now
+
+
+_bot_run = cli.run
+
+
+async def run_with_sampler(settings: Settings) -> int:
+    sampler = asyncio.create_task(sample_lag(Path(os.environ["BENCH_LAG_FILE"])))
+    try:
+        return await _bot_run(settings)
+    finally:
+        sampler.cancel()
+
+
+cli.run = run_with_sampler  # main() looks `run` up when it calls it
+
+if __name__ == "__main__":
+    raise SystemExit(cli.main([]))
