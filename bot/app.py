@@ -9,14 +9,13 @@ from dataclasses import dataclass
 
 import aiohttp
 import aiosqlite
-import fal_client
 
 from bot import db
 from bot.config import Settings
 from bot.discord_client import SoraBot
 from bot.discord_messenger import DiscordMessenger
-from bot.fal import FalQueue
 from bot.jobs import JobRunner, RunnerConfig
+from bot.operations import Operations
 from bot.quota import Limits, Period, to_micros
 from bot.quota_service import QuotaService
 from bot.sora import PriceTable
@@ -57,13 +56,15 @@ class App:
     bot: SoraBot
     messenger: DiscordMessenger
     runner: JobRunner
+    ops: Operations
 
     @classmethod
     async def create(cls, settings: Settings) -> App:
         conn = await db.connect(settings.database_path)
         await db.migrate(conn)
         store = Store(conn)
-        fal = FalQueue(fal_client.AsyncClient(key=settings.fal_key.get_secret_value()))
+        ops = await Operations.create(settings, conn)  # the fal backend (real or simulated), metrics, health
+        fal = ops.fal
         ffmpeg = find_ffmpeg()
         if ffmpeg is None:
             log.warning("ffmpeg not found: videos over a server's upload limit will be posted as links")
@@ -96,15 +97,18 @@ class App:
         bot = SoraBot(
             message_content=settings.message_content_intent,
             dev_guild_id=settings.dev_guild_id,
-            install=install,
+            install=ops.with_cogs(install),
             on_first_ready=resume,
+            http_trace=ops.discord_trace(),
         )
         messenger = DiscordMessenger(bot)
         runner = JobRunner(store, fal, messenger, http, price_table(settings), config)
-        return cls(settings, conn, store, http, bot, messenger, runner)
+        ops.attach(bot, runner)
+        return cls(settings, conn, store, http, bot, messenger, runner, ops)
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Run until `stopping` is set or the gateway connection ends for good."""
+        await self.ops.start()
         bot_task = asyncio.create_task(self.bot.start(self.settings.discord_token.get_secret_value()))
         stop_task = asyncio.create_task(stopping.wait())
         try:
@@ -119,7 +123,9 @@ class App:
             await asyncio.gather(bot_task, return_exceptions=True)
 
     async def close(self) -> None:
+        self.bot.stop_taking_commands()  # first: no job may start while the others are put away
         await self.runner.stop()
         await self.bot.close()
+        await self.ops.close(self.store)
         await self.http.close()
         await self.conn.close()

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
@@ -18,11 +19,25 @@ class StorageSettings(BaseSettings):
 
     database_path: Path = Path("data/sora-bot.sqlite3")
     log_level: LogLevel = "INFO"
+    # `python -m bot health`: the gateway must have acknowledged a heartbeat this recently (Discord beats
+    # about every 41 s, so the default allows two missed beats).
+    health_max_age_seconds: float = Field(120.0, gt=0)
+
+
+class InviteSettings(BaseSettings):
+    """What `python -m bot invite` needs: which application to invite (by default, the token's)."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    discord_token: SecretStr | None = None
+    discord_application_id: int | None = None
 
 
 class Settings(StorageSettings):
     discord_token: SecretStr = Field(min_length=1)
-    fal_key: SecretStr = Field(min_length=1)
+    # "simulated": try every command with locally made test videos, no fal key and no cost.
+    fal_backend: Literal["fal", "simulated"] = "fal"
+    fal_key: SecretStr | None = Field(None, validate_default=True)  # required unless simulated
     dev_guild_id: int | None = None
     message_content_intent: bool = False
 
@@ -46,6 +61,28 @@ class Settings(StorageSettings):
     progress_min_interval_seconds: float = Field(3.0, ge=0)
     max_download_mib: int = Field(512, gt=0)
 
+    # Simulated mode: seconds a job waits in the "queue", then "generates".
+    simulated_queue_seconds: float = Field(2.0, ge=0)
+    simulated_run_seconds: float = Field(8.0, gt=0)
+
+    # Prometheus metrics on http://METRICS_HOST:METRICS_PORT/metrics, off unless a port is set.
+    metrics_port: int | None = Field(None, ge=1, le=65535)
+    metrics_host: str = "127.0.0.1"
+
+    @field_validator("metrics_port", mode="before")
+    @classmethod
+    def _blank_port_is_off(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("fal_key")
+    @classmethod
+    def _fal_key_unless_simulated(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().strip():
+            value = None  # FAL_KEY= left blank, as in .env.example
+        if value is None and info.data.get("fal_backend") == "fal":  # (an invalid FAL_BACKEND is reported alone)
+            raise PydanticCustomError("missing", "Field required")
+        return value
+
     @field_validator("quota_member_limit_usd", "quota_budget_usd", mode="before")
     @classmethod
     def _unlimited(cls, value: object) -> object:
@@ -54,8 +91,8 @@ class Settings(StorageSettings):
         return value
 
 
-def describe_error(error: ValidationError) -> str:
-    """One clear line naming the broken setting(s), with no values (they may be secrets)."""
+def setting_problems(error: ValidationError) -> list[str]:
+    """One phrase per broken setting, naming it without its value (it may be a secret)."""
     parts = []
     for item in error.errors():
         name = str(item["loc"][0]).upper() if item["loc"] else "settings"
@@ -63,4 +100,9 @@ def describe_error(error: ValidationError) -> str:
             parts.append(f"{name} is not set")
         else:
             parts.append(f"{name} is invalid ({item['msg']})")
-    return "configuration error: " + "; ".join(parts)
+    return parts
+
+
+def describe_error(error: ValidationError) -> str:
+    """One clear line naming the broken setting(s), with no values (they may be secrets)."""
+    return "configuration error: " + "; ".join(setting_problems(error))

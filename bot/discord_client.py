@@ -4,8 +4,10 @@ the cogs, command sync only when asked, and resuming unfinished jobs once the ga
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
+import aiohttp
 import discord
 from discord import app_commands
 from discord.ext import commands
@@ -21,6 +23,7 @@ class SoraBot(commands.Bot):
         dev_guild_id: int | None,
         install: Callable[[SoraBot], Awaitable[None]],
         on_first_ready: Callable[[], Awaitable[None]],
+        http_trace: aiohttp.TraceConfig | None = None,
     ) -> None:
         intents = discord.Intents.default()
         intents.members = False
@@ -33,11 +36,13 @@ class SoraBot(commands.Bot):
             allowed_mentions=discord.AllowedMentions.none(),
             help_command=None,
             tree_cls=ErrorReportingTree,
+            http_trace=http_trace,  # lets the metrics count Discord's 429s
         )
         self._dev_guild_id = dev_guild_id
         self._install = install
         self._on_first_ready = on_first_ready
         self._readied = False
+        self.draining = False  # set on SIGTERM: commands are refused while jobs are put away
 
     async def setup_hook(self) -> None:
         await self._install(self)
@@ -53,9 +58,32 @@ class SoraBot(commands.Bot):
             self._readied = True
             await self._on_first_ready()
 
+    def stop_taking_commands(self) -> None:
+        self.draining = True
+
+    def last_heartbeat_ack(self) -> float | None:
+        """Wall-clock time the gateway last acknowledged a heartbeat; None while not connected.
+        discord.py keeps it only privately (KeepAliveHandler._last_ack, a perf_counter reading), hence
+        the guarded reads; tests/e2e/test_health.py fails if a discord.py upgrade moves it."""
+        if self.is_closed():
+            return None
+        keep_alive = getattr(self.ws, "_keep_alive", None)
+        last_ack = getattr(keep_alive, "_last_ack", None)
+        if not isinstance(last_ack, float):
+            return None
+        return time.time() - (time.perf_counter() - last_ack)
+
 
 class ErrorReportingTree(app_commands.CommandTree):
     """The one place an app-command error ends: logged with context, answered ephemerally."""
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        if getattr(self.client, "draining", False):
+            await interaction.response.send_message(
+                "The bot is restarting; please try again in a minute.", ephemeral=True
+            )
+            return False
+        return True
 
     async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
         if isinstance(error, app_commands.NoPrivateMessage):

@@ -128,16 +128,25 @@ def footer_text(job_id: int) -> str:
 def render_card(card: VideoCard) -> discord.Embed:
     model = "Sora 2 Pro" if card.model == "sora-2-pro" else "Sora 2"
     description = card.prompt if len(card.prompt) <= 4000 else card.prompt[:3999] + "…"
-    embed = discord.Embed(title=f"{model} video", description=description, colour=discord.Colour.blurple())
+    title = f"{model} video (simulated)" if card.simulated else f"{model} video"
+    colour = discord.Colour.light_grey() if card.simulated else discord.Colour.blurple()
+    embed = discord.Embed(title=title, description=description, colour=colour)
     if card.link:
         embed.url = card.link
     embed.add_field(name="Model", value=model)
     embed.add_field(name="Duration", value=f"{card.duration} s")
     embed.add_field(name="Aspect ratio", value=card.aspect_ratio)
     embed.add_field(name="Resolution", value=card.resolution)
-    embed.add_field(name="Cost", value=f"${card.cost_usd:.2f}")
+    embed.add_field(name="Cost", value=f"${card.cost_usd:.2f}" + (" (counted, not billed)" if card.simulated else ""))
     embed.add_field(name="Requested by", value=f"<@{card.user_id}>")
     embed.add_field(name="Video ID", value=f"`{card.video_id}`", inline=False)
+    if card.simulated:
+        embed.add_field(
+            name="Simulated",
+            value="Made by this bot's try-it-free mode: a test pattern, not a Sora video. "
+            "fal was not asked and nothing was paid; quotas counted it at the real price.",
+            inline=False,
+        )
     if card.note:
         embed.add_field(name="Note", value=card.note + (f"\n{card.link}" if card.link else ""), inline=False)
     embed.set_footer(text=footer_text(card.job_id))

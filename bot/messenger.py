@@ -32,6 +32,7 @@ class VideoCard:
     video_id: str
     note: str | None = None
     link: str | None = None  # set when the file could not be attached
+    simulated: bool = False  # made by simulated mode (FAL_BACKEND=simulated), not by Sora
 
     @classmethod
     def for_job(cls, job: Job, video_id: str, note: str | None = None, link: str | None = None) -> VideoCard:
@@ -47,6 +48,8 @@ class VideoCard:
             video_id=video_id,
             note=note,
             link=link,
+            # The simulated backend marks its results; fal's never carry this key.
+            simulated=bool((job.result or {}).get("simulated")),
         )
 
 

@@ -1,0 +1,155 @@
+"""Running the bot as a service: the fal backend (fal's queue, or the simulation), metrics, the health
+file, the owner's /status and /help. App owns the job pipeline; this owns what an operator looks at."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import aiohttp
+import aiosqlite
+import fal_client
+
+from bot.config import Settings
+from bot.discord_client import SoraBot
+from bot.fal import FalQueue
+from bot.fal_backend import FalBackend
+from bot.fal_timing import TimedFal
+from bot.health import HeartbeatFile, heartbeat_path
+from bot.help_page import HelpService
+from bot.job_stats import JobStats
+from bot.jobs import JobRunner
+from bot.metrics import Metrics, discord_trace
+from bot.metrics_server import MetricsServer
+from bot.simulated import SimulatedFal
+from bot.status_report import StatusService, version
+from bot.store import Store
+from bot.transcode import find_ffmpeg
+
+log = logging.getLogger(__name__)
+
+Install = Callable[[SoraBot], Awaitable[None]]
+
+
+@dataclass
+class Operations:
+    settings: Settings
+    metrics: Metrics
+    fal: TimedFal
+    simulated: SimulatedFal | None
+    stats: JobStats
+    started_at: float
+    _bot: SoraBot | None = None
+    _runner: JobRunner | None = None
+    _servers: list[MetricsServer] = field(default_factory=list)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @classmethod
+    async def create(cls, settings: Settings, conn: aiosqlite.Connection) -> Operations:
+        metrics = Metrics()
+        metrics.info.info({"version": version(), "backend": settings.fal_backend})
+        simulated = None
+        if settings.fal_backend == "simulated":
+            simulated = SimulatedFal(
+                settings.database_path.parent / "simulated",
+                find_ffmpeg(),
+                queue_seconds=settings.simulated_queue_seconds,
+                run_seconds=settings.simulated_run_seconds,
+            )
+            await simulated.start()
+            backend: FalBackend = simulated
+            log.warning("FAL_BACKEND=simulated: videos are test patterns made locally; fal is never called")
+        else:
+            assert settings.fal_key is not None  # Settings requires it unless simulated
+            backend = FalQueue(fal_client.AsyncClient(key=settings.fal_key.get_secret_value()))
+        return cls(settings, metrics, TimedFal(backend, metrics), simulated, JobStats(conn), time.time())
+
+    def discord_trace(self) -> aiohttp.TraceConfig:
+        return discord_trace(self.metrics.count_rate_limit)
+
+    def attach(self, bot: SoraBot, runner: JobRunner) -> None:
+        self._bot = bot
+        self._runner = runner
+
+    def help_service(self) -> HelpService:
+        return HelpService(simulated=self.simulated is not None)
+
+    def status_service(self) -> StatusService:
+        assert self._runner is not None, "attach() first"
+        runner = self._runner
+        return StatusService(
+            self.stats,
+            self.fal,
+            self.metrics,
+            backend=self.settings.fal_backend,
+            active_jobs=lambda: runner.active,
+            gateway_latency=self._gateway_latency,
+            started_at=self.started_at,
+        )
+
+    def with_cogs(self, install: Install) -> Install:
+        """`install`, then /help and /status (built when the bot sets up, once attach() has run)."""
+        return with_operator_cogs(install, self.help_service, self.status_service)
+
+    async def start(self) -> None:
+        assert self._bot is not None, "attach() first"
+        max_age = self.settings.health_max_age_seconds
+        heartbeat = HeartbeatFile(
+            heartbeat_path(self.settings.database_path), self._bot.last_heartbeat_ack, min(15.0, max_age / 4)
+        )
+        heartbeat.clear()
+        self._tasks.append(asyncio.create_task(heartbeat.run(), name="health-heartbeat"))
+        if self.settings.metrics_port is not None:
+            server = MetricsServer(self.metrics, self._refresh, self.settings.metrics_host, self.settings.metrics_port)
+            await server.start()
+            self._servers.append(server)
+
+    async def close(self, store: Store) -> None:
+        """After the runner stopped: say where each unfinished job was left, then stop serving."""
+        for job in await store.unfinished_jobs():
+            log.info(
+                "job=%s guild=%s user=%s state=%s kept for the next start", job.id, job.guild_id, job.user_id, job.state
+            )
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for server in self._servers:
+            await server.close()
+        if self.simulated is not None:
+            await self.simulated.close()
+
+    def _gateway_latency(self) -> float | None:
+        latency = self._bot.latency if self._bot is not None else math.inf
+        return latency if math.isfinite(latency) else None
+
+    async def _refresh(self) -> None:
+        self.metrics.set_jobs(await self.stats.by_state())
+        latency = self._gateway_latency()
+        if latency is not None:
+            self.metrics.gateway_latency.set(latency)
+
+
+def with_operator_cogs(
+    install: Install,
+    help_service: Callable[[], HelpService | None] = lambda: None,
+    status_service: Callable[[], StatusService | None] = lambda: None,
+) -> Install:
+    """Wrap an install step so /help and /status are added too (`python -m bot sync` passes no services:
+    only the commands' shapes matter there)."""
+
+    async def install_all(bot: SoraBot) -> None:
+        from cogs.help import HelpCog
+        from cogs.status import StatusCog
+
+        await install(bot)
+        await bot.add_cog(HelpCog(help_service()))  # type: ignore[arg-type]
+        await bot.add_cog(StatusCog(status_service()))  # type: ignore[arg-type]
+
+    return install_all

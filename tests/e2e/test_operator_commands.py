@@ -1,0 +1,95 @@
+"""/help, the owner's /status, refusing commands while shutting down, and the Prometheus metrics,
+through the real bot in simulated mode and the fake Discord."""
+
+from __future__ import annotations
+
+import re
+
+import aiohttp
+
+from bot.models import JobState
+from tests.e2e.helpers import callbacks, eventually, eventually_async, job_in_state, options, video_posts
+from tests.fakes.ports import pick_free_port
+
+pytest_plugins = ["tests.e2e.simulated_world"]
+
+
+async def answer(world, user_id: int, name: str, opts=None) -> dict:
+    inter = await world.discord.send_slash_command(
+        world.guild_id, world.channel_id, user_id, name=name, options=opts or []
+    )
+    return (await eventually(lambda: callbacks(world.discord, inter.id)))[0].json
+
+
+async def test_help_lists_each_command_with_an_example_and_says_it_is_simulated(sim_world, start_sim):
+    await start_sim()
+    reply = await answer(sim_world, sim_world.user_id, "help")
+    assert reply["type"] == 4 and reply["data"]["flags"] == 64  # only the member sees it
+    embed = reply["data"]["embeds"][0]
+    fields = {f["name"]: f["value"] for f in embed["fields"]}
+    assert {"/generate", "/help", "/status"} <= set(fields)
+    assert "Example: `/generate prompt:" in fields["/generate"]
+    assert "Simulated mode" in embed["description"]
+    assert sim_world.discord.check_against_openapi() == []
+
+
+async def test_status_answers_the_owner_only(sim_world, start_sim):
+    bot = await start_sim()
+    await sim_world.discord.send_slash_command(
+        sim_world.guild_id, sim_world.channel_id, sim_world.user_id, name="generate", options=options("a cat")
+    )
+    await eventually_async(lambda: job_in_state(bot.app.store, 1, JobState.DELIVERED), timeout=40)
+
+    refused = await answer(sim_world, sim_world.user_id, "status")
+    assert refused["data"]["flags"] == 64 and "Only the bot's owner" in refused["data"]["content"]
+    assert "embeds" not in refused["data"] or not refused["data"]["embeds"]
+
+    reply = await answer(sim_world, sim_world.discord.owner_user.id, "status")
+    assert reply["data"]["flags"] == 64
+    fields = {f["name"]: f["value"] for f in reply["data"]["embeds"][0]["fields"]}
+    assert fields["fal backend"] == "simulated"
+    assert "delivered 1" in fields["Jobs by state"]
+    assert re.fullmatch(r"\d+ ms", fields["fal latency"])  # the simulated backend's calls were timed
+    assert re.fullmatch(r"\d+ s", fields["Uptime"])
+    assert fields["Version"]
+
+
+async def test_commands_are_refused_once_shutdown_begins(sim_world, start_sim):
+    bot = await start_sim()
+    bot.app.bot.stop_taking_commands()
+    reply = await answer(sim_world, sim_world.user_id, "generate", options("a cat"))
+    assert reply["type"] == 4 and reply["data"]["flags"] == 64
+    assert "restarting" in reply["data"]["content"]
+    assert await bot.app.store.get_job(1) is None
+
+
+def sample(text: str, name: str, **labels: str) -> float | None:
+    wanted = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    pattern = re.escape(name) + (r"\{" + re.escape(wanted) + r"\}" if labels else "") + r" ([0-9.e+-]+)$"
+    match = re.search(pattern, text, re.MULTILINE)
+    return float(match.group(1)) if match else None
+
+
+async def test_metrics_count_jobs_timings_and_discord_429s(sim_world, start_sim):
+    port = pick_free_port()
+    sim_world.discord.rate_limit("POST", rf"^/channels/{sim_world.channel_id}/messages$", count=1, retry_after=0.5)
+    bot = await start_sim(metrics_port=port)
+    await sim_world.discord.send_slash_command(
+        sim_world.guild_id, sim_world.channel_id, sim_world.user_id, name="generate", options=options("a cat")
+    )
+    await eventually_async(lambda: job_in_state(bot.app.store, 1, JobState.DELIVERED), timeout=40)
+    assert len(video_posts(sim_world.discord, sim_world.channel_id)) == 1
+    bot.app.ops.metrics.record_spend(sim_world.guild_id, 0.40)  # what the quota ledger will call
+
+    async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/metrics") as response:
+        assert response.status == 200
+        text = await response.text()
+    assert sample(text, "sora_jobs", state="delivered") == 1.0
+    assert sample(text, "sora_jobs", state="failed") == 0.0
+    assert sample(text, "sora_fal_queue_seconds_count") == 1.0
+    assert sample(text, "sora_generation_seconds_count") == 1.0
+    assert sample(text, "sora_fal_call_seconds_count", call="submit") == 1.0
+    assert sample(text, "sora_discord_rate_limited_total", scope="user") == 1.0
+    assert sample(text, "sora_spend_usd_total", guild=str(sim_world.guild_id)) == 0.4
+    assert (sample(text, "sora_discord_gateway_latency_seconds") or 0) > 0
+    assert 'backend="simulated"' in text

@@ -1,0 +1,125 @@
+"""Simulated mode end to end: the real bot and discord.py against the fake Discord, no fal fake and no
+FAL_KEY. The video is a real mp4 made by ffmpeg, delivered through the real download path."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from bot.fal import FalRefused
+from bot.models import JobState
+from bot.simulated_inputs import REMIX
+from tests.e2e.helpers import (
+    callbacks,
+    eventually,
+    eventually_async,
+    job_in_state,
+    options,
+    original_edits,
+    video_posts,
+)
+from tests.fakes.media import ffmpeg_exe, probe
+
+pytest_plugins = ["tests.e2e.simulated_world"]
+
+
+def max_volume_db(path) -> float:
+    run = subprocess.run(
+        [ffmpeg_exe(), "-hide_banner", "-nostats", "-i", str(path), "-af", "volumedetect", "-f", "null", "-"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    line = next(x for x in run.stderr.splitlines() if "max_volume" in x)
+    return float(line.split("max_volume:")[1].split("dB")[0])
+
+
+async def test_generate_delivers_a_marked_simulated_video(sim_world, start_sim):
+    bot = await start_sim()
+    assert bot.app.settings.fal_key is None
+    inter = await sim_world.discord.send_slash_command(
+        sim_world.guild_id,
+        sim_world.channel_id,
+        sim_world.user_id,
+        name="generate",
+        options=options("a lighthouse in a storm, waves crashing", duration=4, aspect_ratio="9:16"),
+    )
+    post = (await eventually(lambda: video_posts(sim_world.discord, sim_world.channel_id), timeout=60))[0]
+
+    # Answered at once, then the queue lifecycle: queued, generating with progress, done.
+    assert callbacks(sim_world.discord, inter.id)[0].json["type"] == 5
+    await eventually(lambda: "Done" in original_edits(sim_world.discord, inter.token)[-1].json.get("content", ""))
+    texts = [e.json["content"] for e in original_edits(sim_world.discord, inter.token)]
+    assert any("Queued" in t for t in texts) and any("Generating" in t for t in texts)
+
+    # A real mp4 of the requested shape and length, with a silent audio track.
+    assert len(post.files) == 1
+    info = probe(post.files[0].path)
+    streams = {s["codec_type"]: s for s in info["streams"]}
+    assert (streams["video"]["codec_name"], streams["video"]["width"], streams["video"]["height"]) == (
+        "h264",
+        720,
+        1280,
+    )
+    assert streams["audio"]["codec_name"] == "aac"
+    assert abs(float(info["format"]["duration"]) - 4.0) < 0.3
+    assert max_volume_db(post.files[0].path) < -80
+
+    # The card says it is simulated; the cost is the real price, counted but not billed.
+    embed = post.json["embeds"][0]
+    fields = {f["name"]: f["value"] for f in embed["fields"]}
+    assert "(simulated)" in embed["title"] and "not a Sora video" in fields["Simulated"]
+    assert fields["Cost"] == "$0.40 (counted, not billed)"
+    video_id = fields["Video ID"].strip("`")
+    assert video_id.startswith("video_sim_")
+    assert sim_world.discord.check_against_openapi() == []
+
+    # Stored for remixes, and the simulated backend accepts exactly the videos it made.
+    video = await bot.app.store.get_video(video_id)
+    assert video is not None and video.remixable
+    simulated = bot.app.ops.simulated
+    assert simulated is not None
+    remix = await simulated.submit(REMIX, {"prompt": "the same, at night", "video_id": video_id, "delete_video": False})
+    status = await simulated.status(REMIX, remix)
+    assert status.state == "queued"
+    with pytest.raises(FalRefused) as refused:
+        await simulated.submit(REMIX, {"prompt": "x", "video_id": "video_sim_" + "0" * 24})
+    assert refused.value.status == 422 and "video_id" in refused.value.user_message
+
+
+async def test_a_refused_prompt_is_explained_and_posts_nothing(sim_world, start_sim):
+    bot = await start_sim()
+    inter = await sim_world.discord.send_slash_command(
+        sim_world.guild_id,
+        sim_world.channel_id,
+        sim_world.user_id,
+        name="generate",
+        options=options("please #refuse this"),
+    )
+    job = await eventually_async(lambda: job_in_state(bot.app.store, 1, JobState.FAILED), timeout=30)
+    assert "content policy" in job.error
+    ephemeral = await eventually(
+        lambda: [
+            r
+            for r in sim_world.discord.requests
+            if r.method == "POST" and inter.token in r.path and r.json and r.json.get("flags") == 64
+        ]
+    )
+    assert "content policy" in ephemeral[0].json["content"]
+    assert video_posts(sim_world.discord, sim_world.channel_id) == []
+
+
+async def test_a_job_in_flight_resumes_after_a_clean_restart(sim_world, start_sim):
+    bot = await start_sim(simulated_run_seconds=4.0)
+    await sim_world.discord.send_slash_command(
+        sim_world.guild_id, sim_world.channel_id, sim_world.user_id, name="generate", options=options("restart me")
+    )
+    await eventually_async(lambda: job_in_state(bot.app.store, 1, JobState.RUNNING), timeout=20)
+    await bot.stop()
+    assert video_posts(sim_world.discord, sim_world.channel_id) == []
+
+    bot = await start_sim(simulated_run_seconds=4.0)
+    await eventually_async(lambda: job_in_state(bot.app.store, 1, JobState.DELIVERED), timeout=40)
+    posts = video_posts(sim_world.discord, sim_world.channel_id)
+    assert len(posts) == 1 and len(posts[0].files) == 1

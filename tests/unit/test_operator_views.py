@@ -1,0 +1,91 @@
+"""What an operator and a member see: the simulated mark on a video card, /help's page and quota hook,
+/status's wording, and log lines that stay one line."""
+
+from __future__ import annotations
+
+import io
+import logging
+
+from bot.discord_messenger import render_card
+from bot.help_page import HelpService
+from bot.logs import OneLineFormatter, RedactSecrets
+from bot.messenger import VideoCard
+from bot.models import Job, JobState
+from bot.status_report import duration, milliseconds
+
+
+def job(result: dict | None) -> Job:
+    return Job(
+        id=7,
+        kind="text_to_video",
+        state=JobState.UPLOADING,
+        guild_id=1,
+        channel_id=2,
+        user_id=3,
+        endpoint="fal-ai/sora-2/text-to-video",
+        arguments={},
+        prompt="a cat",
+        model="sora-2",
+        duration=4,
+        aspect_ratio="16:9",
+        resolution="720p",
+        cost_usd=0.4,
+        result=result,
+        created_at=0,
+        updated_at=0,
+    )
+
+
+def fields(embed) -> dict[str, str]:
+    return {f.name: f.value for f in embed.fields}
+
+
+def test_a_card_is_marked_simulated_only_when_the_result_says_so():
+    real = render_card(VideoCard.for_job(job({"video": {"url": "https://fal"}, "video_id": "v"}), "v"))
+    assert real.title == "Sora 2 video" and "Simulated" not in fields(real) and fields(real)["Cost"] == "$0.40"
+    simulated = render_card(VideoCard.for_job(job({"video": {}, "video_id": "v", "simulated": True}), "v"))
+    assert simulated.title == "Sora 2 video (simulated)"
+    assert "not a Sora video" in fields(simulated)["Simulated"]
+    assert fields(simulated)["Cost"] == "$0.40 (counted, not billed)"
+    assert fields(simulated)["Video ID"] == "`v`"
+
+
+async def test_help_lists_commands_with_examples_and_the_quota_lines():
+    async def quota(guild_id: int, user_id: int) -> list[str]:
+        return [f"guild {guild_id} user {user_id}: $1.60 left today"]
+
+    service = HelpService(simulated=False, quota_lines=quota)
+    page = await service.page(5, 6, [("help", "Help"), ("generate", "Make a video")])
+    assert [c.name for c in page.commands] == ["generate", "help"]
+    assert page.commands[0].example and page.commands[0].example.startswith("/generate prompt:")
+    assert page.quota == ["guild 5 user 6: $1.60 left today"] and not page.simulated
+    assert (await service.page(None, 6, [])).quota == []  # no server, no quota
+    assert (await HelpService(simulated=True).page(5, 6, [])).quota == []
+
+
+def test_status_wording():
+    assert duration(12) == "12 s" and duration(125) == "2 min 5 s"
+    assert duration(3 * 3600 + 120) == "3 h 2 min" and duration(2 * 86400 + 3600) == "2 d 1 h"
+    assert milliseconds(0.0421, "-") == "42 ms"
+    assert milliseconds(None, "no call yet") == "no call yet" and milliseconds(float("inf"), "x") == "x"
+
+
+def test_a_traceback_stays_on_the_events_line_and_secrets_stay_out():
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(OneLineFormatter("%(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactSecrets(["supersecret"]))
+    logger = logging.getLogger("test.oneline")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        try:
+            raise ValueError("bad supersecret\nsecond line")
+        except ValueError:
+            logger.exception("job=1 guild=2 user=3 state=failed failed:\nwith detail")
+    finally:
+        logger.removeHandler(handler)
+    text = out.getvalue()
+    assert text.count("\n") == 1 and text.endswith("\n")
+    assert "job=1 guild=2 user=3 state=failed" in text and "ValueError" in text
+    assert "supersecret" not in text
