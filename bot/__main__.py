@@ -3,6 +3,9 @@
 python -m bot            run the bot
 python -m bot migrate    apply database migrations and exit
 python -m bot sync       register the slash commands with Discord (globally) and exit
+python -m bot check      check the settings, database and ffmpeg: one line per check, non-zero on failure
+python -m bot invite     print the URL that adds the bot to a server with the permissions it needs
+python -m bot health     exit 0 while Discord's gateway answers heartbeats (Docker's HEALTHCHECK)
 """
 
 from __future__ import annotations
@@ -17,18 +20,27 @@ import aiohttp
 import discord
 from pydantic import ValidationError
 
-from bot import db, logs
+from bot import checks, db, health, invite, logs
 from bot.app import App
 from bot.config import Settings, StorageSettings, describe_error
 from bot.discord_client import SoraBot
+from bot.operations import with_operator_cogs
 
 log = logging.getLogger("bot")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description="Sora 2 videos in Discord, through fal.ai")
-    parser.add_argument("command", nargs="?", default="run", choices=["run", "migrate", "sync"])
+    parser.add_argument(
+        "command", nargs="?", default="run", choices=["run", "migrate", "sync", "check", "invite", "health"]
+    )
     args = parser.parse_args(argv)
+    if args.command == "check":
+        return checks.main()
+    if args.command == "invite":
+        return invite.main()
+    if args.command == "health":
+        return health.main()
     try:
         settings: StorageSettings = StorageSettings() if args.command == "migrate" else Settings()
     except ValidationError as exc:
@@ -94,7 +106,7 @@ async def sync_commands(settings: Settings) -> int:
     async def nothing() -> None:
         return None
 
-    bot = SoraBot(message_content=False, dev_guild_id=None, install=install, on_first_ready=nothing)
+    bot = SoraBot(message_content=False, dev_guild_id=None, install=with_operator_cogs(install), on_first_ready=nothing)
     async with bot:
         await bot.login(settings.discord_token.get_secret_value())
         synced = await bot.tree.sync()

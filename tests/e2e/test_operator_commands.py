@@ -3,7 +3,10 @@ through the real bot in simulated mode and the fake Discord."""
 
 from __future__ import annotations
 
+import asyncio
 import re
+import sys
+from pathlib import Path
 
 import aiohttp
 
@@ -12,6 +15,7 @@ from tests.e2e.helpers import callbacks, eventually, eventually_async, job_in_st
 from tests.fakes.ports import pick_free_port
 
 pytest_plugins = ["tests.e2e.simulated_world"]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 async def answer(world, user_id: int, name: str, opts=None) -> dict:
@@ -93,3 +97,30 @@ async def test_metrics_count_jobs_timings_and_discord_429s(sim_world, start_sim)
     assert sample(text, "sora_spend_usd_total", guild=str(sim_world.guild_id)) == 0.4
     assert (sample(text, "sora_discord_gateway_latency_seconds") or 0) > 0
     assert 'backend="simulated"' in text
+
+
+async def test_sync_registers_help_and_status_with_the_other_commands(sim_world):
+    root = ROOT
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(sim_world.tmp),
+        "PYTHONPATH": str(root),
+        "DISCORD_TOKEN": sim_world.discord.bot_token,
+        "FAL_BACKEND": "simulated",
+        "TEST_DISCORD_API": sim_world.discord.api_base,
+        "TEST_DISCORD_GATEWAY": sim_world.discord.gateway_url,
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(root / "tests" / "e2e" / "run_bot.py"),
+        "sync",
+        cwd=sim_world.tmp,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, err.decode()
+    names = {c["name"] for c in sim_world.discord.commands[None]}
+    assert {"generate", "help", "status"} <= names
+    assert "/help" in out.decode() and "/status" in out.decode()

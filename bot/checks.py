@@ -1,0 +1,169 @@
+"""`python -m bot check`: is this installation ready to run? One line per check, ✓ or ✗, exit 1 when any
+failed. Nothing here talks to Discord or fal: it checks what can be checked on this machine."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import socket
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from bot import db
+from bot.config import InviteSettings, Settings, StorageSettings, setting_problems
+from bot.invite import application_id
+from bot.simulated_inputs import Shape
+from bot.simulated_render import RenderFailed, caption, render
+from bot.transcode import find_ffmpeg
+
+HINTS = {
+    "FAL_KEY": "create one at https://fal.ai/dashboard/keys, or set FAL_BACKEND=simulated to try the bot for free",
+    "DISCORD_TOKEN": "copy it from the Bot page of your application in Discord's Developer Portal",
+}
+FAL_KEY = re.compile(r"[A-Za-z0-9_-]{8,}:[A-Za-z0-9_-]{8,}")
+
+
+@dataclass(frozen=True)
+class Check:
+    ok: bool
+    text: str
+
+    def line(self) -> str:
+        return f"{'✓' if self.ok else '✗'} {self.text}"
+
+
+def settings_checks(error: ValidationError | None) -> list[Check]:
+    if error is None:
+        return [Check(True, "settings: every setting is valid")]
+    found = []
+    for problem in setting_problems(error):
+        name = problem.split(" ", 1)[0]
+        found.append(Check(False, problem + (f": {HINTS[name]}" if name in HINTS else "")))
+    return found
+
+
+def discord_token_check(token: str) -> Check:
+    app_id = application_id(token) if token == token.strip() and token.count(".") == 2 else None
+    if app_id is None:
+        return Check(
+            False,
+            "DISCORD_TOKEN does not look like a bot token (three parts joined by dots): " + HINTS["DISCORD_TOKEN"],
+        )
+    return Check(True, f"DISCORD_TOKEN looks like a bot token (application {app_id})")
+
+
+def fal_key_check(settings: Settings) -> Check:
+    if settings.fal_backend == "simulated":
+        return Check(True, "FAL_KEY not needed: FAL_BACKEND=simulated (test videos made locally, nothing is paid)")
+    assert settings.fal_key is not None
+    if not FAL_KEY.fullmatch(settings.fal_key.get_secret_value()):
+        return Check(False, "FAL_KEY does not look like a fal key (KEY_ID:KEY_SECRET, as fal's dashboard shows it)")
+    return Check(True, "FAL_KEY looks like a fal key")
+
+
+async def database_check(path: Path) -> Check:
+    try:
+        conn = await db.connect(path)
+        try:
+            applied = await db.migrate(conn)
+            async with conn.execute("SELECT MAX(version) FROM schema_migrations") as cur:
+                row = await cur.fetchone()
+        finally:
+            await conn.close()
+    except Exception as exc:
+        return Check(False, f"database {path}: cannot open or migrate it ({type(exc).__name__}: {exc})")
+    return Check(True, f"database {path}: schema at version {row[0]} ({len(applied)} migration(s) applied now)")
+
+
+async def ffmpeg_check(ffmpeg: str | None) -> Check:
+    if ffmpeg is None:
+        return Check(False, "ffmpeg not found: install Debian's ffmpeg (apt-get install ffmpeg) or imageio-ffmpeg")
+    try:
+        process = await asyncio.create_subprocess_exec(
+            ffmpeg, "-version", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL
+        )
+        out, _ = await asyncio.wait_for(process.communicate(), 30)
+    except (OSError, TimeoutError) as exc:
+        return Check(False, f"ffmpeg at {ffmpeg} does not run ({type(exc).__name__})")
+    words = out.decode(errors="replace").split()
+    if process.returncode != 0 or len(words) < 3:
+        return Check(False, f"ffmpeg at {ffmpeg} does not run (exit {process.returncode})")
+    return Check(True, f"ffmpeg {words[2]} at {ffmpeg}")
+
+
+async def simulated_check(ffmpeg: str | None) -> Check:
+    """Make a one-second simulated clip, as simulated mode will."""
+    if ffmpeg is None:
+        return Check(False, "simulated videos cannot be made without ffmpeg")
+    with tempfile.TemporaryDirectory(prefix="sora-check-") as tmp:
+        target = Path(tmp) / "check.mp4"
+        try:
+            await render(ffmpeg, target, Shape(320, 180, 1), caption("a lighthouse in a storm"))
+            return Check(True, "simulated videos: a test clip with its caption was rendered")
+        except RenderFailed:
+            pass
+        try:
+            await render(ffmpeg, target, Shape(320, 180, 1), None)
+        except RenderFailed as exc:
+            return Check(False, f"simulated videos: ffmpeg could not render a test clip ({exc})")
+    return Check(True, "simulated videos: rendered, but without captions (this ffmpeg cannot draw text)")
+
+
+def metrics_port_check(host: str, port: int) -> Check:
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+    except OSError as exc:
+        return Check(False, f"METRICS_PORT {port} cannot be opened on {host} ({exc.strerror})")
+    return Check(True, f"metrics will be served on http://{host}:{port}/metrics")
+
+
+async def run_checks() -> list[Check]:
+    try:
+        settings: Settings | None = Settings()
+        error = None
+    except ValidationError as exc:
+        settings, error = None, exc
+    checks = settings_checks(error)
+    try:
+        storage: StorageSettings | None = settings or StorageSettings()
+    except ValidationError:
+        storage = None  # already reported above
+    if storage is not None:
+        checks.append(await database_check(storage.database_path))
+    ffmpeg = find_ffmpeg()
+    checks.append(await ffmpeg_check(ffmpeg))
+    token = _discord_token()
+    if token:
+        checks.append(discord_token_check(token))
+    if settings is not None:
+        checks.append(fal_key_check(settings))
+        if settings.fal_backend == "simulated":
+            checks.append(await simulated_check(ffmpeg))
+        if settings.metrics_port is not None:
+            checks.append(metrics_port_check(settings.metrics_host, settings.metrics_port))
+    return checks
+
+
+def _discord_token() -> str | None:
+    """DISCORD_TOKEN on its own, so its format is checked even when another setting is broken."""
+    try:
+        token = InviteSettings().discord_token
+    except ValidationError:
+        return None
+    return token.get_secret_value() if token is not None else None
+
+
+def main() -> int:
+    checks = asyncio.run(run_checks())
+    for check in checks:
+        print(check.line())
+    failed = sum(not c.ok for c in checks)
+    print(f"{len(checks) - failed} of {len(checks)} checks passed" + ("" if not failed else "; fix the ✗ lines above"))
+    sys.stdout.flush()
+    return 1 if failed else 0
