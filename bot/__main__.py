@@ -98,10 +98,10 @@ async def run(settings: Settings) -> int:
 
 async def sync_commands(settings: Settings) -> int:
     async def install(bot: SoraBot) -> None:
-        from cogs import all_cogs
+        from cogs import CogDeps, install
 
-        for cog in all_cogs(None, None, None, None):  # type: ignore[arg-type]  # only the command shapes matter
-            await bot.add_cog(cog)
+        # Only the commands' shapes matter here: the cogs are never called.
+        await install(bot, CogDeps(None, None, None, None, None, None, None))  # type: ignore[arg-type]
 
     async def nothing() -> None:
         return None

@@ -11,6 +11,7 @@ import aiohttp
 import aiosqlite
 
 from bot import db
+from bot.characters import CharacterService
 from bot.config import Settings
 from bot.discord_client import SoraBot
 from bot.discord_messenger import DiscordMessenger
@@ -19,7 +20,7 @@ from bot.operations import Operations
 from bot.quota import Limits, Period, to_micros
 from bot.quota_service import QuotaService
 from bot.sora import PriceTable
-from bot.store import Store
+from bot.store import CharacterStore, Store
 from bot.transcode import find_ffmpeg
 
 log = logging.getLogger(__name__)
@@ -81,15 +82,18 @@ class App:
             quota_defaults=quota_defaults(settings),
         )
         quotas = QuotaService(store, quota_defaults(settings))
+        characters = CharacterStore(store)
+        character_service = CharacterService(
+            fal, characters, poll_min=settings.fal_poll_min_seconds, poll_max=settings.fal_poll_max_seconds
+        )
         # A context made now honours SSL_CERT_FILE as httpx (fal_client) does; aiohttp's own is fixed at import.
         http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ssl.create_default_context()))
 
         # The closures run after `runner` and `messenger` exist (setup_hook, first READY).
         async def install(bot: SoraBot) -> None:
-            from cogs import all_cogs
+            from cogs import CogDeps, install
 
-            for cog in all_cogs(runner, messenger, quotas, store):
-                await bot.add_cog(cog)
+            await install(bot, CogDeps(runner, messenger, quotas, store, characters, character_service, http))
 
         async def resume() -> None:
             log.info("resumed %d unfinished job(s)", await runner.resume_all())

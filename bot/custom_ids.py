@@ -9,3 +9,15 @@ CANCEL_TEMPLATE = r"sora:cancel:(?P<job_id>[0-9]+)"
 
 def cancel(job_id: int) -> str:
     return f"{CANCEL_PREFIX}{job_id}"
+
+
+REMIX_TEMPLATE = r"sora:remix:(?P<job_id>[0-9]+)"
+REROLL_TEMPLATE = r"sora:reroll:(?P<job_id>[0-9]+)"
+
+
+def remix(job_id: int) -> str:
+    return f"sora:remix:{job_id}"
+
+
+def reroll(job_id: int) -> str:
+    return f"sora:reroll:{job_id}"

@@ -62,7 +62,7 @@ class DiscordMessenger:
             if reply_to
             else None
         )
-        kwargs = {}
+        kwargs: dict[str, object] = {"view": video_view(job.id, card.remixable)}
         if file is not None:
             kwargs["file"] = discord.File(file, filename=f"sora-{job.id}.mp4")
         try:
@@ -121,6 +121,15 @@ def cancel_view(job_id: int) -> discord.ui.View:
     return view
 
 
+def video_view(job_id: int, remixable: bool) -> discord.ui.View:
+    """Remix and Re-roll under every video; clicks are handled by custom id (see cogs.remix)."""
+    view = discord.ui.View(timeout=None)
+    if remixable:
+        view.add_item(discord.ui.Button(label="Remix", emoji="🎨", custom_id=custom_ids.remix(job_id)))
+    view.add_item(discord.ui.Button(label="Re-roll", emoji="🎲", custom_id=custom_ids.reroll(job_id)))
+    return view
+
+
 def footer_text(job_id: int) -> str:
     return f"job {job_id}"
 
@@ -128,7 +137,8 @@ def footer_text(job_id: int) -> str:
 def render_card(card: VideoCard) -> discord.Embed:
     model = "Sora 2 Pro" if card.model == "sora-2-pro" else "Sora 2"
     description = card.prompt if len(card.prompt) <= 4000 else card.prompt[:3999] + "…"
-    title = f"{model} video (simulated)" if card.simulated else f"{model} video"
+    what = "remix" if card.kind == "remix" else "video"
+    title = f"{model} {what} (simulated)" if card.simulated else f"{model} {what}"
     colour = discord.Colour.light_grey() if card.simulated else discord.Colour.blurple()
     embed = discord.Embed(title=title, description=description, colour=colour)
     if card.link:
@@ -140,6 +150,8 @@ def render_card(card: VideoCard) -> discord.Embed:
     embed.add_field(name="Cost", value=f"${card.cost_usd:.2f}" + (" (counted, not billed)" if card.simulated else ""))
     embed.add_field(name="Requested by", value=f"<@{card.user_id}>")
     embed.add_field(name="Video ID", value=f"`{card.video_id}`", inline=False)
+    if card.parent_link:
+        embed.add_field(name="Remix of", value=card.parent_link, inline=False)
     if card.simulated:
         embed.add_field(
             name="Simulated",

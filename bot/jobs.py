@@ -26,6 +26,7 @@ from bot.quota import Limits
 from bot.sora import PriceTable, fal_call
 from bot.store import Reservation, Store
 from bot.transcode import fit
+from bot.video_refs import message_link
 
 log = logging.getLogger(__name__)
 
@@ -310,7 +311,8 @@ class JobRunner:
         work = Path(tempfile.mkdtemp(prefix=f"job{job.id}-", dir=self._config.work_dir))
         try:
             path = await download(self._http, result.video.url, work, max_bytes=self._config.max_download_bytes)
-            card = VideoCard.for_job(job, result.video_id)
+            parent_link = await self._parent_link(job)
+            card = VideoCard.for_job(job, result.video_id, parent_link=parent_link)
             limit = self._messenger.upload_limit(job)
             if path.stat().st_size > limit:
                 reporter.update(progress.compressing(job, limit))
@@ -320,13 +322,19 @@ class JobRunner:
                     card = VideoCard.for_job(
                         job,
                         result.video_id,
+                        parent_link=parent_link,
                         link=result.video.url,
                         note="Too large for this server's upload limit even after compressing: "
                         "here is fal's link (it expires after a while).",
                     )
                 else:
                     path = fitted
-                    card = VideoCard.for_job(job, result.video_id, note="Compressed to fit this server's upload limit.")
+                    card = VideoCard.for_job(
+                        job,
+                        result.video_id,
+                        note="Compressed to fit this server's upload limit.",
+                        parent_link=parent_link,
+                    )
             reporter.update(progress.uploading(job))
             job = await self._store.update_job(job.id, JobState.UPLOADING)
             try:
@@ -335,6 +343,7 @@ class JobRunner:
                 card = VideoCard.for_job(
                     job,
                     result.video_id,
+                    parent_link=parent_link,
                     link=result.video.url,
                     note="Discord refused the file as too large: here is fal's link (it expires after a while).",
                 )
@@ -347,6 +356,10 @@ class JobRunner:
             await self._finish(job, result, message_id, reporter)
         finally:
             shutil.rmtree(work, ignore_errors=True)
+
+    async def _parent_link(self, job: Job) -> str | None:
+        parent = await self._store.get_video(job.parent_video_id) if job.parent_video_id else None
+        return message_link(parent.guild_id, parent.channel_id, parent.message_id) if parent else None
 
     async def _finish(self, job: Job, result: FalResult, message_id: int, reporter: ProgressReporter) -> None:
         video = Video(

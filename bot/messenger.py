@@ -33,9 +33,19 @@ class VideoCard:
     note: str | None = None
     link: str | None = None  # set when the file could not be attached
     simulated: bool = False  # made by simulated mode (FAL_BACKEND=simulated), not by Sora
+    kind: str = "text_to_video"
+    remixable: bool = True  # offer the Remix button
+    parent_link: str | None = None  # a remix: the message of the video it started from
 
     @classmethod
-    def for_job(cls, job: Job, video_id: str, note: str | None = None, link: str | None = None) -> VideoCard:
+    def for_job(
+        cls,
+        job: Job,
+        video_id: str,
+        note: str | None = None,
+        link: str | None = None,
+        parent_link: str | None = None,
+    ) -> VideoCard:
         return cls(
             job_id=job.id,
             prompt=job.prompt,
@@ -50,6 +60,9 @@ class VideoCard:
             link=link,
             # The simulated backend marks its results; fal's never carry this key.
             simulated=bool((job.result or {}).get("simulated")),
+            kind=job.kind,
+            remixable=job.kind != "remix" and job.arguments.get("delete_video") is False,
+            parent_link=parent_link,
         )
 
 

@@ -25,13 +25,13 @@ def error(name: str, msg: str, kind: str) -> Detail:
     return {"loc": ["body", name], "msg": msg, "type": kind}
 
 
-def _string(max_len: int) -> Check:
+def _string(max_len: int | None = None) -> Check:
     def check(name: str, value: Any) -> Detail | None:
         if not isinstance(value, str):
             return error(name, "Input should be a valid string", "string_type")
         if not value:
             return error(name, "String should have at least 1 character", "string_too_short")
-        if len(value) > max_len:
+        if max_len is not None and len(value) > max_len:
             return error(name, f"String should have at most {max_len} characters", "string_too_long")
         return None
 
@@ -82,7 +82,7 @@ def _video(aspects: tuple[str, ...], resolutions: tuple[str, ...], *required: st
         "detect_and_block_ip": _boolean,
         "character_ids": _character_ids,
     }
-    fields.update({name: _string(4096) for name in required})
+    fields.update({name: _string() for name in required})  # URLs, data: URIs included
     return Spec(fields, ("prompt", *required))
 
 
@@ -95,7 +95,7 @@ SPECS: dict[str, Spec] = {
         {"prompt": _string(5000), "video_id": _string(200), "delete_video": _boolean},
         ("prompt", "video_id"),
     ),
-    CHARACTERS: Spec({"name": _string(100), "video_url": _string(4096)}, ("name", "video_url")),
+    CHARACTERS: Spec({"name": _string(100), "video_url": _string()}, ("name", "video_url")),
 }
 
 

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.models import Video
+    from bot.store import Store
 
 _LINK = re.compile(
     r"^<?https?://(?:(?:ptb|canary)\.)?discord(?:app)?\.com/channels/(\d{15,21})/(\d{15,21})/(\d{15,21})/?>?$"
@@ -36,3 +41,22 @@ def parse(text: str) -> MessageLink | VideoId | None:
 
 def message_link(guild_id: int, channel_id: int, message_id: int) -> str:
     return f"https://discord.com/channels/{guild_id}/{channel_id}/{message_id}"
+
+
+class UnknownVideo(LookupError):
+    """The message is shown to the member; it never reveals that a video exists in another server."""
+
+
+async def resolve(store: Store, guild_id: int, text: str) -> Video:
+    ref = parse(text)
+    video: Video | None = None
+    if isinstance(ref, MessageLink):
+        video = await store.get_video_by_message(ref.message_id) if ref.guild_id == guild_id else None
+    elif isinstance(ref, VideoId):
+        video = await store.get_video(ref.value)
+    if video is None or video.guild_id != guild_id:
+        raise UnknownVideo(
+            "I don't know that video in this server: give a video ID from one of my video messages, "
+            "a link to the message, or pick one from the list."
+        )
+    return video

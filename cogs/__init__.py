@@ -2,20 +2,53 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import aiohttp
     from discord.ext import commands
 
+    from bot.characters import CharacterService
     from bot.discord_messenger import DiscordMessenger
     from bot.jobs import JobRunner
     from bot.quota_service import QuotaService
-    from bot.store import Store
+    from bot.store import CharacterStore, Store
 
 
-def all_cogs(runner: JobRunner, messenger: DiscordMessenger, quotas: QuotaService, store: Store) -> list[commands.Cog]:
+@dataclass
+class CogDeps:
+    """What the cogs are given; each cog takes only the parts it uses."""
+
+    runner: JobRunner
+    messenger: DiscordMessenger
+    quotas: QuotaService
+    store: Store
+    characters: CharacterStore
+    character_service: CharacterService
+    http: aiohttp.ClientSession
+
+
+async def install(bot: commands.Bot, deps: CogDeps) -> None:
+    """Add every cog, and the context menus they carry, to the bot."""
+    from cogs.animate import AnimateCog
     from cogs.cancel import CancelCog
+    from cogs.characters import CharacterCog
+    from cogs.characters_option import CharacterPicker
     from cogs.generate import GenerateCog
     from cogs.quota import QuotaCog
+    from cogs.remix import RemixCog
 
-    return [GenerateCog(runner, messenger), QuotaCog(quotas), CancelCog(runner, store)]
+    picker = CharacterPicker(deps.characters)
+    cogs: list[commands.Cog] = [
+        GenerateCog(deps.runner, deps.messenger, picker),
+        AnimateCog(deps.runner, deps.messenger, deps.http, picker),
+        RemixCog(deps.runner, deps.messenger, deps.store),
+        CharacterCog(deps.character_service),
+        QuotaCog(deps.quotas),
+        CancelCog(deps.runner, deps.store),
+    ]
+    for cog in cogs:
+        await bot.add_cog(cog)
+        for menu in getattr(cog, "context_menus", []):
+            bot.tree.add_command(menu)

@@ -12,7 +12,7 @@ import re
 from collections import Counter, defaultdict
 from pathlib import Path
 
-_THREAD = re.compile(r"^thread \((0x[0-9a-fA-F]+)\)")
+_THREAD = re.compile(r"^thread \((\w+)\)(?::\s*(.*))?$")
 
 
 def summarise(path: Path, top: int, match: str | None) -> str:
@@ -26,7 +26,7 @@ def summarise(path: Path, top: int, match: str | None) -> str:
         frames = stack.split(";")
         thread = "?"
         if frames and (found := _THREAD.match(frames[0])):
-            thread, frames = found.group(1), frames[1:]
+            thread, frames = " ".join(g for g in found.groups() if g), frames[1:]
         if match and not any(match in frame for frame in frames):
             continue
         count = int(count_text)

@@ -365,6 +365,8 @@ def numbered(components: list[JSON]) -> list[JSON]:
             item = dict(item)
             counter += 1
             item.setdefault("id", counter)
+            if isinstance(item.get("emoji"), dict):  # a unicode emoji comes back as just its name
+                item["emoji"] = {k: v for k, v in item["emoji"].items() if v is not None}
             if isinstance(item.get("components"), list):
                 item["components"] = walk(item["components"])
             out.append(item)

@@ -1,0 +1,117 @@
+"""/animate-attachment and the "Animate image" message menu: an image becomes a video's first frame."""
+
+from __future__ import annotations
+
+import aiohttp
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot import images, sora
+from bot.discord_messenger import DiscordMessenger
+from bot.jobs import JobRunner
+from cogs.characters_option import CharacterPicker
+from cogs.flow import refuse, start_job
+from cogs.generate import DURATION_CHOICES, MODEL_CHOICES
+
+ASPECT_CHOICES = [
+    app_commands.Choice(name="auto (from the image)", value="auto"),
+    app_commands.Choice(name="16:9 landscape", value="16:9"),
+    app_commands.Choice(name="9:16 portrait", value="9:16"),
+]
+RESOLUTION_CHOICES = [
+    app_commands.Choice(name="auto", value="auto"),
+    app_commands.Choice(name="720p", value="720p"),
+    app_commands.Choice(name="1080p (Pro only)", value="1080p"),
+    app_commands.Choice(name="true 1080p (Pro only)", value="true_1080p"),
+]
+
+
+class AnimateCog(commands.Cog):
+    def __init__(
+        self, runner: JobRunner, messenger: DiscordMessenger, http: aiohttp.ClientSession, picker: CharacterPicker
+    ) -> None:
+        self._runner = runner
+        self._messenger = messenger
+        self._http = http
+        self._picker = picker
+        # Context menus cannot live in a cog's class body; cogs.install adds these to the tree.
+        menu = app_commands.ContextMenu(name="Animate image", callback=self.animate_menu)
+        menu.guild_only = True
+        self.context_menus = [menu]
+
+    @app_commands.command(name="animate-attachment", description="Make a video that starts from an image")
+    @app_commands.describe(
+        image="A PNG, JPEG or WEBP image (at most 20 MiB): the first frame",
+        prompt="What happens in the video",
+        duration="Length in seconds (default 4)",
+        aspect_ratio="Shape of the video (default: from the image)",
+        model="Sora 2, or Sora 2 Pro (default Sora 2)",
+        resolution="auto, 720p, or with Pro 1080p / true 1080p (default auto)",
+        characters="Up to two of this server's characters, separated by commas (name them in the prompt)",
+    )
+    @app_commands.choices(
+        duration=DURATION_CHOICES, aspect_ratio=ASPECT_CHOICES, model=MODEL_CHOICES, resolution=RESOLUTION_CHOICES
+    )
+    @app_commands.guild_only()
+    async def animate_attachment(
+        self,
+        interaction: discord.Interaction,
+        image: discord.Attachment,
+        prompt: app_commands.Range[str, 1, 5000],
+        duration: app_commands.Choice[int] | None = None,
+        aspect_ratio: app_commands.Choice[str] | None = None,
+        model: app_commands.Choice[str] | None = None,
+        resolution: app_commands.Choice[str] | None = None,
+        characters: str | None = None,
+    ) -> None:
+        await self._animate(
+            interaction,
+            image,
+            prompt,
+            duration=duration.value if duration else 4,
+            aspect_ratio=aspect_ratio.value if aspect_ratio else "auto",
+            model=model.value if model else "sora-2",
+            resolution=resolution.value if resolution else "auto",
+            characters=characters,
+        )
+
+    @animate_attachment.autocomplete("characters")
+    async def _characters(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        return await self._picker.suggest(interaction, current)
+
+    async def animate_menu(self, interaction: discord.Interaction, message: discord.Message) -> None:
+        image = next((a for a in message.attachments if (a.content_type or "").startswith("image/")), None)
+        if image is None:
+            await refuse(interaction, "That message has no image to animate.")
+            return
+        await interaction.response.send_modal(AnimateModal(self, image))
+
+    async def _animate(
+        self, interaction: discord.Interaction, image: discord.Attachment, prompt: str, **options: object
+    ) -> None:
+        characters = options.pop("characters", None)
+        try:
+            images.check_declared(image.content_type, image.size)
+            ids = await self._picker.resolve(interaction.guild_id, characters)  # type: ignore[arg-type]
+            request = sora.image_to_video(prompt, image.url, character_ids=ids, **options)  # type: ignore[arg-type]
+            # The file's own first bytes, not its name or declared type, decide.
+            images.check_head(image.content_type, await images.fetch_head(self._http, image.url))
+        except (images.ImageRefused, sora.InvalidRequest) as exc:
+            await refuse(interaction, str(exc))
+            return
+        await start_job(interaction, self._runner, self._messenger, request)
+
+
+class AnimateModal(discord.ui.Modal, title="Animate image"):
+    prompt: discord.ui.TextInput[AnimateModal] = discord.ui.TextInput(
+        label="What happens in the video?", style=discord.TextStyle.paragraph, min_length=1, max_length=4000
+    )
+
+    def __init__(self, cog: AnimateCog, image: discord.Attachment) -> None:
+        super().__init__()
+        self._cog = cog
+        self._image = image
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        await self._cog._animate(interaction, self._image, self.prompt.value)

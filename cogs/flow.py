@@ -1,0 +1,53 @@
+"""The one way an interaction becomes a job: permissions, quota (both refused privately), defer,
+then the runner. Every command, menu, modal and button that makes a video goes through here."""
+
+from __future__ import annotations
+
+import discord
+
+from bot.discord_messenger import DiscordMessenger
+from bot.jobs import JobRunner, Origin
+from bot.models import VideoRequest
+from bot.quota import QuotaRefused
+
+NEEDED = ("send_messages", "attach_files", "embed_links")
+
+
+def missing_permissions(permissions: discord.Permissions) -> list[str]:
+    return [name.replace("_", " ").title() for name in NEEDED if not getattr(permissions, name)]
+
+
+async def refuse(interaction: discord.Interaction, text: str) -> None:
+    """A short private answer, whether or not the interaction was already answered."""
+    if interaction.response.is_done():
+        await interaction.followup.send(text, ephemeral=True)
+    else:
+        await interaction.response.send_message(text, ephemeral=True)
+
+
+async def start_job(
+    interaction: discord.Interaction, runner: JobRunner, messenger: DiscordMessenger, request: VideoRequest
+) -> None:
+    missing = missing_permissions(interaction.app_permissions)
+    if missing:
+        await refuse(
+            interaction,
+            f"I can't post videos in this channel: I'm missing {', '.join(missing)}. "
+            "Ask an admin, or use another channel.",
+        )
+        return
+    assert interaction.guild_id is not None and interaction.channel_id is not None
+    origin = Origin(guild_id=interaction.guild_id, channel_id=interaction.channel_id, user_id=interaction.user.id)
+    try:
+        # The quota check and the reservation come first, so a refusal can still be private.
+        job = await runner.accept(request, origin)
+    except QuotaRefused as exc:
+        await refuse(interaction, exc.user_message)
+        return
+    try:
+        await interaction.response.defer(thinking=True)
+    except discord.HTTPException:
+        await runner.abandon(job, "Discord did not let the bot answer in time; nothing was charged.")
+        raise
+    messenger.attach(job.id, interaction)
+    runner.start(job)

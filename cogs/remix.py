@@ -1,0 +1,167 @@
+"""Remixing the bot's videos: /remix, the "Remix video" message menu, the Remix and Re-roll buttons
+under every video, and replying to a video message with a new prompt."""
+
+from __future__ import annotations
+
+import re
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot import custom_ids, sora, video_refs
+from bot.discord_messenger import DiscordMessenger
+from bot.jobs import JobRunner, Origin
+from bot.models import Video, VideoRequest
+from bot.quota import QuotaRefused
+from bot.store import Store
+from cogs.flow import missing_permissions, refuse, start_job
+
+REMIX_BUTTON = re.compile(f"^{custom_ids.REMIX_TEMPLATE}$")
+REROLL_BUTTON = re.compile(f"^{custom_ids.REROLL_TEMPLATE}$")
+
+
+class RemixCog(commands.Cog):
+    def __init__(self, runner: JobRunner, messenger: DiscordMessenger, store: Store) -> None:
+        self._runner = runner
+        self._messenger = messenger
+        self._store = store
+        menu = app_commands.ContextMenu(name="Remix video", callback=self.remix_menu)
+        menu.guild_only = True
+        self.context_menus = [menu]
+
+    # -- /remix ------------------------------------------------------------------------------------------
+
+    @app_commands.command(name="remix", description="A new take on one of this server's videos")
+    @app_commands.describe(
+        video="A video ID, a link to one of my video messages, or pick a recent video",
+        prompt="What to change",
+    )
+    @app_commands.guild_only()
+    async def remix(
+        self, interaction: discord.Interaction, video: str, prompt: app_commands.Range[str, 1, 5000]
+    ) -> None:
+        assert interaction.guild_id is not None
+        try:
+            source = await video_refs.resolve(self._store, interaction.guild_id, video)
+        except video_refs.UnknownVideo as exc:
+            await refuse(interaction, str(exc))
+            return
+        await self._remix(interaction, source, prompt)
+
+    @remix.autocomplete("video")
+    async def _videos(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        if interaction.guild_id is None:
+            return []
+        needle = current.strip().lower()
+        recent = await self._store.recent_videos(interaction.guild_id, limit=100, remixable_only=True)
+        found = [v for v in recent if needle in v.prompt.lower() or needle in v.video_id.lower()]
+        return [app_commands.Choice(name=_label(v), value=v.video_id) for v in found[:25]]
+
+    # -- the message menu and the buttons -----------------------------------------------------------------
+
+    async def remix_menu(self, interaction: discord.Interaction, message: discord.Message) -> None:
+        video = await self._store.get_video_by_message(message.id)
+        if video is None or video.guild_id != interaction.guild_id:
+            await refuse(interaction, "That isn't one of my videos: remix works on the videos I posted.")
+            return
+        await self._ask_prompt(interaction, video)
+
+    @commands.Cog.listener()
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        """Buttons by custom id, so the ones posted before a restart still work."""
+        if interaction.type is not discord.InteractionType.component or interaction.data is None:
+            return
+        custom_id = str(interaction.data.get("custom_id", ""))
+        remix, reroll = REMIX_BUTTON.match(custom_id), REROLL_BUTTON.match(custom_id)
+        if remix is None and reroll is None:
+            return
+        job = await self._store.get_job(int((remix or reroll)["job_id"]))  # type: ignore[index]
+        if job is None or job.guild_id != interaction.guild_id:
+            await refuse(interaction, "I no longer know this video.")
+            return
+        if remix is not None:
+            video = await self._store.get_video_by_message(job.video_message_id or 0)
+            if video is None:
+                await refuse(interaction, "I no longer know this video.")
+                return
+            await self._ask_prompt(interaction, video)
+            return
+        # Re-roll: the same request again, charged to whoever clicked.
+        await start_job(interaction, self._runner, self._messenger, VideoRequest.from_job(job))
+
+    async def _ask_prompt(self, interaction: discord.Interaction, video: Video) -> None:
+        if not video.remixable:
+            await refuse(interaction, _not_remixable())
+            return
+        await interaction.response.send_modal(RemixModal(self, video))
+
+    async def _remix(self, interaction: discord.Interaction, source: Video, prompt: str) -> None:
+        try:
+            request = sora.remix(prompt, source)
+        except sora.InvalidRequest as exc:
+            await refuse(interaction, str(exc))
+            return
+        await start_job(interaction, self._runner, self._messenger, request)
+
+    # -- reply-to-remix -----------------------------------------------------------------------------------
+
+    @commands.Cog.listener()
+    async def on_message(self, message: discord.Message) -> None:
+        """A reply to one of the bot's video messages is a remix prompt. Without the Message Content
+        intent Discord shows the bot the text only when the reply pings it (its default)."""
+        if message.author.bot or message.guild is None or message.reference is None:
+            return
+        target = message.reference.message_id
+        if target is None:
+            return
+        source = await self._store.get_video_by_message(target)
+        if source is None or source.guild_id != message.guild.id:
+            return
+        prompt = _without_mentions(message.content, message.guild.me.id if message.guild.me else 0)
+        if not prompt:
+            return
+        me = message.guild.me
+        if me is not None and missing_permissions(message.channel.permissions_for(me)):  # type: ignore[arg-type]
+            return  # nowhere to answer: stay silent rather than fail loudly
+        try:
+            request = sora.remix(prompt, source)
+            job = await self._runner.accept(
+                request,
+                Origin(message.guild.id, message.channel.id, message.author.id, reply_to_message_id=message.id),
+            )
+        except (sora.InvalidRequest, QuotaRefused) as exc:
+            text = exc.user_message if isinstance(exc, QuotaRefused) else str(exc)
+            await message.reply(text, mention_author=False, delete_after=60)
+            return
+        ack = await message.reply("🎬 Remix queued…", mention_author=False)
+        job = await self._runner.set_progress_message(job, ack.id)
+        self._runner.start(job)
+
+
+class RemixModal(discord.ui.Modal, title="Remix video"):
+    prompt: discord.ui.TextInput[RemixModal] = discord.ui.TextInput(
+        label="What should change?", style=discord.TextStyle.paragraph, min_length=1, max_length=4000
+    )
+
+    def __init__(self, cog: RemixCog, video: Video) -> None:
+        super().__init__()
+        self._cog = cog
+        self._video = video
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        await self._cog._remix(interaction, self._video, self.prompt.value)
+
+
+def _label(video: Video) -> str:
+    prompt = " ".join(video.prompt.split())
+    label = f"{prompt[:80]}{'…' if len(prompt) > 80 else ''} ({video.duration} s)"
+    return label[:100]
+
+
+def _not_remixable() -> str:
+    return "That video can't be remixed: it was itself a remix, or fal deleted it after making it."
+
+
+def _without_mentions(content: str, bot_id: int) -> str:
+    return re.sub(rf"<@!?{bot_id}>", "", content).strip()
