@@ -308,3 +308,47 @@ async def _result_id(world, request_id: str) -> str:
             ssl=world.fal.client_ssl_context(),
         ) as response:
             return (await response.json())["id"]
+
+
+async def test_animate_image_menu_asks_for_a_prompt_then_animates(world, start_bot, tmp_path):
+    world.fal.default_script = JobScript(queue_seconds=0.1, run_seconds=0.2)
+    await start_bot()
+    png = make_png(tmp_path / "still.png", 640, 360)
+    posted = await world.discord.send_message_create(
+        world.guild_id, world.channel_id, world.user_id, "look at this", attachments=[png]
+    )
+    menu = await world.discord.send_message_command(
+        world.guild_id, world.channel_id, world.user_id, "Animate image", int(posted["id"])
+    )
+    modal = (await eventually(lambda: callbacks(world.discord, menu.id)))[0]
+    assert modal.json["type"] == 9
+    field = modal.json["data"]["components"][0]["components"][0]["custom_id"]
+    await world.discord.send_modal_submit(
+        world.guild_id, world.channel_id, world.user_id, modal.json["data"]["custom_id"], {field: "leaves fall"}
+    )
+    await eventually(lambda: video_posts(world.discord, world.channel_id))
+    submission = world.fal.submissions[0]
+    assert submission.endpoint == "fal-ai/sora-2/image-to-video"
+    assert submission.payload["prompt"] == "leaves fall"
+    assert submission.payload["image_url"] == posted["attachments"][0]["url"]
+
+
+async def test_characters_option_autocompletes_the_server_characters(world, start_bot):
+    bot = await start_bot()
+    from bot.store import CharacterStore
+
+    characters = CharacterStore(bot.app.store)
+    for name in ("Alice", "Albert", "Bob"):
+        await characters.add(world.guild_id, name, f"char_{name}", world.user_id, 0.0)
+    inter = await world.discord.send_autocomplete(
+        world.guild_id,
+        world.channel_id,
+        world.user_id,
+        name="generate",
+        options=[
+            {"name": "prompt", "type": 3, "value": "x"},
+            {"name": "characters", "type": 3, "value": "Bob, al", "focused": True},
+        ],
+    )
+    answer = (await eventually(lambda: callbacks(world.discord, inter.id)))[0]
+    assert [c["value"] for c in answer.json["data"]["choices"]] == ["Bob, Albert", "Bob, Alice"]
