@@ -65,6 +65,7 @@ def test_inputs_are_checked_like_fal():
     assert [p["loc"][-1] for p in problems(TEXT, text_args(resolution="1080p"))] == ["resolution"]
     assert problems(TEXT_PRO, text_args(resolution="1080p")) == []
     assert [p["loc"][-1] for p in problems(IMAGE, text_args())] == ["image_url"]
+    assert problems(IMAGE, text_args(image_url="data:image/png;base64," + "A" * 100_000)) == []  # data URIs too
     assert problems(IMAGE_PRO, text_args(image_url="https://x/y.png", aspect_ratio="auto", resolution="auto")) == []
     assert [p["type"] for p in problems(TEXT, {"prompt": ""})] == ["string_too_short"]
     assert [p["type"] for p in problems(TEXT, {"prompt": "x" * 5001})] == ["string_too_long"]
