@@ -101,7 +101,7 @@ async def sync_commands(settings: Settings) -> int:
         from cogs import CogDeps, install
 
         # Only the commands' shapes matter here: the cogs are never called.
-        await install(bot, CogDeps(None, None, None, None, None, None, None))  # type: ignore[arg-type]
+        await install(bot, CogDeps(None, None, None, None, None, None, None, None))  # type: ignore[arg-type]
 
     async def nothing() -> None:
         return None

@@ -19,6 +19,7 @@ from bot.jobs import JobRunner, RunnerConfig
 from bot.operations import Operations
 from bot.quota import Limits, Period, to_micros
 from bot.quota_service import QuotaService
+from bot.settings_store import SettingsStore
 from bot.sora import PriceTable
 from bot.store import CharacterStore, Store
 from bot.transcode import find_ffmpeg
@@ -83,6 +84,7 @@ class App:
         )
         quotas = QuotaService(store, quota_defaults(settings))
         characters = CharacterStore(store)
+        settings_store = SettingsStore(store)
         character_service = CharacterService(
             fal, characters, poll_min=settings.fal_poll_min_seconds, poll_max=settings.fal_poll_max_seconds
         )
@@ -93,7 +95,8 @@ class App:
         async def install(bot: SoraBot) -> None:
             from cogs import CogDeps, install
 
-            await install(bot, CogDeps(runner, messenger, quotas, store, characters, character_service, http))
+            deps = CogDeps(runner, messenger, quotas, store, characters, character_service, http, settings_store)
+            await install(bot, deps)
 
         async def resume() -> None:
             log.info("resumed %d unfinished job(s)", await runner.resume_all())
@@ -106,7 +109,7 @@ class App:
             http_trace=ops.discord_trace(),
         )
         messenger = DiscordMessenger(bot)
-        runner = JobRunner(store, fal, messenger, http, price_table(settings), config)
+        runner = JobRunner(store, fal, messenger, http, price_table(settings), config, settings=settings_store)
         ops.attach(bot, runner)
         return cls(settings, conn, store, http, bot, messenger, runner, ops)
 

@@ -19,10 +19,12 @@ import aiohttp
 from bot import progress, sora
 from bot.delivery import DownloadError, download
 from bot.fal import FalError, FalQueue, FalResultGone, FalUnavailable, refusal_sentence
+from bot.guild_settings import GuildSettings, refusal, shape_arguments
 from bot.messenger import Messenger, PostForbidden, PostTooLarge, VideoCard
-from bot.models import FalResult, Job, JobState, Video, VideoRequest
+from bot.models import FalResult, Job, JobState, Refused, Video, VideoRequest
 from bot.progress import ProgressReporter
 from bot.quota import Limits
+from bot.settings_store import SettingsStore
 from bot.sora import PriceTable, fal_call
 from bot.store import Reservation, Store
 from bot.transcode import fit
@@ -48,6 +50,7 @@ class Origin:
     channel_id: int
     user_id: int
     reply_to_message_id: int | None = None
+    role_ids: tuple[int, ...] = ()  # the member's roles, for a Pro-role rule
 
 
 @dataclass(frozen=True)
@@ -72,7 +75,9 @@ class JobRunner:
         prices: PriceTable,
         config: RunnerConfig,
         clock: Callable[[], float] = time.time,
+        settings: SettingsStore | None = None,
     ) -> None:
+        self._settings = settings
         self._store = store
         self._fal = fal
         self._messenger = messenger
@@ -92,8 +97,14 @@ class JobRunner:
 
     async def accept(self, request: VideoRequest, origin: Origin) -> Job:
         """Record the job and reserve its cost (nothing sent to fal yet); the caller then calls start().
-        Raises QuotaRefused, having spent nothing, when the member or the server is over a limit."""
+        Raises Refused (QuotaRefused for limits), having spent nothing, when the server's rules or a
+        limit say no."""
+        rules = await self._settings.get(origin.guild_id) if self._settings else GuildSettings()
+        why = refusal(rules, request, origin.channel_id, origin.role_ids)
+        if why is not None:
+            raise Refused(why)
         endpoint, arguments = fal_call(request)
+        arguments = shape_arguments(rules, endpoint, arguments)
         defaults = self._config.quota_defaults
         reservation = (
             Reservation(self._prices.cost_micros(request), defaults, sora.describe(request)) if defaults else None

@@ -13,6 +13,14 @@ DURATIONS: tuple[int, ...] = (4, 8, 12, 16, 20)
 PROMPT_MAX = 5000
 
 
+class Refused(Exception):
+    """A request refused before anything was spent; the message is shown to the member."""
+
+    def __init__(self, user_message: str) -> None:
+        super().__init__(user_message)
+        self.user_message = user_message
+
+
 class JobState(enum.StrEnum):
     PENDING = "pending"  # row written, nothing sent to fal yet: safe to submit
     SUBMITTING = "submitting"  # submit in flight: if we die here we cannot know, so never resubmit

@@ -6,6 +6,8 @@ import datetime as dt
 import enum
 from dataclasses import dataclass
 
+from bot.models import Refused
+
 MICROS = 1_000_000
 
 
@@ -15,12 +17,8 @@ class Period(enum.StrEnum):
     MONTHLY = "monthly"
 
 
-class QuotaRefused(Exception):
-    """A job refused before anything was spent; the message is shown to the member."""
-
-    def __init__(self, user_message: str) -> None:
-        super().__init__(user_message)
-        self.user_message = user_message
+class QuotaRefused(Refused):
+    """Over a member's limit, the server's budget, or a concurrency cap."""
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from bot.discord_messenger import DiscordMessenger
     from bot.jobs import JobRunner
     from bot.quota_service import QuotaService
+    from bot.settings_store import SettingsStore
     from bot.store import CharacterStore, Store
 
 
@@ -27,6 +28,7 @@ class CogDeps:
     characters: CharacterStore
     character_service: CharacterService
     http: aiohttp.ClientSession
+    settings: SettingsStore
 
 
 async def install(bot: commands.Bot, deps: CogDeps) -> None:
@@ -38,12 +40,14 @@ async def install(bot: commands.Bot, deps: CogDeps) -> None:
     from cogs.generate import GenerateCog
     from cogs.quota import QuotaCog
     from cogs.remix import RemixCog
+    from cogs.settings import SettingsCog
 
     picker = CharacterPicker(deps.characters)
     cogs: list[commands.Cog] = [
-        GenerateCog(deps.runner, deps.messenger, picker),
-        AnimateCog(deps.runner, deps.messenger, deps.http, picker),
-        RemixCog(deps.runner, deps.messenger, deps.store),
+        GenerateCog(deps.runner, deps.messenger, picker, deps.settings),
+        AnimateCog(deps.runner, deps.messenger, deps.http, picker, deps.settings),
+        RemixCog(deps.runner, deps.messenger, deps.store, deps.settings),
+        SettingsCog(deps.settings),
         CharacterCog(deps.character_service),
         QuotaCog(deps.quotas),
         CancelCog(deps.runner, deps.store),

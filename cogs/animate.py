@@ -10,6 +10,7 @@ from discord.ext import commands
 from bot import images, sora
 from bot.discord_messenger import DiscordMessenger
 from bot.jobs import JobRunner
+from bot.settings_store import SettingsStore
 from cogs.characters_option import CharacterPicker
 from cogs.flow import refuse, start_job
 from cogs.generate import DURATION_CHOICES, MODEL_CHOICES
@@ -29,8 +30,14 @@ RESOLUTION_CHOICES = [
 
 class AnimateCog(commands.Cog):
     def __init__(
-        self, runner: JobRunner, messenger: DiscordMessenger, http: aiohttp.ClientSession, picker: CharacterPicker
+        self,
+        runner: JobRunner,
+        messenger: DiscordMessenger,
+        http: aiohttp.ClientSession,
+        picker: CharacterPicker,
+        settings: SettingsStore,
     ) -> None:
+        self._settings = settings
         self._runner = runner
         self._messenger = messenger
         self._http = http
@@ -69,9 +76,9 @@ class AnimateCog(commands.Cog):
             interaction,
             image,
             prompt,
-            duration=duration.value if duration else 4,
+            duration=duration.value if duration else None,
             aspect_ratio=aspect_ratio.value if aspect_ratio else "auto",
-            model=model.value if model else "sora-2",
+            model=model.value if model else None,
             resolution=resolution.value if resolution else "auto",
             characters=characters,
         )
@@ -91,6 +98,10 @@ class AnimateCog(commands.Cog):
         self, interaction: discord.Interaction, image: discord.Attachment, prompt: str, **options: object
     ) -> None:
         characters = options.pop("characters", None)
+        assert interaction.guild_id is not None
+        rules = await self._settings.get(interaction.guild_id)  # the server's defaults for length and model
+        options["duration"] = options.get("duration") or rules.default_duration
+        options["model"] = options.get("model") or rules.default_model
         try:
             images.check_declared(image.content_type, image.size)
             ids = await self._picker.resolve(interaction.guild_id, characters)  # type: ignore[arg-type]

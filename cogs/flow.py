@@ -7,14 +7,17 @@ import discord
 
 from bot.discord_messenger import DiscordMessenger
 from bot.jobs import JobRunner, Origin
-from bot.models import VideoRequest
-from bot.quota import QuotaRefused
+from bot.models import Refused, VideoRequest
 
 NEEDED = ("send_messages", "attach_files", "embed_links")
 
 
 def missing_permissions(permissions: discord.Permissions) -> list[str]:
     return [name.replace("_", " ").title() for name in NEEDED if not getattr(permissions, name)]
+
+
+def role_ids(user: discord.abc.User) -> tuple[int, ...]:
+    return tuple(role.id for role in getattr(user, "roles", ()))
 
 
 async def refuse(interaction: discord.Interaction, text: str) -> None:
@@ -37,11 +40,16 @@ async def start_job(
         )
         return
     assert interaction.guild_id is not None and interaction.channel_id is not None
-    origin = Origin(guild_id=interaction.guild_id, channel_id=interaction.channel_id, user_id=interaction.user.id)
+    origin = Origin(
+        guild_id=interaction.guild_id,
+        channel_id=interaction.channel_id,
+        user_id=interaction.user.id,
+        role_ids=role_ids(interaction.user),
+    )
     try:
-        # The quota check and the reservation come first, so a refusal can still be private.
+        # The server's rules, the quota check and the reservation come first, so a refusal stays private.
         job = await runner.accept(request, origin)
-    except QuotaRefused as exc:
+    except Refused as exc:
         await refuse(interaction, exc.user_message)
         return
     try:

@@ -8,7 +8,9 @@ from discord.ext import commands
 
 from bot import sora
 from bot.discord_messenger import DiscordMessenger
+from bot.guild_settings import GuildSettings
 from bot.jobs import JobRunner
+from bot.settings_store import SettingsStore
 from cogs.characters_option import CharacterPicker
 from cogs.flow import refuse, start_job
 
@@ -27,8 +29,16 @@ RESOLUTION_CHOICES = [
 ]
 
 
+def default_resolution(rules: GuildSettings, model: str) -> str:
+    """The server's default, unless it needs Pro and the member picked Sora 2."""
+    return rules.default_resolution if model == "sora-2-pro" or rules.default_resolution == "720p" else "720p"
+
+
 class GenerateCog(commands.Cog):
-    def __init__(self, runner: JobRunner, messenger: DiscordMessenger, picker: CharacterPicker) -> None:
+    def __init__(
+        self, runner: JobRunner, messenger: DiscordMessenger, picker: CharacterPicker, settings: SettingsStore
+    ) -> None:
+        self._settings = settings
         self._runner = runner
         self._messenger = messenger
         self._picker = picker
@@ -36,10 +46,10 @@ class GenerateCog(commands.Cog):
     @app_commands.command(name="generate", description="Make a video from a text prompt with Sora 2")
     @app_commands.describe(
         prompt="What the video shows (up to 5000 characters)",
-        duration="Length in seconds (default 4)",
-        aspect_ratio="Shape of the video (default 16:9)",
-        model="Sora 2, or the slower and finer Sora 2 Pro (default Sora 2)",
-        resolution="720p, or 1080p with Sora 2 Pro (default 720p)",
+        duration="Length in seconds (default 4, or the server's default)",
+        aspect_ratio="Shape of the video (default 16:9, or the server's default)",
+        model="Sora 2, or the slower and finer Sora 2 Pro (default Sora 2, or the server's default)",
+        resolution="720p, or 1080p with Sora 2 Pro (default 720p, or the server's default)",
         characters="Up to two of this server's characters, separated by commas (name them in the prompt)",
     )
     @app_commands.choices(
@@ -56,14 +66,17 @@ class GenerateCog(commands.Cog):
         resolution: app_commands.Choice[str] | None = None,
         characters: str | None = None,
     ) -> None:
+        assert interaction.guild_id is not None
+        rules = await self._settings.get(interaction.guild_id)  # the server's defaults fill what is left out
+        chosen_model = model.value if model else rules.default_model
         try:
             ids = await self._picker.resolve(interaction.guild_id, characters)
             request = sora.text_to_video(
                 prompt,
-                duration=duration.value if duration else 4,
-                aspect_ratio=aspect_ratio.value if aspect_ratio else "16:9",
-                model=model.value if model else "sora-2",
-                resolution=resolution.value if resolution else "720p",
+                duration=duration.value if duration else rules.default_duration,
+                aspect_ratio=aspect_ratio.value if aspect_ratio else rules.default_aspect,
+                model=chosen_model,
+                resolution=resolution.value if resolution else default_resolution(rules, chosen_model),
                 character_ids=ids,
             )
         except sora.InvalidRequest as exc:

@@ -11,18 +11,20 @@ from discord.ext import commands
 
 from bot import custom_ids, sora, video_refs
 from bot.discord_messenger import DiscordMessenger
+from bot.guild_settings import remix_off
 from bot.jobs import JobRunner, Origin
-from bot.models import Video, VideoRequest
-from bot.quota import QuotaRefused
+from bot.models import Refused, Video, VideoRequest
+from bot.settings_store import SettingsStore
 from bot.store import Store
-from cogs.flow import missing_permissions, refuse, start_job
+from cogs.flow import missing_permissions, refuse, role_ids, start_job
 
 REMIX_BUTTON = re.compile(f"^{custom_ids.REMIX_TEMPLATE}$")
 REROLL_BUTTON = re.compile(f"^{custom_ids.REROLL_TEMPLATE}$")
 
 
 class RemixCog(commands.Cog):
-    def __init__(self, runner: JobRunner, messenger: DiscordMessenger, store: Store) -> None:
+    def __init__(self, runner: JobRunner, messenger: DiscordMessenger, store: Store, settings: SettingsStore) -> None:
+        self._settings = settings
         self._runner = runner
         self._messenger = messenger
         self._store = store
@@ -91,6 +93,9 @@ class RemixCog(commands.Cog):
         await start_job(interaction, self._runner, self._messenger, VideoRequest.from_job(job))
 
     async def _ask_prompt(self, interaction: discord.Interaction, video: Video) -> None:
+        if not (await self._settings.get(video.guild_id)).remixable:
+            await refuse(interaction, remix_off())
+            return
         if not video.remixable:
             await refuse(interaction, _not_remixable())
             return
@@ -128,10 +133,16 @@ class RemixCog(commands.Cog):
             request = sora.remix(prompt, source)
             job = await self._runner.accept(
                 request,
-                Origin(message.guild.id, message.channel.id, message.author.id, reply_to_message_id=message.id),
+                Origin(
+                    message.guild.id,
+                    message.channel.id,
+                    message.author.id,
+                    reply_to_message_id=message.id,
+                    role_ids=role_ids(message.author),
+                ),
             )
-        except (sora.InvalidRequest, QuotaRefused) as exc:
-            text = exc.user_message if isinstance(exc, QuotaRefused) else str(exc)
+        except (sora.InvalidRequest, Refused) as exc:
+            text = exc.user_message if isinstance(exc, Refused) else str(exc)
             await message.reply(text, mention_author=False, delete_after=60)
             return
         ack = await message.reply("🎬 Remix queued…", mention_author=False)

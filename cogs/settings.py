@@ -1,0 +1,173 @@
+"""/settings: each server's admins shape the bot for their community. Hidden from non-admins by
+default_permissions and checked here too; every change is recorded with who and when."""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot import sora
+from bot.guild_settings import SNAPSHOTS, GuildSettings
+from bot.settings_store import SettingsStore
+from cogs.generate import ASPECT_CHOICES, DURATION_CHOICES, MODEL_CHOICES, RESOLUTION_CHOICES
+from cogs.quota import admin_only, say
+
+ON_OFF = [app_commands.Choice(name="on", value="on"), app_commands.Choice(name="off", value="off")]
+SNAPSHOT_CHOICES = [app_commands.Choice(name=s if s != "sora-2" else "latest (sora-2)", value=s) for s in SNAPSHOTS]
+ADMIN = discord.Permissions(manage_guild=True)
+
+
+class SettingsCog(commands.Cog):
+    settings = app_commands.Group(
+        name="settings", description="How the bot works in this server", guild_only=True, default_permissions=ADMIN
+    )
+    channels = app_commands.Group(name="channels", description="Where videos may be made", parent=settings)
+    pro = app_commands.Group(name="pro", description="Who may use Sora 2 Pro", parent=settings)
+    blocklist = app_commands.Group(name="blocklist", description="Words refused in prompts", parent=settings)
+
+    def __init__(self, store: SettingsStore) -> None:
+        self._store = store
+
+    @settings.command(name="show", description="Every setting of this server")
+    @app_commands.check(admin_only)
+    async def show(self, interaction: discord.Interaction) -> None:
+        assert interaction.guild_id is not None
+        rules = await self._store.get(interaction.guild_id)
+        await interaction.response.send_message(embed=settings_embed(rules), ephemeral=True)
+
+    @channels.command(name="add", description="Allow video commands and reply-to-remix in a channel")
+    @app_commands.check(admin_only)
+    async def channels_add(self, interaction: discord.Interaction, channel: discord.TextChannel) -> None:
+        rules = await self._rules(interaction)
+        allowed = tuple(dict.fromkeys((*rules.allowed_channels, channel.id)))
+        await self._save(
+            interaction, "channels_add", f"Videos may be made in {channel.mention}.", allowed_channels=allowed
+        )
+
+    @channels.command(name="remove", description="Stop allowing a channel")
+    @app_commands.check(admin_only)
+    async def channels_remove(self, interaction: discord.Interaction, channel: discord.TextChannel) -> None:
+        rules = await self._rules(interaction)
+        allowed = tuple(c for c in rules.allowed_channels if c != channel.id)
+        note = " No channel is listed any more, so every channel is allowed." if not allowed else ""
+        await self._save(interaction, "channels_remove", f"Removed {channel.mention}.{note}", allowed_channels=allowed)
+
+    @channels.command(name="clear", description="Allow every channel again")
+    @app_commands.check(admin_only)
+    async def channels_clear(self, interaction: discord.Interaction) -> None:
+        await self._save(interaction, "channels_clear", "Videos may be made in every channel.", allowed_channels=())
+
+    @pro.command(name="role", description="Only members with this role may use Sora 2 Pro")
+    @app_commands.check(admin_only)
+    async def pro_role(self, interaction: discord.Interaction, role: discord.Role) -> None:
+        await self._save(interaction, "pro_role", f"Sora 2 Pro is now for {role.mention}.", pro_role_id=role.id)
+
+    @pro.command(name="everyone", description="Everyone may use Sora 2 Pro")
+    @app_commands.check(admin_only)
+    async def pro_everyone(self, interaction: discord.Interaction) -> None:
+        await self._save(interaction, "pro_everyone", "Everyone may use Sora 2 Pro.", pro_role_id=None)
+
+    @settings.command(name="defaults", description="What members get when they leave an option out")
+    @app_commands.choices(
+        model=MODEL_CHOICES, duration=DURATION_CHOICES, aspect_ratio=ASPECT_CHOICES, resolution=RESOLUTION_CHOICES
+    )
+    @app_commands.check(admin_only)
+    async def defaults(
+        self,
+        interaction: discord.Interaction,
+        model: app_commands.Choice[str] | None = None,
+        duration: app_commands.Choice[int] | None = None,
+        aspect_ratio: app_commands.Choice[str] | None = None,
+        resolution: app_commands.Choice[str] | None = None,
+    ) -> None:
+        rules = await self._rules(interaction)
+        values = {
+            "default_model": model.value if model else rules.default_model,
+            "default_duration": duration.value if duration else rules.default_duration,
+            "default_aspect": aspect_ratio.value if aspect_ratio else rules.default_aspect,
+            "default_resolution": resolution.value if resolution else rules.default_resolution,
+        }
+        try:  # the defaults must make a valid request on their own
+            sora.text_to_video(
+                "x",
+                values["default_duration"],
+                values["default_aspect"],
+                values["default_model"],
+                values["default_resolution"],
+            )
+        except sora.InvalidRequest as exc:
+            await say(interaction, f"Not saved: {exc}")
+            return
+        await self._save(interaction, "defaults", "Saved the defaults.", **values)
+
+    @settings.command(name="snapshot", description="Pin the Sora 2 snapshot fal uses (sora-2 = always the latest)")
+    @app_commands.choices(snapshot=SNAPSHOT_CHOICES)
+    @app_commands.check(admin_only)
+    async def snapshot(self, interaction: discord.Interaction, snapshot: app_commands.Choice[str]) -> None:
+        value = None if snapshot.value == "sora-2" else snapshot.value
+        await self._save(interaction, "snapshot", f"Sora 2 snapshot: {snapshot.value}.", snapshot=value)
+
+    @settings.command(name="ip-block", description="Have fal refuse prompts and images with known IP references")
+    @app_commands.choices(state=ON_OFF)
+    @app_commands.check(admin_only)
+    async def ip_block(self, interaction: discord.Interaction, state: app_commands.Choice[str]) -> None:
+        await self._save(interaction, "ip_block", f"IP blocking is {state.value}.", ip_block=state.value == "on")
+
+    @settings.command(name="remixable", description="Off: fal deletes every video after making it (no remixes)")
+    @app_commands.choices(state=ON_OFF)
+    @app_commands.check(admin_only)
+    async def remixable(self, interaction: discord.Interaction, state: app_commands.Choice[str]) -> None:
+        text = (
+            "Videos stay remixable."
+            if state.value == "on"
+            else "Remix is off: fal will delete each new video after making it, and remix requests are refused."
+        )
+        await self._save(interaction, "remixable", text, remixable=state.value == "on")
+
+    @blocklist.command(name="add", description="Refuse prompts with this word or phrase")
+    @app_commands.check(admin_only)
+    async def block(self, interaction: discord.Interaction, term: app_commands.Range[str, 1, 100]) -> None:
+        assert interaction.guild_id is not None
+        added = await self._store.block(interaction.guild_id, interaction.user.id, term)
+        await say(interaction, "Added to the blocklist." if added else "That term is already on the blocklist.")
+
+    @blocklist.command(name="remove", description="Allow a word or phrase again")
+    @app_commands.check(admin_only)
+    async def unblock(self, interaction: discord.Interaction, term: app_commands.Range[str, 1, 100]) -> None:
+        assert interaction.guild_id is not None
+        removed = await self._store.unblock(interaction.guild_id, interaction.user.id, term)
+        await say(interaction, "Removed from the blocklist." if removed else "That term is not on the blocklist.")
+
+    @blocklist.command(name="list", description="The blocked words and phrases")
+    @app_commands.check(admin_only)
+    async def list_blocked(self, interaction: discord.Interaction) -> None:
+        rules = await self._rules(interaction)
+        terms = ", ".join(f"`{t}`" for t in rules.blocklist) or "(empty)"
+        await say(interaction, f"Blocked: {terms}"[:1900])
+
+    async def _rules(self, interaction: discord.Interaction) -> GuildSettings:
+        assert interaction.guild_id is not None
+        return await self._store.get(interaction.guild_id)
+
+    async def _save(self, interaction: discord.Interaction, action: str, text: str, **values: object) -> None:
+        assert interaction.guild_id is not None
+        await self._store.change(interaction.guild_id, interaction.user.id, action, **values)
+        await say(interaction, text)
+
+
+def settings_embed(rules: GuildSettings) -> discord.Embed:
+    embed = discord.Embed(title="Settings of this server", colour=discord.Colour.blurple())
+    where = ", ".join(f"<#{c}>" for c in rules.allowed_channels) or "every channel"
+    embed.add_field(name="Channels", value=where, inline=False)
+    embed.add_field(name="Sora 2 Pro", value=f"<@&{rules.pro_role_id}> only" if rules.pro_role_id else "everyone")
+    embed.add_field(
+        name="Defaults",
+        value=f"{rules.default_model} · {rules.default_duration} s · {rules.default_aspect} · "
+        f"{rules.default_resolution}",
+    )
+    embed.add_field(name="Snapshot", value=rules.snapshot or "latest")
+    embed.add_field(name="IP blocking", value="on" if rules.ip_block else "off")
+    embed.add_field(name="Remixable", value="on" if rules.remixable else "off (fal deletes videos)")
+    embed.add_field(name="Blocklist", value=f"{len(rules.blocklist)} term(s): /settings blocklist list")
+    return embed
