@@ -1,5 +1,5 @@
-"""What /help says: each command with an example, the member's remaining quota and the server's limits
-(from the quota service, once it is wired), and whether this bot only simulates videos."""
+"""What /help says: each command with an example, the message menus, the member's remaining quota and the
+server's limits (from the quota service, once it is wired), and whether this bot only simulates videos."""
 
 from __future__ import annotations
 
@@ -11,9 +11,15 @@ QuotaLines = Callable[[int, int], Awaitable[list[str]]]
 
 EXAMPLES: dict[str, str] = {
     "generate": "/generate prompt: a lighthouse in a storm, waves crashing duration: 8 aspect_ratio: 9:16",
+    "animate-attachment": "/animate-attachment image: (a PNG) prompt: the waves start to roll",
+    "remix": "/remix video: (pick a recent video) prompt: the same scene at night",
+    "character create": "/character create name: Ada video: (an MP4 of Ada)",
+    "usage": "/usage",
     "help": "/help",
     "status": "/status (the bot's owner only)",
 }
+# Members' everyday commands first, then the admins', then the owner's.
+ORDER = ("generate", "animate-attachment", "remix", "character", "usage", "help", "quota", "settings", "status")
 
 
 @dataclass(frozen=True)
@@ -24,8 +30,17 @@ class CommandHelp:
 
 
 @dataclass(frozen=True)
-class HelpPage:
+class Section:
+    """One top-level command, or a group and its subcommands."""
+
+    name: str
     commands: list[CommandHelp]
+
+
+@dataclass(frozen=True)
+class HelpPage:
+    sections: list[Section]
+    menus: list[str]  # message context-menu entries ("Remix video")
     quota: list[str]
     simulated: bool
 
@@ -39,8 +54,14 @@ class HelpService:
         self._quota_lines = quota_lines
         self._examples = EXAMPLES if examples is None else examples
 
-    async def page(self, guild_id: int | None, user_id: int, commands: list[tuple[str, str]]) -> HelpPage:
-        """`commands`: (qualified name, description) of every slash command the bot has."""
-        listed = [CommandHelp(name, description, self._examples.get(name)) for name, description in sorted(commands)]
+    async def page(
+        self, guild_id: int | None, user_id: int, commands: list[tuple[str, str]], menus: list[str] | None = None
+    ) -> HelpPage:
+        """`commands`: (qualified name, description) of every slash command; `menus`: context-menu names."""
+        sections: dict[str, list[CommandHelp]] = {}
+        for name, description in commands:
+            sections.setdefault(name.split(" ")[0], []).append(CommandHelp(name, description, self._examples.get(name)))
+        rank = {name: i for i, name in enumerate(ORDER)}
+        ordered = sorted(sections, key=lambda top: (rank.get(top, len(ORDER)), top))
         quota = await self._quota_lines(guild_id, user_id) if self._quota_lines and guild_id is not None else []
-        return HelpPage(listed, quota, self._simulated)
+        return HelpPage([Section(top, sections[top]) for top in ordered], sorted(menus or []), quota, self._simulated)

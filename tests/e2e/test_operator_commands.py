@@ -33,6 +33,7 @@ async def test_help_lists_each_command_with_an_example_and_says_it_is_simulated(
     fields = {f["name"]: f["value"] for f in embed["fields"]}
     assert {"/generate", "/help", "/status"} <= set(fields)
     assert "Example: `/generate prompt:" in fields["/generate"]
+    assert list(fields)[0] == "/generate" and len(embed["fields"]) <= 25
     assert "Simulated mode" in embed["description"]
     assert sim_world.discord.check_against_openapi() == []
 

@@ -12,6 +12,7 @@ from bot.logs import OneLineFormatter, RedactSecrets
 from bot.messenger import VideoCard
 from bot.models import Job, JobState
 from bot.status_report import duration, milliseconds
+from cogs.help import render as render_help
 
 
 def job(result: dict | None) -> Job:
@@ -50,17 +51,30 @@ def test_a_card_is_marked_simulated_only_when_the_result_says_so():
     assert fields(simulated)["Video ID"] == "`v`"
 
 
-async def test_help_lists_commands_with_examples_and_the_quota_lines():
+async def test_help_groups_commands_orders_them_and_adds_the_quota_lines():
     async def quota(guild_id: int, user_id: int) -> list[str]:
         return [f"guild {guild_id} user {user_id}: $1.60 left today"]
 
     service = HelpService(simulated=False, quota_lines=quota)
-    page = await service.page(5, 6, [("help", "Help"), ("generate", "Make a video")])
-    assert [c.name for c in page.commands] == ["generate", "help"]
-    assert page.commands[0].example and page.commands[0].example.startswith("/generate prompt:")
+    commands = [("status", "Health"), ("quota set", "Set"), ("help", "Help"), ("quota show", "Show")]
+    page = await service.page(5, 6, commands + [("generate", "Make a video")], ["Remix video"])
+    assert [s.name for s in page.sections] == ["generate", "help", "quota", "status"]  # members' first
+    assert [c.name for c in page.sections[2].commands] == ["quota set", "quota show"]
+    example = page.sections[0].commands[0].example
+    assert example and example.startswith("/generate prompt:")
+    assert page.menus == ["Remix video"]
     assert page.quota == ["guild 5 user 6: $1.60 left today"] and not page.simulated
     assert (await service.page(None, 6, [])).quota == []  # no server, no quota
     assert (await HelpService(simulated=True).page(5, 6, [])).quota == []
+
+
+async def test_help_fits_discords_embed_limits_however_many_commands():
+    many = [(f"settings option{i}", "x" * 90) for i in range(40)] + [(f"cmd{i}", "y") for i in range(30)]
+    embed = render_help(await HelpService(simulated=True).page(1, 2, many, ["A", "B"]))
+    assert len(embed.fields) <= 25 and all(len(f.value) <= 1024 for f in embed.fields)
+    assert len(embed.fields) == 23 and embed.fields[-1].name == "Message menu"  # 22 sections, then the menu
+    assert embed.fields[0].name == "/settings" and embed.fields[0].value.endswith("…")  # known ones first, cut
+    assert len(embed) <= 6000
 
 
 def test_status_wording():
