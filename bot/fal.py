@@ -127,6 +127,12 @@ def refusal_sentence(detail: Any, error_type: str | None = None) -> str:
     items = detail if isinstance(detail, list) else [{"msg": str(detail), "type": error_type or ""}]
     for item in items:
         kind = str(item.get("type", "")) if isinstance(item, dict) else ""
+        text = str(item.get("msg", "")).lower() if isinstance(item, dict) else str(item).lower()
+        if "intellectual" in text or "ip_" in kind or kind == "ip_detected":
+            return (
+                "fal refused this request: it refers to protected intellectual property (this server blocks "
+                "such references). Try another prompt or image."
+            )
         if "content_policy" in kind or "policy" in str(error_type or ""):
             return "fal refused this request: it was flagged by the content policy. Try rewording the prompt."
     first = items[0] if items else {}

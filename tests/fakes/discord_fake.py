@@ -227,6 +227,12 @@ class FakeDiscord:
             self.add_member(guild.id, user.id)
         return user
 
+    def add_role(self, guild_id: int, name: str) -> int:
+        """A plain role (no permissions), known to the bot from GUILD_CREATE: add it before the bot starts."""
+        role_id = self.ids.next()
+        self.guilds[guild_id].extra_roles[role_id] = name
+        return role_id
+
     def add_member(
         self, guild_id: int, user_id: int, permissions: int | str | None = None, roles: Sequence[int] = ()
     ) -> FakeMember:
@@ -606,6 +612,15 @@ class FakeDiscord:
                 attachment["filename"] = Path(option["value"]).name.replace(" ", "_")
                 resolved.setdefault("attachments", {})[attachment["id"]] = attachment
                 option["value"] = attachment["id"]
+            elif kind == 7:
+                target = self.channels[int(option["value"])]
+                option["value"] = str(target.id)
+                resolved.setdefault("channels", {})[str(target.id)] = target.to_json(self.bot_user_id) | {
+                    "permissions": str(target.bot_permissions())
+                }
+            elif kind == 8:
+                option["value"] = str(int(option["value"]))
+                resolved.setdefault("roles", {})[option["value"]] = guild.role_json(int(option["value"]))
             elif kind == 6:
                 user = self.users[int(option["value"])]
                 option["value"] = str(user.id)

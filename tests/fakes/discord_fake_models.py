@@ -301,6 +301,7 @@ class FakeGuild:
     channels: list[FakeChannel] = field(default_factory=list)
     members: dict[int, FakeMember] = field(default_factory=dict)
     joined_at: str = field(default_factory=iso_now)
+    extra_roles: dict[int, str] = field(default_factory=dict)  # role id -> name, added by tests
 
     @property
     def everyone_role_id(self) -> int:
@@ -341,7 +342,11 @@ class FakeGuild:
         return [
             role(self.id, "@everyone", EVERYONE_PERMISSIONS, 0, None),
             role(self.bot_role_id, "Bot", BOT_ROLE_PERMISSIONS, 1, bot_ids[0] if bot_ids else None),
+            *(role(rid, name, 0, 2 + i, None) for i, (rid, name) in enumerate(self.extra_roles.items())),
         ]
+
+    def role_json(self, role_id: int) -> JSON:
+        return next(r for r in self.roles_json() if r["id"] == str(role_id))
 
     def to_gateway_json(self, bot_user_id: int) -> JSON:
         """The GUILD_CREATE payload (guild object plus gateway-only fields)."""
