@@ -110,7 +110,7 @@ class App:
         )
         messenger = DiscordMessenger(bot)
         runner = JobRunner(store, fal, messenger, http, price_table(settings), config, settings=settings_store)
-        ops.attach(bot, runner)
+        ops.attach(bot, runner, quotas)
         return cls(settings, conn, store, http, bot, messenger, runner, ops)
 
     async def run(self, stopping: asyncio.Event) -> None:

@@ -1,5 +1,5 @@
 """What /help says: each command with an example, the message menus, the member's remaining quota and the
-server's limits (from the quota service, once it is wired), and whether this bot only simulates videos."""
+server's limits (from the quota service), and whether this bot only simulates videos."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ class HelpService:
         self, *, simulated: bool, quota_lines: QuotaLines | None = None, examples: dict[str, str] | None = None
     ) -> None:
         self._simulated = simulated
-        # QUOTA HOOK: the quota service's (guild, user) -> lines goes here when quotas are wired.
+        # Injected (Operations.help_service) so this page stays free of the quota store.
         self._quota_lines = quota_lines
         self._examples = EXAMPLES if examples is None else examples
 

@@ -15,6 +15,7 @@ import aiohttp
 import aiosqlite
 import fal_client
 
+from bot import quota_texts
 from bot.config import Settings
 from bot.discord_client import SoraBot
 from bot.fal import FalQueue
@@ -26,6 +27,7 @@ from bot.job_stats import JobStats
 from bot.jobs import JobRunner
 from bot.metrics import Metrics, discord_trace
 from bot.metrics_server import MetricsServer
+from bot.quota_service import QuotaService
 from bot.simulated import SimulatedFal
 from bot.status_report import StatusService, version
 from bot.store import Store
@@ -46,6 +48,7 @@ class Operations:
     started_at: float
     _bot: SoraBot | None = None
     _runner: JobRunner | None = None
+    _quotas: QuotaService | None = None
     _servers: list[MetricsServer] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -72,12 +75,19 @@ class Operations:
     def discord_trace(self) -> aiohttp.TraceConfig:
         return discord_trace(self.metrics.count_rate_limit)
 
-    def attach(self, bot: SoraBot, runner: JobRunner) -> None:
+    def attach(self, bot: SoraBot, runner: JobRunner, quotas: QuotaService) -> None:
         self._bot = bot
         self._runner = runner
+        self._quotas = quotas
 
     def help_service(self) -> HelpService:
-        return HelpService(simulated=self.simulated is not None)
+        assert self._quotas is not None, "attach() first"
+        quotas = self._quotas
+
+        async def quota_lines(guild_id: int, user_id: int) -> list[str]:
+            return quota_texts.help_lines(await quotas.usage(guild_id, user_id))
+
+        return HelpService(simulated=self.simulated is not None, quota_lines=quota_lines)
 
     def status_service(self) -> StatusService:
         assert self._runner is not None, "attach() first"

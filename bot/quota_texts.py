@@ -45,6 +45,18 @@ def usage(who: str, data: Usage) -> str:
     return "\n".join(lines)
 
 
+def help_lines(data: Usage) -> list[str]:
+    """/help's quota field: what the member has left this period, then the server's rules."""
+    s = data.standing
+    period = f"this {s.limits.period.value} period (resets {when(s.period_end)})"
+    if s.member_limit_micros is None:
+        mine = f"You have no limit; spent {money(s.member_spent_micros)} {period}."
+    else:
+        left = max(0, s.member_limit_micros - s.member_spent_micros)
+        mine = f"You have **{money(left)}** left of {money(s.member_limit_micros)} {period}."
+    return [mine, *rules(s.limits).split("\n")]
+
+
 def report(data: Report) -> str:
     limits = data.limits
     lines = [

@@ -38,6 +38,23 @@ async def test_help_lists_each_command_with_an_example_and_says_it_is_simulated(
     assert sim_world.discord.check_against_openapi() == []
 
 
+async def test_help_shows_what_the_member_has_left_and_the_server_limits(sim_world, start_sim):
+    bot = await start_sim(quota_member_limit_usd=2.0, quota_budget_usd=50.0, quota_max_jobs_per_member=3)
+    await sim_world.discord.send_slash_command(
+        sim_world.guild_id, sim_world.channel_id, sim_world.user_id, name="generate", options=options("a cat")
+    )
+    await eventually_async(lambda: job_in_state(bot.app.store, 1, JobState.DELIVERED), timeout=40)
+    reply = await answer(sim_world, sim_world.user_id, "help")
+    fields = {f["name"]: f["value"] for f in reply["data"]["embeds"][0]["fields"]}
+    quota = fields["Your quota"]
+    # The delivered 4 s video ($0.40) is counted: what is left comes from the ledger, not the defaults.
+    assert re.search(r"^You have \*\*\$1\.60\*\* left of \$2\.00 this daily period \(resets \w{3} ", quota)
+    assert "Default member limit: **$2.00** per **daily** period" in quota
+    assert "Server budget: **$50.00 per period**" in quota
+    assert "**3** per member, **10** in the server" in quota
+    assert sim_world.discord.check_against_openapi() == []
+
+
 async def test_status_answers_the_owner_only(sim_world, start_sim):
     bot = await start_sim()
     await sim_world.discord.send_slash_command(

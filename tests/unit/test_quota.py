@@ -9,11 +9,11 @@ import sqlite3
 
 import pytest
 
-from bot import db, sora
+from bot import db, quota_texts, sora
 from bot.jobs import JobRunner, Origin, RunnerConfig
 from bot.models import JobState
 from bot.quota import Limits, Period, QuotaRefused, Standing, decide, money, period_bounds, to_micros
-from bot.quota_service import QuotaService
+from bot.quota_service import QuotaService, Usage
 from bot.sora import PriceTable
 from bot.store import Store
 
@@ -97,6 +97,18 @@ def test_refusals_say_the_cost_what_is_left_and_when_it_resets():
     assert "already have 2 video(s) in progress" in decide(busy, 1, "x")
     full = Standing(limits(max_jobs_per_guild=10), None, 0, 0, 0, 10, end)
     assert "This server already has 10 videos in progress" in decide(full, 1, "x")
+
+
+def test_help_says_what_is_left_or_that_there_is_no_limit_then_the_rules():
+    end = dt.datetime(2026, 11, 30, tzinfo=UTC)
+    over = Usage(Standing(limits(), to_micros(0.80), to_micros(1.20), 0, 0, 0, end), True, [])
+    lines = quota_texts.help_lines(over)
+    assert lines[0] == "You have **$0.00** left of $0.80 this weekly period (resets Mon 30 Nov 00:00 UTC)."
+    assert lines[1:] == quota_texts.rules(limits()).split("\n")
+    free = Usage(Standing(limits(member_limit_micros=None), None, to_micros(3), 0, 0, 0, end), False, [])
+    assert quota_texts.help_lines(free)[0] == (
+        "You have no limit; spent $3.00 this weekly period (resets Mon 30 Nov 00:00 UTC)."
+    )
 
 
 # -- the ledger through the real store and runner --------------------------------------------------------
