@@ -109,7 +109,16 @@ class App:
             http_trace=ops.discord_trace(),
         )
         messenger = DiscordMessenger(bot)
-        runner = JobRunner(store, fal, messenger, http, price_table(settings), config, settings=settings_store)
+        runner = JobRunner(
+            store,
+            fal,
+            messenger,
+            http,
+            price_table(settings),
+            config,
+            settings=settings_store,
+            on_spend=ops.metrics.record_spend,
+        )
         ops.attach(bot, runner, quotas)
         return cls(settings, conn, store, http, bot, messenger, runner, ops)
 

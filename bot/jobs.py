@@ -76,8 +76,10 @@ class JobRunner:
         config: RunnerConfig,
         clock: Callable[[], float] = time.time,
         settings: SettingsStore | None = None,
+        on_spend: Callable[[int, float], None] | None = None,
     ) -> None:
         self._settings = settings
+        self._on_spend = on_spend  # (guild id, USD): told once per delivered job, when its cost is committed
         self._store = store
         self._fal = fal
         self._messenger = messenger
@@ -391,6 +393,8 @@ class JobRunner:
             created_at=self._clock(),
         )
         job = await self._store.mark_delivered(job, video)
+        if self._on_spend is not None:
+            self._on_spend(job.guild_id, job.cost_usd)
         log.info("job=%s guild=%s user=%s delivered message=%s", job.id, job.guild_id, job.user_id, message_id)
         await reporter.final(progress.delivered(job))
 

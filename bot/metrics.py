@@ -39,7 +39,7 @@ class Metrics:
         )
 
     def record_spend(self, guild_id: int, usd: float) -> None:
-        """For the quota ledger: call when a job's cost is committed (not when it is only reserved)."""
+        """The job runner's on_spend: called when a job's cost is committed (not when it is only reserved)."""
         if usd > 0:
             self.spend.labels(guild=str(guild_id)).inc(usd)
 

@@ -101,18 +101,22 @@ async def test_metrics_count_jobs_timings_and_discord_429s(sim_world, start_sim)
     )
     await eventually_async(lambda: job_in_state(bot.app.store, 1, JobState.DELIVERED), timeout=40)
     assert len(video_posts(sim_world.discord, sim_world.channel_id)) == 1
-    bot.app.ops.metrics.record_spend(sim_world.guild_id, 0.40)  # what the quota ledger will call
+    await sim_world.discord.send_slash_command(  # refused by the content policy: refunded, so no spend
+        sim_world.guild_id, sim_world.channel_id, sim_world.user_id, name="generate", options=options("#refuse")
+    )
+    await eventually_async(lambda: job_in_state(bot.app.store, 2, JobState.FAILED), timeout=40)
 
     async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/metrics") as response:
         assert response.status == 200
         text = await response.text()
     assert sample(text, "sora_jobs", state="delivered") == 1.0
-    assert sample(text, "sora_jobs", state="failed") == 0.0
-    assert sample(text, "sora_fal_queue_seconds_count") == 1.0
-    assert sample(text, "sora_generation_seconds_count") == 1.0
-    assert sample(text, "sora_fal_call_seconds_count", call="submit") == 1.0
+    assert sample(text, "sora_jobs", state="failed") == 1.0
+    assert sample(text, "sora_jobs", state="cancelled") == 0.0
+    assert sample(text, "sora_fal_queue_seconds_count") == 2.0  # both jobs left the queue
+    assert sample(text, "sora_generation_seconds_count") == 1.0  # only the delivered one generated
+    assert sample(text, "sora_fal_call_seconds_count", call="submit") == 2.0
     assert sample(text, "sora_discord_rate_limited_total", scope="user") == 1.0
-    assert sample(text, "sora_spend_usd_total", guild=str(sim_world.guild_id)) == 0.4
+    assert sample(text, "sora_spend_usd_total", guild=str(sim_world.guild_id)) == 0.4  # the delivered 4 s video
     assert (sample(text, "sora_discord_gateway_latency_seconds") or 0) > 0
     assert 'backend="simulated"' in text
 
