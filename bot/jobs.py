@@ -149,7 +149,9 @@ class JobRunner:
                 self.start(fresh)
             return "fal has already started making this video, so it can no longer be cancelled."
         job = await self._store.update_job(job.id, JobState.CANCELLED, error=f"cancelled by <@{actor_id}>")
-        log.info("job=%s guild=%s user=%s cancelled by %s", job.id, job.guild_id, job.user_id, actor_id)
+        log.info(
+            "job=%s guild=%s user=%s state=%s cancelled by %s", job.id, job.guild_id, job.user_id, job.state, actor_id
+        )
         refunded = f"${job.cost_usd:.2f} refunded" if self._config.quota_defaults else "nothing was charged"
         await self._edit(job.id, progress.cancelled(job, actor_id, refunded))
         self._messenger.forget(job.id)
@@ -184,7 +186,7 @@ class JobRunner:
                     "nothing was charged. Please ask again.",
                 )
                 continue
-            log.info("resuming job=%s state=%s guild=%s user=%s", job.id, job.state, job.guild_id, job.user_id)
+            log.info("job=%s guild=%s user=%s state=%s resuming", job.id, job.guild_id, job.user_id, job.state)
             self.start(job)
             resumed += 1
         return resumed
@@ -220,7 +222,9 @@ class JobRunner:
         except (JobFailed, FalError, DownloadError) as exc:
             await self._fail(await self._fresh(job), exc.user_message, reporter)
         except Exception:
-            log.exception("job=%s guild=%s user=%s failed unexpectedly", job.id, job.guild_id, job.user_id)
+            log.exception(
+                "job=%s guild=%s user=%s state=%s failed unexpectedly", job.id, job.guild_id, job.user_id, job.state
+            )
             await self._fail(await self._fresh(job), "Something went wrong on our side; nothing was charged.", reporter)
         finally:
             self._messenger.forget(job.id)
@@ -250,7 +254,14 @@ class JobRunner:
                     raise
                 await asyncio.sleep(2**attempt)
         job = await self._store.update_job(job.id, JobState.QUEUED, request_id=request_id)
-        log.info("job=%s guild=%s user=%s submitted request=%s", job.id, job.guild_id, job.user_id, request_id)
+        log.info(
+            "job=%s guild=%s user=%s state=%s submitted request=%s",
+            job.id,
+            job.guild_id,
+            job.user_id,
+            job.state,
+            request_id,
+        )
         return job
 
     async def _wait(self, job: Job, reporter: ProgressReporter) -> Job:
@@ -272,7 +283,14 @@ class JobRunner:
                 failures += 1
                 if failures > STATUS_FAILURES_ALLOWED:
                     raise JobFailed("fal stopped answering about this video; nothing was charged.") from exc
-                log.warning("job=%s status poll failed (%s), retrying", job.id, exc.user_message)
+                log.warning(
+                    "job=%s guild=%s user=%s state=%s status poll failed (%s), retrying",
+                    job.id,
+                    job.guild_id,
+                    job.user_id,
+                    job.state,
+                    exc.user_message,
+                )
                 await asyncio.sleep(min(self._config.poll_max * 2, self._config.poll_min * 2**failures))
                 continue
             if status.state == "queued":
@@ -395,12 +413,19 @@ class JobRunner:
         job = await self._store.mark_delivered(job, video)
         if self._on_spend is not None:
             self._on_spend(job.guild_id, job.cost_usd)
-        log.info("job=%s guild=%s user=%s delivered message=%s", job.id, job.guild_id, job.user_id, message_id)
+        log.info(
+            "job=%s guild=%s user=%s state=%s delivered message=%s",
+            job.id,
+            job.guild_id,
+            job.user_id,
+            job.state,
+            message_id,
+        )
         await reporter.final(progress.delivered(job))
 
     async def _fail(self, job: Job, reason: str, reporter: ProgressReporter | None = None) -> None:
         job = await self._store.update_job(job.id, JobState.FAILED, error=reason)
-        log.info("job=%s guild=%s user=%s failed: %s", job.id, job.guild_id, job.user_id, reason)
+        log.info("job=%s guild=%s user=%s state=%s failed: %s", job.id, job.guild_id, job.user_id, job.state, reason)
         try:
             if reporter is not None:
                 await reporter.final(progress.failed(job, reason))
@@ -408,4 +433,11 @@ class JobRunner:
                 await self._edit(job.id, progress.failed(job, reason))
             await self._messenger.tell_requester(job, reason)
         except Exception:
-            log.warning("job=%s could not tell the member it failed", job.id, exc_info=True)
+            log.warning(
+                "job=%s guild=%s user=%s state=%s could not tell the member it failed",
+                job.id,
+                job.guild_id,
+                job.user_id,
+                job.state,
+                exc_info=True,
+            )

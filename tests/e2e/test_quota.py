@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 
 from bot.models import JobState
@@ -102,7 +103,8 @@ async def test_an_admin_sets_a_limit_and_it_is_recorded(world, start_bot):
     assert rows(world, "SELECT actor_id, action FROM quota_audit") == [(world.user_id, "member_limit")]
 
 
-async def test_cancel_while_queued_cancels_at_fal_and_refunds(world, start_bot):
+async def test_cancel_while_queued_cancels_at_fal_and_refunds(world, start_bot, caplog):
+    caplog.set_level(logging.INFO, logger="bot.jobs")
     world.fal.default_script = JobScript(queue_seconds=60.0, run_seconds=1.0)
     bot = await start_bot()
     inter = await world.discord.send_slash_command(
@@ -131,6 +133,9 @@ async def test_cancel_while_queued_cancels_at_fal_and_refunds(world, start_bot):
     job = await bot.app.store.get_job(1)
     assert job.state == JobState.CANCELLED
     assert world.fal.count(kind="cancel") == 1
+    assert f"job=1 guild={world.guild_id} user={world.user_id} state=cancelled cancelled by {world.user_id}" in (
+        caplog.text
+    )
     assert rows(world, "SELECT kind, amount_micros FROM ledger ORDER BY id") == [
         ("reserve", 400_000),
         ("refund", -400_000),

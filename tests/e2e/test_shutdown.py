@@ -54,6 +54,8 @@ async def test_sigterm_during_a_job_leaves_it_resumable(sim_world):
     finally:
         second.send_signal(signal.SIGTERM)
         assert second.wait(20) == 0
+    log = (sim_world.tmp / "bot-process.log").read_text()
+    assert f"job=1 guild={sim_world.guild_id} user={sim_world.user_id} state=running resuming" in log
     posts = video_posts(sim_world.discord, sim_world.channel_id)
     assert len(posts) == 1 and len(posts[0].files) == 1
     assert "(simulated)" in posts[0].json["embeds"][0]["title"]

@@ -3,6 +3,7 @@ FAL_KEY. The video is a real mp4 made by ffmpeg, delivered through the real down
 
 from __future__ import annotations
 
+import logging
 import subprocess
 
 import pytest
@@ -88,7 +89,8 @@ async def test_generate_delivers_a_marked_simulated_video(sim_world, start_sim):
     assert refused.value.status == 422 and "video_id" in refused.value.user_message
 
 
-async def test_a_refused_prompt_is_explained_and_posts_nothing(sim_world, start_sim):
+async def test_a_refused_prompt_is_explained_and_posts_nothing(sim_world, start_sim, caplog):
+    caplog.set_level(logging.INFO, logger="bot.jobs")
     bot = await start_sim()
     inter = await sim_world.discord.send_slash_command(
         sim_world.guild_id,
@@ -99,6 +101,7 @@ async def test_a_refused_prompt_is_explained_and_posts_nothing(sim_world, start_
     )
     job = await eventually_async(lambda: job_in_state(bot.app.store, 1, JobState.FAILED), timeout=30)
     assert "content policy" in job.error
+    assert f"job=1 guild={sim_world.guild_id} user={sim_world.user_id} state=failed failed: " in caplog.text
     ephemeral = await eventually(
         lambda: [
             r
