@@ -3,13 +3,16 @@ FAL_KEY. The video is a real mp4 made by ffmpeg, delivered through the real down
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import sqlite3
 import subprocess
 
 import pytest
 
 from bot.fal import FalRefused
 from bot.models import JobState
+from bot.quota import Period, period_bounds, when
 from bot.simulated_inputs import REMIX
 from tests.e2e.helpers import (
     callbacks,
@@ -126,3 +129,72 @@ async def test_a_job_in_flight_resumes_after_a_clean_restart(sim_world, start_si
     await eventually_async(lambda: job_in_state(bot.app.store, 1, JobState.DELIVERED), timeout=40)
     posts = video_posts(sim_world.discord, sim_world.channel_id)
     assert len(posts) == 1 and len(posts[0].files) == 1
+
+
+def embed_fields(post) -> dict[str, str]:
+    return {f["name"]: f["value"] for f in post.json["embeds"][0]["fields"]}
+
+
+async def test_a_reply_to_a_simulated_video_remixes_it(sim_world, start_sim):
+    bot = await start_sim()
+    world = sim_world
+    await world.discord.send_slash_command(
+        world.guild_id, world.channel_id, world.user_id, name="generate", options=options("a red kite over hills")
+    )
+    source = (await eventually(lambda: video_posts(world.discord, world.channel_id), timeout=60))[0]
+    source_message = int(source.response_json["id"])
+    source_video = embed_fields(source)["Video ID"].strip("`")
+
+    reply = await world.discord.send_message_create(
+        world.guild_id, world.channel_id, world.user_id, "make it snow", reply_to=source_message, mentions_bot=True
+    )
+    posts = await eventually(
+        lambda: [p for p in video_posts(world.discord, world.channel_id) if p.files][1:], timeout=60
+    )
+    remix = posts[0]
+    acks = [p for p in video_posts(world.discord, world.channel_id) if p.json.get("content") == "🎬 Remix queued…"]
+    assert [str(a.json["message_reference"]["message_id"]) for a in acks] == [str(reply["id"])]
+
+    # Posted as a reply to the member's message, marked simulated, linked to the video it came from.
+    assert str(remix.json["message_reference"]["message_id"]) == str(reply["id"])
+    embed, fields = remix.json["embeds"][0], embed_fields(remix)
+    assert "(simulated)" in embed["title"] and "not a Sora video" in fields["Simulated"]
+    assert fields["Remix of"].endswith(f"/{world.channel_id}/{source_message}")
+    assert len(remix.files) == 1 and abs(float(probe(remix.files[0].path)["format"]["duration"]) - 4.0) < 0.3
+    job = await bot.app.store.get_job(2)
+    assert job.kind == "remix" and job.prompt == "make it snow" and job.arguments["video_id"] == source_video
+    child = await bot.app.store.get_video_by_message(int(remix.response_json["id"]))
+    assert child.parent_video_id == source_video and not child.remixable
+    assert world.discord.check_against_openapi() == []
+
+
+async def test_over_the_member_limit_is_refused_privately_and_nothing_is_made(sim_world, start_sim):
+    bot = await start_sim(quota_member_limit_usd=0.40)
+    world = sim_world
+    first = await world.discord.send_slash_command(
+        world.guild_id, world.channel_id, world.user_id, name="generate", options=options("one", duration=4)
+    )
+    await eventually(lambda: callbacks(world.discord, first.id))
+
+    def resets() -> str:
+        return when(period_bounds(Period.DAILY, dt.datetime.now(dt.UTC))[1])
+
+    before = resets()  # read on both sides of the command, in case a UTC midnight falls in between
+    second = await world.discord.send_slash_command(
+        world.guild_id, world.channel_id, world.user_id, name="generate", options=options("two", duration=4)
+    )
+    answer = (await eventually(lambda: callbacks(world.discord, second.id)))[0]
+    expected = {f"This 4 s Sora 2 video costs $0.40; you have $0.00 left until {r}." for r in (before, resets())}
+    assert answer.json["type"] == 4 and answer.json["data"]["flags"] == 64
+    assert answer.json["data"]["content"] in expected
+
+    # Only the first is made and charged; the refused one left no job and no ledger entry.
+    await eventually_async(lambda: job_in_state(bot.app.store, 1, JobState.DELIVERED), timeout=40)
+    assert await bot.app.store.get_job(2) is None
+    assert len(video_posts(world.discord, world.channel_id)) == 1
+    conn = sqlite3.connect(world.tmp / "data" / "bot.sqlite3")
+    try:
+        ledger = conn.execute("SELECT job_id, kind, amount_micros FROM ledger ORDER BY id").fetchall()
+    finally:
+        conn.close()
+    assert ledger == [(1, "reserve", 400_000), (1, "commit", 400_000)]
