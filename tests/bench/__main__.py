@@ -51,9 +51,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--profile", action="store_true", help="sample every bot process with py-spy (implies --keep; slows the bot)"
     )
+    parser.add_argument("--profile-seconds", type=int, default=0, help="with --profile: sample only the first N s")
     args = parser.parse_args(argv)
     if args.profile:
         harness.PROFILE = args.keep = True
+        harness.PROFILE_SECONDS = args.profile_seconds
     params = dataclasses.replace(QUICK if args.quick else Params(), seed=args.seed)
     run_dir = Path(tempfile.mkdtemp(prefix="sora-bench-"))
     for name in SCENARIOS:
@@ -261,7 +263,14 @@ def notes(r: dict[str, Any]) -> list[str]:
             f"{percentile(f['ramp_lag_ms'], 99):.0f} ms; harness loop lag p99 {percentile(f['own_lag_ms'], 99):.0f} ms"
         )
         found.append(
-            f"- restart: process start -> READY {f['start_to_ready_s']:.2f} s; loop lag p99 while resuming "
+            f"- in flight, {f['window_s']:.0f} s with all jobs in flight: bot CPU "
+            f"{f['window_cpu_s'] / f['window_s']:.0%} of a core, "
+            f"{f['window_fal_requests'] / f['window_s']:.0f} fal and "
+            f"{f['window_discord_requests'] / f['window_s']:.0f} Discord requests a second"
+        )
+        found.append(
+            f"- restart: process start -> READY {f['start_to_ready_s']:.2f} s; CPU while resuming: bot "
+            f"{f['resume_cpu_s'][0]:.1f} s, fakes {f['resume_cpu_s'][1]:.1f} s; loop lag p99 while resuming "
             f"{percentile(f['restart_lag_ms'], 99):.0f} ms; all {f['accepted']} delivered {f['drain_s']:.0f} s after "
             f"READY; fal submissions {f['fal_submissions']} for {f['accepted']} jobs; fal requests per job "
             f"{f['fal']['per_job']:.2f} (restart included); Discord requests per job "

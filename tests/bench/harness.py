@@ -31,6 +31,7 @@ FAL_KEY = "bench-fal-key"
 BOT_SETTINGS = {"QUOTA_MAX_JOBS_PER_GUILD": "5000"}
 # Set by --profile: every bot process is sampled by py-spy (pip install py-spy), output in the run folder.
 PROFILE = False
+PROFILE_SECONDS = 0  # --profile-seconds: only the first N seconds of each bot process (0: its whole life)
 MIB = 2**20
 
 
@@ -154,6 +155,8 @@ class BotProcess:
         out = self.run_dir / f"{self.name}.folded"
         command = [py_spy, "record", "--pid", str(self.pid), "--rate", "200", "--threads", "--nonblocking"]
         command += ["--format", "raw", "--output", str(out)]
+        if PROFILE_SECONDS:
+            command += ["--duration", str(PROFILE_SECONDS)]
         log = open(self.run_dir / f"{self.name}.py-spy.log", "ab")  # noqa: SIM115 - the child keeps it
         self.profiler = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         log.close()

@@ -364,9 +364,11 @@ async def inflight(params: Params, run_dir: Path) -> dict[str, Any]:
 
             await wait_until(all_submitted, 120, "every job submitted to fal", interval=0.2)
             all_in_flight = time.monotonic()
+            cpu_in_flight = first.cpu()
             await asyncio.sleep(params.inflight_window)
             killed_at = time.monotonic()
             memory = first.status()
+            window_cpu = first.cpu() - cpu_in_flight
             first.kill9()
         rows = job_rows(first.database)
         unfinished = [r for r in rows if r["state"] not in FINISHED]
@@ -379,6 +381,8 @@ async def inflight(params: Params, run_dir: Path) -> dict[str, Any]:
         second.start()
         session = await fakes.discord.wait_ready(timeout=60, since=killed_at)
         assert session.ready_at is not None
+        # CPU both sides spend while resuming: which of the bot and the fakes is the busy one.
+        cpu_at_ready = (second.cpu(), time.process_time())
 
         def all_resumed() -> bool:
             watch.update()
@@ -386,6 +390,7 @@ async def inflight(params: Params, run_dir: Path) -> dict[str, Any]:
 
         await wait_until(all_resumed, 120, "every unfinished job polling fal again", interval=0.05)
         resumed_at = max((watch.first_status[rid] for rid in to_resume), default=session.ready_at)
+        resume_cpu = (second.cpu() - cpu_at_ready[0], time.process_time() - cpu_at_ready[1])
         restart_lag = second.lag_samples(session.ready_at, resumed_at + 1.0)
 
         def all_delivered() -> bool:
@@ -407,6 +412,10 @@ async def inflight(params: Params, run_dir: Path) -> dict[str, Any]:
             "in_flight_at_kill": len(unfinished),
             "delivered_before_kill": delivered_before_kill,
             "lag_ms": first.lag_samples(all_in_flight, killed_at),
+            "window_s": killed_at - all_in_flight,
+            "window_cpu_s": window_cpu,
+            "window_fal_requests": sum(1 for r in fakes.fal.requests if all_in_flight <= r.time <= killed_at),
+            "window_discord_requests": sum(1 for r in fakes.discord.requests if all_in_flight <= r.time <= killed_at),
             "ramp_lag_ms": first.lag_samples(since, all_in_flight),
             "own_lag_ms": own_lag.between(all_in_flight, killed_at),
             "peak_rss": max(memory.get("VmHWM", 0), rss.peak()),
@@ -414,6 +423,9 @@ async def inflight(params: Params, run_dir: Path) -> dict[str, Any]:
             "resume_s": resumed_at - session.ready_at,
             "resumed": len(to_resume),
             "start_to_ready_s": session.ready_at - second.started_at,
+            "resume_cpu_s": resume_cpu,
+            # Seconds after READY at which each unfinished job made its first status request.
+            "resume_offsets_s": sorted(watch.first_status[rid] - session.ready_at for rid in to_resume),
             "restart_lag_ms": restart_lag,
             "delivered": watch.delivered,
             "duplicates": watch.duplicates,
