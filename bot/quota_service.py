@@ -47,14 +47,14 @@ class QuotaService:
         return dt.datetime.fromtimestamp(self._clock(), dt.UTC)
 
     async def usage(self, guild_id: int, user_id: int) -> Usage:
-        async with self._store.transaction() as conn:
+        async with self._store.reading() as conn:
             standing = await ledger_sql.standing(conn, guild_id, user_id, self._defaults, self._now())
             has_override, _ = await ledger_sql.member_override(conn, guild_id, user_id)
         recent = await self._store.recent_videos(guild_id, user_id, limit=5)
         return Usage(standing, has_override, recent)
 
     async def rules(self, guild_id: int) -> Limits:
-        async with self._store.transaction() as conn:
+        async with self._store.reading() as conn:
             return await ledger_sql.limits(conn, guild_id, self._defaults)
 
     async def set_member_limit(self, guild_id: int, actor_id: int, user_id: int, usd: float | None) -> None:
@@ -99,7 +99,7 @@ class QuotaService:
         return await self._change(guild_id, actor_id, "budget", budget_micros=None if usd is None else to_micros(usd))
 
     async def report(self, guild_id: int, top: int = 5) -> Report:
-        async with self._store.transaction() as conn:
+        async with self._store.reading() as conn:
             rules = await ledger_sql.limits(conn, guild_id, self._defaults)
             start, end = period_bounds(rules.period, self._now())
             return Report(

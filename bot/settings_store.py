@@ -30,7 +30,7 @@ class SettingsStore:
         self._clock = clock
 
     async def get(self, guild_id: int) -> GuildSettings:
-        async with self._store.transaction() as conn:
+        async with self._store.reading() as conn:  # read on every request: never wait for a writer
             async with conn.execute(
                 "SELECT allowed_channels, pro_role_id, default_model, default_duration, default_aspect, "
                 "default_resolution, snapshot, ip_block, remixable FROM guild_settings WHERE guild_id = ?",

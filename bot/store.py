@@ -60,6 +60,11 @@ class Store:
                 raise
             await self._conn.execute("COMMIT")
 
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[aiosqlite.Connection]:
+        """The connection for reads only: no BEGIN IMMEDIATE, so reads never queue behind writers."""
+        yield self._conn
+
     # -- jobs -------------------------------------------------------------------------------------------
 
     async def create_job(
@@ -276,7 +281,7 @@ class CharacterStore:
         return found
 
     async def get(self, guild_id: int, name: str) -> Character | None:
-        async with self._store.transaction() as conn:
+        async with self._store.reading() as conn:
             async with conn.execute(
                 "SELECT * FROM characters WHERE guild_id = ? AND name = ? COLLATE NOCASE", (guild_id, name)
             ) as cur:
@@ -284,7 +289,7 @@ class CharacterStore:
         return Character(**dict(row)) if row else None
 
     async def list(self, guild_id: int) -> list[Character]:
-        async with self._store.transaction() as conn:
+        async with self._store.reading() as conn:
             async with conn.execute(
                 "SELECT * FROM characters WHERE guild_id = ? ORDER BY name COLLATE NOCASE", (guild_id,)
             ) as cur:
