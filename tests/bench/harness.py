@@ -136,6 +136,7 @@ class BotProcess:
             "BENCH_DISCORD_API": self.fakes.discord.api_base,
             "BENCH_DISCORD_GATEWAY": self.fakes.discord.gateway_url,
             "BENCH_LAG_FILE": str(self.lag_file),
+            "BENCH_STALL_FILE": str(self.run_dir / f"{self.name}.stalls"),
             "LOG_LEVEL": "INFO",
             **BOT_SETTINGS,
             **self.env,
