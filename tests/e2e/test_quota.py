@@ -47,10 +47,8 @@ async def test_over_the_limit_is_refused_privately_before_fal(world, start_bot):
     assert [s.payload["prompt"] for s in world.fal.submissions] == ["one"]
 
 
-async def test_a_member_without_manage_server_cannot_change_quotas(world, start_bot):
-    await start_bot()
-    target = world.discord.add_user(username="bob")
-    # A modified client can send the command even though default_permissions hides it.
+async def quota_set(world, target_id: int, limit: float, permissions: str) -> dict:
+    """/quota set user limit, sent with the given member permissions; returns the bot's answer."""
     inter = await world.discord.send_slash_command(
         world.guild_id,
         world.channel_id,
@@ -61,16 +59,23 @@ async def test_a_member_without_manage_server_cannot_change_quotas(world, start_
                 "name": "set",
                 "type": 1,
                 "options": [
-                    {"name": "user", "type": 6, "value": str(target.id)},
-                    {"name": "limit", "type": 10, "value": 999.0},
+                    {"name": "user", "type": 6, "value": str(target_id)},
+                    {"name": "limit", "type": 10, "value": limit},
                 ],
             }
         ],
-        member_permissions="0",
+        member_permissions=permissions,
     )
-    answer = (await eventually(lambda: callbacks(world.discord, inter.id)))[0]
-    assert answer.json["data"]["flags"] == 64
-    assert "Manage Server" in answer.json["data"]["content"]
+    return (await eventually(lambda: callbacks(world.discord, inter.id)))[0].json
+
+
+async def test_a_member_without_manage_server_cannot_change_quotas(world, start_bot):
+    await start_bot()
+    target = world.discord.add_user(username="bob")
+    # A modified client can send the command even though default_permissions hides it.
+    answer = await quota_set(world, target.id, 999.0, permissions="0")
+    assert answer["data"]["flags"] == 64
+    assert "Manage Server" in answer["data"]["content"]
     assert rows(world, "SELECT * FROM member_quotas") == []
     assert rows(world, "SELECT * FROM quota_audit") == []
 
@@ -78,25 +83,8 @@ async def test_a_member_without_manage_server_cannot_change_quotas(world, start_
 async def test_an_admin_sets_a_limit_and_it_is_recorded(world, start_bot):
     await start_bot()
     target = world.discord.add_user(username="bob")
-    inter = await world.discord.send_slash_command(
-        world.guild_id,
-        world.channel_id,
-        world.user_id,
-        name="quota",
-        options=[
-            {
-                "name": "set",
-                "type": 1,
-                "options": [
-                    {"name": "user", "type": 6, "value": str(target.id)},
-                    {"name": "limit", "type": 10, "value": 2.5},
-                ],
-            }
-        ],
-        member_permissions=str(MANAGE_GUILD),
-    )
-    answer = (await eventually(lambda: callbacks(world.discord, inter.id)))[0]
-    assert answer.json["data"]["flags"] == 64 and "$2.50" in answer.json["data"]["content"]
+    answer = await quota_set(world, target.id, 2.5, permissions=str(MANAGE_GUILD))
+    assert answer["data"]["flags"] == 64 and "$2.50" in answer["data"]["content"]
     assert rows(world, "SELECT user_id, limit_micros, updated_by FROM member_quotas") == [
         (target.id, 2_500_000, world.user_id)
     ]
