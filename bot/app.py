@@ -65,7 +65,9 @@ class App:
         conn = await db.connect(settings.database_path)
         await db.migrate(conn)
         store = Store(conn)
-        ops = await Operations.create(settings, conn)  # the fal backend (real or simulated), metrics, health
+        # A context made now honours SSL_CERT_FILE as httpx (fal_client) does; aiohttp's own is fixed at import.
+        http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ssl.create_default_context()))
+        ops = await Operations.create(settings, conn, http)  # fal backend (real or simulated), metrics, health
         fal = ops.fal
         ffmpeg = find_ffmpeg()
         if ffmpeg is None:
@@ -88,8 +90,6 @@ class App:
         character_service = CharacterService(
             fal, characters, poll_min=settings.fal_poll_min_seconds, poll_max=settings.fal_poll_max_seconds
         )
-        # A context made now honours SSL_CERT_FILE as httpx (fal_client) does; aiohttp's own is fixed at import.
-        http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ssl.create_default_context()))
 
         # The closures run after `runner` and `messenger` exist (setup_hook, first READY).
         async def install(bot: SoraBot) -> None:

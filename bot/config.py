@@ -55,7 +55,7 @@ class Settings(StorageSettings):
     quota_max_jobs_per_member: int = Field(2, ge=1)
     quota_max_jobs_per_guild: int = Field(10, ge=1)
 
-    fal_poll_min_seconds: float = Field(1.0, gt=0)
+    fal_poll_min_seconds: float = Field(2.0, gt=0)
     fal_poll_max_seconds: float = Field(5.0, gt=0)
     fal_job_timeout_seconds: float = Field(3600.0, gt=0)
     progress_min_interval_seconds: float = Field(3.0, ge=0)

@@ -52,11 +52,15 @@ class SoraBot(commands.Bot):
             synced = await self.tree.sync(guild=guild)
             log.info("synced %d commands to dev guild %s", len(synced), self._dev_guild_id)
 
-    async def on_ready(self) -> None:
-        log.info("gateway ready as %s in %d guilds", self.user, len(self.guilds))
+    async def on_connect(self) -> None:
+        # Dispatched on READY itself; on_ready follows guild_ready_timeout (2 s) after the last GUILD_CREATE.
+        # Unfinished jobs need only fal and REST, both usable now: resume them without that wait.
         if not self._readied:
             self._readied = True
             await self._on_first_ready()
+
+    async def on_ready(self) -> None:
+        log.info("gateway ready as %s in %d guilds", self.user, len(self.guilds))
 
     def stop_taking_commands(self) -> None:
         self.draining = True

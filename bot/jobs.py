@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import random
 import shutil
 import tempfile
 import time
@@ -55,7 +56,7 @@ class Origin:
 
 @dataclass(frozen=True)
 class RunnerConfig:
-    poll_min: float = 1.0
+    poll_min: float = 2.0
     poll_max: float = 5.0
     job_timeout: float = 3600.0
     progress_interval: float = 3.0
@@ -96,6 +97,14 @@ class JobRunner:
 
     def progress_interval(self) -> float:
         return progress.edit_interval(self._config.progress_interval, self.active)
+
+    async def screen(self, request: VideoRequest, origin: Origin) -> None:
+        """The server's rules alone, read without waiting for any writer: raises Refused. accept() applies
+        them again before the quota."""
+        rules = await self._settings.get(origin.guild_id) if self._settings else GuildSettings()
+        why = refusal(rules, request, origin.channel_id, origin.role_ids)
+        if why is not None:
+            raise Refused(why)
 
     async def accept(self, request: VideoRequest, origin: Origin) -> Job:
         """Record the job and reserve its cost (nothing sent to fal yet); the caller then calls start().
@@ -161,14 +170,10 @@ class JobRunner:
         """For jobs started from a message (reply-to-remix): the bot's acknowledgement is the progress message."""
         return await self._store.update_job(job.id, progress_message_id=message_id)
 
-    async def abandon(self, job: Job, reason: str) -> None:
-        """Drop a job that was accepted but never started (its interaction could not be answered)."""
-        await self._store.update_job(job.id, JobState.FAILED, error=reason)
-
-    def start(self, job: Job) -> None:
+    def start(self, job: Job, *, hold_edits: float = 0.0) -> None:
         if self._stopping or job.id in self._tasks:
             return
-        task = asyncio.create_task(self._run(job), name=f"job-{job.id}")
+        task = asyncio.create_task(self._run(job, hold_edits), name=f"job-{job.id}")
         self._tasks[job.id] = task
         task.add_done_callback(lambda _t, job_id=job.id: self._tasks.pop(job_id, None))
 
@@ -176,7 +181,11 @@ class JobRunner:
         """Pick up every unfinished job after a start. A job caught between 'about to submit' and
         'request id stored' may or may not exist at fal: it is failed, never submitted again."""
         resumed = 0
-        for job in await self._store.unfinished_jobs():
+        jobs = await self._store.unfinished_jobs()
+        # Their messages still show where they were: spread the first edits over one load-stretched
+        # interval rather than sending them all at once (Discord answers such a burst with 429s).
+        spread = progress.edit_interval(self._config.progress_interval, len(jobs) + self.active)
+        for job in jobs:
             if job.id in self._tasks:
                 continue
             if job.state == JobState.SUBMITTING:
@@ -187,7 +196,7 @@ class JobRunner:
                 )
                 continue
             log.info("job=%s guild=%s user=%s state=%s resuming", job.id, job.guild_id, job.user_id, job.state)
-            self.start(job)
+            self.start(job, hold_edits=random.uniform(0, spread))
             resumed += 1
         return resumed
 
@@ -205,15 +214,18 @@ class JobRunner:
 
     # -- the state machine ------------------------------------------------------------------------------
 
-    async def _run(self, job: Job) -> None:
+    async def _run(self, job: Job, hold_edits: float = 0.0) -> None:
         reporter = ProgressReporter(
             lambda text: self._edit(job.id, text), self.progress_interval, final_interval=self._config.progress_interval
         )
+        if hold_edits:
+            reporter.hold(hold_edits)
         try:
-            if job.state == JobState.PENDING:
+            submitted_now = job.state == JobState.PENDING
+            if submitted_now:
                 job = await self._submit(job, reporter)
             if job.state in (JobState.QUEUED, JobState.RUNNING):
-                job = await self._wait(job, reporter)
+                job = await self._wait(job, reporter, first_poll_now=not submitted_now)
             if job.state in (JobState.COMPLETED, JobState.UPLOADING):
                 await self._deliver(job, reporter)
         except asyncio.CancelledError:
@@ -264,9 +276,14 @@ class JobRunner:
         )
         return job
 
-    async def _wait(self, job: Job, reporter: ProgressReporter) -> Job:
+    async def _wait(self, job: Job, reporter: ProgressReporter, *, first_poll_now: bool = True) -> Job:
+        """Poll fal until the job ends: after poll_min, then doubling up to poll_max. A job just submitted
+        is known to be queued, so its first poll waits too; a resumed one is polled at once."""
         assert job.request_id is not None
         delay = self._config.poll_min
+        if not first_poll_now:
+            await asyncio.sleep(delay)
+            delay = min(self._config.poll_max, delay * 2)
         failures = 0
         running_since: float | None = None
         deadline = job.created_at + self._config.job_timeout
@@ -312,7 +329,7 @@ class JobRunner:
                 result = await self._fetch_result(job)
                 return await self._store.update_job(job.id, JobState.COMPLETED, result_json=json.dumps(result))
             await asyncio.sleep(delay)
-            delay = min(self._config.poll_max, delay * 1.6)
+            delay = min(self._config.poll_max, delay * 2)
 
     async def _fetch_result(self, job: Job) -> dict[str, Any]:
         assert job.request_id is not None

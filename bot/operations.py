@@ -53,7 +53,7 @@ class Operations:
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
-    async def create(cls, settings: Settings, conn: aiosqlite.Connection) -> Operations:
+    async def create(cls, settings: Settings, conn: aiosqlite.Connection, http: aiohttp.ClientSession) -> Operations:
         metrics = Metrics()
         metrics.info.info({"version": version(), "backend": settings.fal_backend})
         simulated = None
@@ -69,7 +69,7 @@ class Operations:
             log.warning("FAL_BACKEND=simulated: videos are test patterns made locally; fal is never called")
         else:
             assert settings.fal_key is not None  # Settings requires it unless simulated
-            backend = FalQueue(fal_client.AsyncClient(key=settings.fal_key.get_secret_value()))
+            backend = FalQueue(fal_client.AsyncClient(key=settings.fal_key.get_secret_value()), http=http)
         return cls(settings, metrics, TimedFal(backend, metrics), simulated, JobStats(conn), time.time())
 
     def discord_trace(self) -> aiohttp.TraceConfig:

@@ -92,7 +92,12 @@ class ProgressReporter:
         self._last_text: str | None = None
         self._last_sent_at: float | None = None
         self._task: asyncio.Task[None] | None = None
+        self._not_before: float | None = None
         self.edits = 0
+
+    def hold(self, seconds: float) -> None:
+        """Edit nothing for `seconds`, a final text excepted (spreads the first edits of resumed jobs)."""
+        self._not_before = self._clock() + seconds
 
     def update(self, text: str) -> None:
         """Ask for the message to show `text`; returns at once."""
@@ -123,10 +128,13 @@ class ProgressReporter:
         self._task = None
 
     async def _flush_later(self) -> None:
+        wait = 0.0
         if self._last_sent_at is not None:
             wait = self._last_sent_at + self._interval() - self._clock()
-            if wait > 0:
-                await asyncio.sleep(wait)
+        if self._not_before is not None:
+            wait = max(wait, self._not_before - self._clock())
+        if wait > 0:
+            await asyncio.sleep(wait)
         await self._flush()
 
     async def _flush(self) -> None:

@@ -1,5 +1,5 @@
-"""The one way an interaction becomes a job: permissions, quota (both refused privately), defer,
-then the runner. Every command, menu, modal and button that makes a video goes through here."""
+"""The one way an interaction becomes a job: permissions and the server's rules, defer, quota (all refused
+privately), then the runner. Every command, menu, modal and button that makes a video goes through here."""
 
 from __future__ import annotations
 
@@ -47,15 +47,20 @@ async def start_job(
         role_ids=role_ids(interaction.user),
     )
     try:
-        # The server's rules, the quota check and the reservation come first, so a refusal stays private.
-        job = await runner.accept(request, origin)
+        # The server's rules: a read that never waits for a writer, so their refusal is the private answer.
+        await runner.screen(request, origin)
     except Refused as exc:
         await refuse(interaction, exc.user_message)
         return
+    # Then answer: Discord drops an interaction left unanswered for 3 s, and under load the quota's
+    # transaction below waits its turn at the database for longer than that (nothing is recorded yet).
+    await interaction.response.defer(thinking=True)
     try:
-        await interaction.response.defer(thinking=True)
-    except discord.HTTPException:
-        await runner.abandon(job, "Discord did not let the bot answer in time; nothing was charged.")
-        raise
+        job = await runner.accept(request, origin)
+    except Refused as exc:
+        # Still private: the first followup would replace the public "thinking…" answer, so it goes first.
+        await interaction.delete_original_response()
+        await interaction.followup.send(exc.user_message, ephemeral=True)
+        return
     messenger.attach(job.id, interaction)
     runner.start(job)

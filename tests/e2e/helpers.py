@@ -11,7 +11,7 @@ from typing import Any
 
 from bot.models import Job, JobState
 from bot.store import Store
-from tests.fakes.discord_fake import FakeDiscord, RecordedRequest
+from tests.fakes.discord_fake import FakeDiscord, FakeInteraction, RecordedRequest
 
 STRING, INTEGER = 3, 4
 
@@ -75,3 +75,14 @@ async def eventually_async(check: Callable[[], Awaitable[Any]], timeout: float =
 async def job_in_state(store: Store, job_id: int, state: JobState) -> Job | None:
     job = await store.get_job(job_id)
     return job if job is not None and job.state == state else None
+
+
+async def private_refusal(fake: FakeDiscord, inter: FakeInteraction) -> str:
+    """The text of a refusal given after the deferral: the public "thinking…" answer deleted, then a
+    private followup (the first followup would otherwise replace the public answer)."""
+    assert (await eventually(lambda: callbacks(fake, inter.id)))[0].json["type"] == 5
+    sent = (await eventually(lambda: followups(fake, inter.token)))[0]
+    original = f"/{inter.token}/messages/@original"
+    deleted = [r for r in fake.requests if r.method == "DELETE" and r.path.endswith(original)]
+    assert deleted and deleted[0].time <= sent.time and sent.json["flags"] == 64
+    return str(sent.json["content"])

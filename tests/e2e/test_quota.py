@@ -14,6 +14,7 @@ from tests.e2e.helpers import (
     job_in_state,
     options,
     original_edits,
+    private_refusal,
 )
 from tests.fakes.fal_fake import JobScript
 
@@ -38,9 +39,7 @@ async def test_over_the_limit_is_refused_privately_before_fal(world, start_bot):
     second = await world.discord.send_slash_command(
         world.guild_id, world.channel_id, world.user_id, name="generate", options=options("two", duration=8)
     )
-    answer = (await eventually(lambda: callbacks(world.discord, second.id)))[0]
-    assert answer.json["type"] == 4 and answer.json["data"]["flags"] == 64
-    text = answer.json["data"]["content"]
+    text = await private_refusal(world.discord, second)
     assert text.startswith("This 8 s Sora 2 video costs $0.80; you have $0.00 left until Mon ")
     assert text.endswith(" 00:00 UTC.")
     await eventually(lambda: world.fal.submissions)
