@@ -422,8 +422,7 @@ class JobRunner:
             duration=job.duration,
             aspect_ratio=job.aspect_ratio,
             resolution=job.resolution,
-            # fal remixes only what text- or image-to-video made and did not delete.
-            remixable=job.kind != "remix" and job.arguments.get("delete_video") is False,
+            remixable=job.remixable,
             parent_video_id=job.parent_video_id,
             created_at=self._clock(),
         )

@@ -61,7 +61,7 @@ class VideoCard:
             # The simulated backend marks its results; fal's never carry this key.
             simulated=bool((job.result or {}).get("simulated")),
             kind=job.kind,
-            remixable=job.kind != "remix" and job.arguments.get("delete_video") is False,
+            remixable=job.remixable,
             parent_link=parent_link,
         )
 

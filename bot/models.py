@@ -93,6 +93,11 @@ class Job(BaseModel):
     created_at: float
     updated_at: float
 
+    @property
+    def remixable(self) -> bool:
+        """fal remixes only text- and image-to-video results that it was told not to delete."""
+        return self.kind != "remix" and self.arguments.get("delete_video") is False
+
 
 class VideoFile(BaseModel):
     url: str
