@@ -7,10 +7,11 @@ import datetime as dt
 import logging
 from pathlib import Path
 
+import aiohttp
 import discord
 
 from bot import custom_ids
-from bot.messenger import PostForbidden, PostTooLarge, VideoCard
+from bot.messenger import PostForbidden, PostTooLarge, PostUnavailable, VideoCard
 from bot.models import Job, JobState
 
 log = logging.getLogger(__name__)
@@ -77,21 +78,32 @@ class DiscordMessenger:
                 nonce=f"sora-job-{job.id}",
                 **kwargs,
             )
-        except discord.Forbidden as exc:
+        except (discord.Forbidden, discord.NotFound) as exc:  # no permission, or the channel is gone
             raise PostForbidden(str(exc.status)) from exc
         except discord.HTTPException as exc:
             if exc.status == 413 or exc.code == 40005:
                 raise PostTooLarge() from exc
+            if exc.status >= 500:  # discord.py retries 500/502/504 a few times itself, never 503
+                raise PostUnavailable(f"HTTP {exc.status}") from exc
             raise
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:  # the connection dropped: answer lost
+            raise PostUnavailable(type(exc).__name__) from exc
         return message.id
 
     async def find_posted_video(self, job: Job) -> int | None:
         after = discord.Object(discord.utils.time_snowflake(dt.datetime.fromtimestamp(job.created_at, dt.UTC)))
         marker = footer_text(job.id)
-        async for message in self._channel(job).history(limit=100, after=after):
-            if self._client.user and message.author.id == self._client.user.id:
-                if any(embed.footer.text == marker for embed in message.embeds):
-                    return message.id
+        try:
+            async for message in self._channel(job).history(limit=100, after=after):
+                if self._client.user and message.author.id == self._client.user.id:
+                    if any(embed.footer.text == marker for embed in message.embeds):
+                        return message.id
+        except discord.HTTPException as exc:
+            if exc.status < 500:  # no Read Message History, or the channel is gone: nothing to find
+                return None
+            raise PostUnavailable(f"HTTP {exc.status}") from exc
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise PostUnavailable(type(exc).__name__) from exc
         return None
 
     async def tell_requester(self, job: Job, text: str) -> None:

@@ -4,7 +4,11 @@ our own typed errors."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import datetime as dt
 import json
+import ssl
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -23,6 +27,10 @@ ENDPOINT_CHARACTERS = "fal-ai/sora-2/characters"
 # (quadratic: seconds of blocked event loop once 1,000 jobs poll); and it keeps only 20 idle connections,
 # so more than that in flight opens and drops TLS connections. Jobs wait here instead, in O(1).
 MAX_IN_FLIGHT = 16
+# fal's platform API, where a request can be found again by its endpoint, time and input.
+PLATFORM_URL = "https://api.fal.ai/v1"
+SUBMIT_TIMEOUT = 60.0
+LOOKUP_PAGES = 10  # 100 requests a page: enough for one job's window on a busy key
 
 
 class FalError(Exception):
@@ -46,6 +54,14 @@ class FalResultGone(FalError):
     """fal no longer has the result (it keeps results only briefly)."""
 
 
+class FalAnswerLost(FalUnavailable):
+    """A submit whose answer never came (connection lost, timeout, garbage): fal may have taken it."""
+
+
+class FalLookupRefused(FalError):
+    """fal will not list this key's requests (e.g. a key without that scope): a lost submit cannot be found."""
+
+
 @dataclass(frozen=True)
 class QueueStatus:
     state: Literal["queued", "running", "completed"]
@@ -65,8 +81,10 @@ class FalQueue:
         http: aiohttp.ClientSession | None = None,
         timeout: float = 30.0,
         max_in_flight: int = MAX_IN_FLIGHT,
+        platform_url: str = PLATFORM_URL,
     ) -> None:
         self._client = client
+        self._platform_url = platform_url.rstrip("/")
         # Status polls are nearly all of fal's traffic (1,000 jobs: 200 a second). Through httpx each costs
         # about 4 ms of event loop (its pool checks every idle connection, through anyio, on each request);
         # through aiohttp about 0.6 ms. fal_client keeps submit, result and cancel.
@@ -75,14 +93,79 @@ class FalQueue:
         self._slots = asyncio.Semaphore(max_in_flight)
 
     async def submit(self, endpoint: str, arguments: dict[str, Any]) -> str:
+        """One POST, never repeated here: fal_client's submit retries lost connections and timeouts by itself
+        (up to 10 times), and each retry that reached fal is a second video made and billed. Raises
+        FalAnswerLost when fal may have taken the request without our hearing of it."""
+        url = fal_client.client.QUEUE_URL_FORMAT + endpoint
+        try:
+            async with self._slots, self._session() as http:
+                async with http.post(
+                    url, json=arguments, headers=self._auth(), timeout=aiohttp.ClientTimeout(total=SUBMIT_TIMEOUT)
+                ) as response:
+                    body = await response.read()
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise FalAnswerLost(f"fal's answer was lost ({type(exc).__name__}).") from None
+        data = _loads(body)
+        if response.status >= 400:
+            # An answered error: fal says it did not take the request.
+            detail = data.get("detail", body.decode(errors="replace")) if isinstance(data, dict) else body[:300]
+            error_type = data.get("error_type") if isinstance(data, dict) else None
+            raise _from_http(response.status, detail, error_type or response.headers.get("x-fal-error-type"))
+        request_id = data.get("request_id") if isinstance(data, dict) else None
+        if not isinstance(request_id, str) or not request_id:
+            raise FalAnswerLost("fal's answer to the submit held no request id.")
+        return request_id
+
+    async def find_request(self, endpoint: str, arguments: dict[str, Any], since: float) -> list[str]:
+        """The ids of this key's requests to `endpoint` with exactly `arguments` as input, sent at or after
+        `since` (epoch seconds), oldest first: how a submit whose answer was lost is recognised. fal's
+        list may show a request only once it has ended, so callers ask again until they give up."""
+        start = dt.datetime.fromtimestamp(since, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        params = {"endpoint_id": endpoint, "start": start, "expand": "payloads", "limit": "100"}
+        found: list[tuple[str, str]] = []
+        async with self._session() as http:
+            for _ in range(LOOKUP_PAGES):
+                data = await self._platform_get(http, "/models/requests/by-endpoint", params)
+                for item in data.get("items") or []:
+                    if isinstance(item, dict) and item.get("json_input") == arguments and item.get("request_id"):
+                        found.append((str(item.get("sent_at") or ""), str(item["request_id"])))
+                cursor = data.get("next_cursor")
+                if not data.get("has_more") or not cursor:
+                    break
+                params["cursor"] = str(cursor)
+        return [request_id for _, request_id in sorted(found)]
+
+    async def _platform_get(self, http: aiohttp.ClientSession, path: str, params: dict[str, str]) -> dict[str, Any]:
         try:
             async with self._slots:
-                handle = await self._client.submit(endpoint, arguments)
-        except fal_client.FalClientHTTPError as exc:
-            raise _from_http(exc.status_code, exc.message, exc.error_type) from None
-        except httpx.HTTPError as exc:
+                async with http.get(
+                    self._platform_url + path,
+                    params=params,
+                    headers=self._auth(),
+                    timeout=aiohttp.ClientTimeout(total=self._timeout),
+                ) as response:
+                    body = await response.read()
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise FalUnavailable(f"fal could not be reached ({type(exc).__name__}).") from None
-        return handle.request_id
+        if response.status in (401, 403):
+            raise FalLookupRefused(f"fal refused to list requests (HTTP {response.status}).", status=response.status)
+        data = _loads(body)
+        if response.status >= 400 or not isinstance(data, dict):
+            raise FalUnavailable(f"fal's request list failed (HTTP {response.status}).", status=response.status)
+        return data
+
+    def _auth(self) -> dict[str, str]:
+        return {"Authorization": f"Key {self._client.key}"}
+
+    @contextlib.asynccontextmanager
+    async def _session(self) -> AsyncIterator[aiohttp.ClientSession]:
+        """The bot's session; a short-lived one where none was given (tests of the status path alone)."""
+        if self._http is not None:
+            yield self._http
+            return
+        connector = aiohttp.TCPConnector(ssl=ssl.create_default_context())
+        async with aiohttp.ClientSession(connector=connector) as http:
+            yield http
 
     async def status(self, endpoint: str, request_id: str) -> QueueStatus:
         if self._http is not None:
@@ -104,7 +187,7 @@ class FalQueue:
     async def _status_aiohttp(self, endpoint: str, request_id: str) -> QueueStatus:
         assert self._http is not None
         handle = await self._client.get_handle(endpoint, request_id)  # fal_client's URL, no request
-        headers = {"Authorization": f"Key {self._client.key}"}
+        headers = self._auth()
         try:
             async with self._slots:
                 async with self._http.get(
@@ -159,6 +242,13 @@ class FalQueue:
         except (fal_client.FalClientHTTPError, httpx.HTTPError):
             return False
         return True
+
+
+def _loads(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
 
 
 def _json(response: httpx.Response) -> Any:

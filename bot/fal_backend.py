@@ -10,7 +10,12 @@ from bot.fal import QueueStatus
 
 class FalBackend(Protocol):
     async def submit(self, endpoint: str, arguments: dict[str, Any]) -> str:
-        """Queue a request; returns its request id. Raises FalRefused (422) or FalUnavailable."""
+        """Queue a request, sent once; returns its request id. Raises FalRefused (422), FalUnavailable with
+        fal's status (it did not take the request), or FalAnswerLost (it may have)."""
+
+    async def find_request(self, endpoint: str, arguments: dict[str, Any], since: float) -> list[str]:
+        """Request ids with exactly these arguments sent since `since`, oldest first (a lost submit found
+        again). Raises FalLookupRefused when the backend cannot list requests, FalUnavailable to retry."""
 
     async def status(self, endpoint: str, request_id: str) -> QueueStatus:
         """Where the request is; raises FalResultGone for an unknown or expired request."""

@@ -42,6 +42,9 @@ class TimedFal:
         self._submitted[request_id] = self._clock()
         return request_id
 
+    async def find_request(self, endpoint: str, arguments: dict[str, Any], since: float) -> list[str]:
+        return await self._timed("find", self._inner.find_request(endpoint, arguments, since))
+
     async def status(self, endpoint: str, request_id: str) -> QueueStatus:
         status = await self._timed("status", self._inner.status(endpoint, request_id))
         now = self._clock()

@@ -10,8 +10,8 @@ import random
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +19,19 @@ import aiohttp
 
 from bot import progress, sora
 from bot.delivery import DownloadError, download
-from bot.fal import FalError, FalQueue, FalResultGone, FalUnavailable, refusal_sentence
+from bot.fal import (
+    FalAnswerLost,
+    FalError,
+    FalLookupRefused,
+    FalQueue,
+    FalResultGone,
+    FalUnavailable,
+    refusal_sentence,
+)
 from bot.guild_settings import GuildSettings, refusal, shape_arguments
-from bot.messenger import Messenger, PostForbidden, PostTooLarge, VideoCard
+from bot.messenger import Messenger, PostForbidden, PostTooLarge, PostUnavailable, VideoCard
 from bot.models import FalResult, Job, JobState, Refused, Video, VideoRequest
+from bot.probe import probe
 from bot.progress import ProgressReporter
 from bot.quota import Limits
 from bot.settings_store import SettingsStore
@@ -35,6 +44,14 @@ log = logging.getLogger(__name__)
 
 STATUS_FAILURES_ALLOWED = 8
 SUBMIT_ATTEMPTS = 3
+# fal's clock and ours may differ: a lost submit is looked for from this long before we sent it.
+LOOKUP_SLACK = 60.0
+FINAL_ATTEMPTS = 5
+NOT_FOUND_AT_FAL = (
+    "fal never confirmed this request (its answer was lost, or the bot restarted while sending it), so it "
+    "was stopped; nothing was charged. Please ask again."
+)
+BROKEN_VIDEO = "fal sent a broken video file twice, so it was not posted; nothing was charged. Please ask again."
 
 
 class JobFailed(Exception):
@@ -64,6 +81,10 @@ class RunnerConfig:
     ffmpeg: str | None = None
     work_dir: Path | None = None
     quota_defaults: Limits | None = None  # None: no quota (unlimited)
+    lookup_interval: float | None = None  # how often a lost submit is looked for at fal (None: 6 x poll_max)
+    post_retry_min: float = 2.0  # Discord down: first wait before posting a finished video again
+    post_retry_max: float = 300.0
+    delivery_patience: float = 24 * 3600.0  # then the job fails (and is refunded)
 
 
 class JobRunner:
@@ -89,6 +110,7 @@ class JobRunner:
         self._config = config
         self._clock = clock
         self._tasks: dict[int, asyncio.Task[None]] = {}
+        self._chores: set[asyncio.Task[None]] = set()  # owed final texts, shown after a restart
         self._stopping = False
 
     @property
@@ -157,12 +179,15 @@ class JobRunner:
             if fresh is not None and not fresh.state.finished:
                 self.start(fresh)
             return "fal has already started making this video, so it can no longer be cancelled."
-        job = await self._store.update_job(job.id, JobState.CANCELLED, error=f"cancelled by <@{actor_id}>")
-        log.info(
-            "job=%s guild=%s user=%s state=%s cancelled by %s", job.id, job.guild_id, job.user_id, job.state, actor_id
-        )
         refunded = f"${job.cost_usd:.2f} refunded" if self._config.quota_defaults else "nothing was charged"
-        await self._edit(job.id, progress.cancelled(job, actor_id, refunded))
+        job = await self._store.update_job(
+            job.id,
+            JobState.CANCELLED,
+            error=f"cancelled by <@{actor_id}>",
+            final_text=progress.cancelled(job, actor_id, refunded),
+        )
+        log.info("%s cancelled by %s", _who(job), actor_id)
+        await self._show_final(job)
         self._messenger.forget(job.id)
         return f"Cancelled; {refunded}."
 
@@ -178,8 +203,8 @@ class JobRunner:
         task.add_done_callback(lambda _t, job_id=job.id: self._tasks.pop(job_id, None))
 
     async def resume_all(self) -> int:
-        """Pick up every unfinished job after a start. A job caught between 'about to submit' and
-        'request id stored' may or may not exist at fal: it is failed, never submitted again."""
+        """Pick up every unfinished job after a start, from its stored state. A job caught mid-submit is
+        looked for at fal (never sent again); finished jobs whose last text the member never saw get it."""
         resumed = 0
         jobs = await self._store.unfinished_jobs()
         # Their messages still show where they were: spread the first edits over one load-stretched
@@ -188,29 +213,33 @@ class JobRunner:
         for job in jobs:
             if job.id in self._tasks:
                 continue
-            if job.state == JobState.SUBMITTING:
-                await self._fail(
-                    job,
-                    "The bot restarted while sending this request to fal, so it was stopped; "
-                    "nothing was charged. Please ask again.",
-                )
-                continue
-            log.info("job=%s guild=%s user=%s state=%s resuming", job.id, job.guild_id, job.user_id, job.state)
+            log.info("%s resuming", _who(job))
             self.start(job, hold_edits=random.uniform(0, spread))
             resumed += 1
+        for job in await self._store.unshown_finals():
+            if job.id not in self._tasks:
+                self._chore(self._show_final(job), f"final-{job.id}")
         return resumed
 
     async def stop(self) -> None:
         """Stop every job task; their states are already on disk, so the next start resumes them."""
         self._stopping = True
-        tasks = list(self._tasks.values())
+        tasks = [*self._tasks.values(), *self._chores]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def wait_idle(self) -> None:
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
+        while self._tasks or self._chores:
+            await asyncio.gather(*self._tasks.values(), *self._chores, return_exceptions=True)
+
+    def _chore(self, coroutine: Coroutine[Any, Any, None], name: str) -> None:
+        if self._stopping:
+            coroutine.close()
+            return
+        task = asyncio.create_task(coroutine, name=name)
+        self._chores.add(task)
+        task.add_done_callback(self._chores.discard)
 
     # -- the state machine ------------------------------------------------------------------------------
 
@@ -221,11 +250,14 @@ class JobRunner:
         if hold_edits:
             reporter.hold(hold_edits)
         try:
-            submitted_now = job.state == JobState.PENDING
-            if submitted_now:
+            just_submitted = False
+            if job.state == JobState.PENDING:
                 job = await self._submit(job, reporter)
+                just_submitted = job.state == JobState.QUEUED
+            if job.state == JobState.SUBMITTING:
+                job = await self._find_lost_submit(job, reporter)
             if job.state in (JobState.QUEUED, JobState.RUNNING):
-                job = await self._wait(job, reporter, first_poll_now=not submitted_now)
+                job = await self._wait(job, reporter, first_poll_now=not just_submitted)
             if job.state in (JobState.COMPLETED, JobState.UPLOADING):
                 await self._deliver(job, reporter)
         except asyncio.CancelledError:
@@ -234,9 +266,7 @@ class JobRunner:
         except (JobFailed, FalError, DownloadError) as exc:
             await self._fail(await self._fresh(job), exc.user_message, reporter)
         except Exception:
-            log.exception(
-                "job=%s guild=%s user=%s state=%s failed unexpectedly", job.id, job.guild_id, job.user_id, job.state
-            )
+            log.exception("%s failed unexpectedly", _who(job))
             await self._fail(await self._fresh(job), "Something went wrong on our side; nothing was charged.", reporter)
         finally:
             self._messenger.forget(job.id)
@@ -244,37 +274,60 @@ class JobRunner:
     async def _fresh(self, job: Job) -> Job:
         return await self._store.get_job(job.id) or job
 
-    async def _edit(self, job_id: int, text: str) -> None:
+    async def _edit(self, job_id: int, text: str) -> int | None:
         job = await self._store.get_job(job_id)
         if job is None:
-            return
+            return None
         message_id = await self._messenger.edit_progress(job, text)
         if message_id is not None and message_id != job.progress_message_id:
             await self._store.update_job(job.id, progress_message_id=message_id)
+        return message_id
 
     async def _submit(self, job: Job, reporter: ProgressReporter) -> Job:
-        reporter.update(progress.submitting(job))
-        job = await self._store.update_job(job.id, JobState.SUBMITTING)
+        # Show the member's message first, so its id is stored before anything can reach fal: if the bot
+        # dies during the submit, the next start can still tell them how it ended.
+        await reporter.now(progress.submitting(job))
+        job = await self._store.update_job(job.id, JobState.SUBMITTING, submitted_at=self._clock())
         for attempt in range(1, SUBMIT_ATTEMPTS + 1):
             try:
                 request_id = await self._fal.submit(job.endpoint, job.arguments)
                 break
+            except FalAnswerLost as exc:
+                # fal may have the job: look for it instead of sending it again (a second video, billed).
+                log.warning("%s submit answer lost (%s); looking for it at fal", _who(job), exc.user_message)
+                return job
             except FalUnavailable as exc:
-                # Only an answered request (HTTP 5xx) proves fal did not take the job; anything else
-                # might have reached it, and a second submit could make (and bill) the video twice.
+                # fal answered (5xx, 429): that proves it did not take the job, so sending it again is safe.
                 if exc.status is None or attempt == SUBMIT_ATTEMPTS:
                     raise
                 await asyncio.sleep(2**attempt)
         job = await self._store.update_job(job.id, JobState.QUEUED, request_id=request_id)
-        log.info(
-            "job=%s guild=%s user=%s state=%s submitted request=%s",
-            job.id,
-            job.guild_id,
-            job.user_id,
-            job.state,
-            request_id,
-        )
+        log.info("%s submitted request=%s", _who(job), request_id)
         return job
+
+    async def _find_lost_submit(self, job: Job, reporter: ProgressReporter) -> Job:
+        """A submit whose answer never came (or the bot died during it): fal may have the request. Look for
+        it in fal's list of this key's requests, by endpoint, time and exact input, for as long as the job
+        itself would be waited for; adopt it when found. Never send it again."""
+        reporter.update(progress.finding_submit(job))
+        sent = job.submitted_at or job.updated_at
+        deadline = sent + self._config.job_timeout
+        interval = self._config.lookup_interval or self._config.poll_max * 6
+        while True:
+            try:
+                for request_id in await self._fal.find_request(job.endpoint, job.arguments, sent - LOOKUP_SLACK):
+                    if await self._store.job_with_request(request_id) is None:  # not another job's twin
+                        job = await self._store.update_job(job.id, JobState.QUEUED, request_id=request_id)
+                        log.info("%s found at fal after a lost submit: request=%s", _who(job), request_id)
+                        return job
+            except FalLookupRefused as exc:
+                log.warning("%s a lost submit cannot be looked up at fal (%s)", _who(job), exc.user_message)
+                raise JobFailed(NOT_FOUND_AT_FAL) from exc
+            except FalError as exc:
+                log.warning("%s fal's request list failed (%s); trying again", _who(job), exc.user_message)
+            if self._clock() >= deadline:
+                raise JobFailed(NOT_FOUND_AT_FAL)
+            await asyncio.sleep(interval)
 
     async def _wait(self, job: Job, reporter: ProgressReporter, *, first_poll_now: bool = True) -> Job:
         """Poll fal until the job ends: after poll_min, then doubling up to poll_max. A job just submitted
@@ -300,14 +353,7 @@ class JobRunner:
                 failures += 1
                 if failures > STATUS_FAILURES_ALLOWED:
                     raise JobFailed("fal stopped answering about this video; nothing was charged.") from exc
-                log.warning(
-                    "job=%s guild=%s user=%s state=%s status poll failed (%s), retrying",
-                    job.id,
-                    job.guild_id,
-                    job.user_id,
-                    job.state,
-                    exc.user_message,
-                )
+                log.warning("%s status poll failed (%s), retrying", _who(job), exc.user_message)
                 await asyncio.sleep(min(self._config.poll_max * 2, self._config.poll_min * 2**failures))
                 continue
             if status.state == "queued":
@@ -346,64 +392,113 @@ class JobRunner:
                 raise JobFailed("fal's answer held no video.") from exc
         raise AssertionError("unreachable")
 
+    # -- delivery: the paid video is kept until Discord has it ------------------------------------------
+
     async def _deliver(self, job: Job, reporter: ProgressReporter) -> None:
         assert job.result is not None
         result = FalResult.model_validate(job.result)
         if job.state == JobState.UPLOADING:
-            # We died while posting: the post may have gone through. Never post it twice.
-            posted = await self._messenger.find_posted_video(job)
+            # We died (or lost Discord's answer) while posting: the post may have gone through. Never twice.
+            posted = await self._look_for_post(job, patiently=True)
             if posted is not None:
                 await self._finish(job, result, posted, reporter)
                 return
-        reporter.update(progress.downloading(job))
-        work = Path(tempfile.mkdtemp(prefix=f"job{job.id}-", dir=self._config.work_dir))
-        try:
-            path = await download(self._http, result.video.url, work, max_bytes=self._config.max_download_bytes)
-            parent_link = await self._parent_link(job)
-            card = VideoCard.for_job(job, result.video_id, parent_link=parent_link)
-            limit = self._messenger.upload_limit(job)
-            if path.stat().st_size > limit:
-                reporter.update(progress.compressing(job, limit))
-                fitted = await fit(self._config.ffmpeg, path, limit, job.duration) if self._config.ffmpeg else None
-                if fitted is None:
-                    path = None
-                    card = VideoCard.for_job(
-                        job,
-                        result.video_id,
-                        parent_link=parent_link,
-                        link=result.video.url,
-                        note="Too large for this server's upload limit even after compressing: "
-                        "here is fal's link (it expires after a while).",
-                    )
-                else:
-                    path = fitted
-                    card = VideoCard.for_job(
-                        job,
-                        result.video_id,
-                        note="Compressed to fit this server's upload limit.",
-                        parent_link=parent_link,
-                    )
-            reporter.update(progress.uploading(job))
+        parent_link = await self._parent_link(job)
+        ready = await self._ready_video(job, result, reporter)
+        card = VideoCard.for_job(job, result.video_id, parent_link=parent_link, note=ready.note, link=ready.link)
+        reporter.update(progress.uploading(job))
+        if job.state != JobState.UPLOADING:
             job = await self._store.update_job(job.id, JobState.UPLOADING)
-            try:
-                message_id = await self._messenger.post_video(job, card, path)
-            except PostTooLarge:
-                card = VideoCard.for_job(
-                    job,
-                    result.video_id,
-                    parent_link=parent_link,
+        message_id = await self._post(job, card, ready.path, reporter)
+        await self._finish(job, result, message_id, reporter)
+
+    def _job_dir(self, job_id: int) -> Path:
+        base = self._config.work_dir or Path(tempfile.gettempdir()) / "sora-bot-work"
+        return base / f"job{job_id}"
+
+    async def _ready_video(self, job: Job, result: FalResult, reporter: ProgressReporter) -> ReadyVideo:
+        """The file to post, downloaded, checked and fitted once, and kept on disk (under the job's own
+        folder) until the job ends: a post that fails, even across a restart, never downloads it again."""
+        work = self._job_dir(job.id)
+        kept = await asyncio.to_thread(ReadyVideo.load, work)
+        if kept is not None:
+            return kept
+        await asyncio.to_thread(work.mkdir, parents=True, exist_ok=True)
+        reporter.update(progress.downloading(job))
+        path = await self._download_checked(job, result.video.url, work)
+        limit = self._messenger.upload_limit(job)
+        ready = ReadyVideo(path)
+        if path.stat().st_size > limit:
+            reporter.update(progress.compressing(job, limit))
+            fitted = await fit(self._config.ffmpeg, path, limit, job.duration) if self._config.ffmpeg else None
+            if fitted is None:
+                ready = ReadyVideo(
+                    None,
                     link=result.video.url,
+                    note="Too large for this server's upload limit even after compressing: "
+                    "here is fal's link (it expires after a while).",
+                )
+            else:
+                ready = ReadyVideo(fitted, note="Compressed to fit this server's upload limit.")
+        await asyncio.to_thread(ready.save, work)
+        return ready
+
+    async def _download_checked(self, job: Job, url: str, work: Path) -> Path:
+        """Download and check that it plays as a video of the asked length; once more if not (a download
+        cut short, or a CDN error page), then give up: a broken file is never posted nor charged."""
+        for attempt in (1, 2):
+            path = await download(self._http, url, work, max_bytes=self._config.max_download_bytes)
+            checked = await probe(self._config.ffmpeg, path, job.duration)
+            if checked.ok:
+                return path
+            log.warning("%s fal's video is broken (%s); attempt %d of 2", _who(job), checked.why, attempt)
+            await asyncio.to_thread(path.unlink, missing_ok=True)
+        raise JobFailed(BROKEN_VIDEO)
+
+    async def _post(self, job: Job, card: VideoCard, path: Path | None, reporter: ProgressReporter) -> int:
+        """Post until Discord has it: a 503 or a dropped connection is retried with backoff (the nonce and
+        a look at the channel make each retry safe) for up to delivery_patience, across restarts too."""
+        delay = self._config.post_retry_min
+        began = self._clock()
+        while True:
+            try:
+                return await self._messenger.post_video(job, card, path)
+            except PostTooLarge:
+                card = replace(
+                    card,
+                    link=(job.result or {}).get("video", {}).get("url"),
                     note="Discord refused the file as too large: here is fal's link (it expires after a while).",
                 )
-                message_id = await self._messenger.post_video(job, card, None)
+                path = None
+                continue
             except PostForbidden as exc:
                 raise JobFailed(
                     "I may not post videos in this channel (I need Send Messages, Attach Files and Embed "
                     "Links there). Ask an admin, or use another channel."
                 ) from exc
-            await self._finish(job, result, message_id, reporter)
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
+            except PostUnavailable as exc:
+                if self._clock() - began > self._config.delivery_patience:
+                    raise JobFailed("Discord would not take this video for a whole day; nothing was charged.") from exc
+                log.warning("%s posting failed (%s); the video is kept, retrying in %.0f s", _who(job), exc, delay)
+                reporter.update(progress.retrying_post(job))
+            await asyncio.sleep(delay)
+            delay = min(self._config.post_retry_max, delay * 2)
+            posted = await self._look_for_post(job, patiently=False)  # a lost answer may hide a post
+            if posted is not None:
+                return posted
+
+    async def _look_for_post(self, job: Job, *, patiently: bool) -> int | None:
+        """The job's video message if Discord already has it; patiently: wait out a Discord outage."""
+        delay = self._config.post_retry_min
+        while True:
+            try:
+                return await self._messenger.find_posted_video(job)
+            except PostUnavailable as exc:
+                if not patiently:
+                    return None
+                log.warning("%s cannot read the channel (%s); retrying in %.0f s", _who(job), exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(self._config.post_retry_max, delay * 2)
 
     async def _parent_link(self, job: Job) -> str | None:
         parent = await self._store.get_video(job.parent_video_id) if job.parent_video_id else None
@@ -426,34 +521,81 @@ class JobRunner:
             parent_video_id=job.parent_video_id,
             created_at=self._clock(),
         )
-        job = await self._store.mark_delivered(job, video)
+        job = await self._store.mark_delivered(job, video, final_text=progress.delivered(job))
         if self._on_spend is not None:
             self._on_spend(job.guild_id, job.cost_usd)
-        log.info(
-            "job=%s guild=%s user=%s state=%s delivered message=%s",
-            job.id,
-            job.guild_id,
-            job.user_id,
-            job.state,
-            message_id,
-        )
-        await reporter.final(progress.delivered(job))
+        log.info("%s delivered message=%s", _who(job), message_id)
+        await self._discard_files(job.id)
+        await self._show_final(job, reporter)
 
     async def _fail(self, job: Job, reason: str, reporter: ProgressReporter | None = None) -> None:
-        job = await self._store.update_job(job.id, JobState.FAILED, error=reason)
-        log.info("job=%s guild=%s user=%s state=%s failed: %s", job.id, job.guild_id, job.user_id, job.state, reason)
+        final = progress.failed(job, reason)
+        job = await self._store.update_job(job.id, JobState.FAILED, error=reason, final_text=final)
+        log.info("%s failed: %s", _who(job), reason)
+        await self._discard_files(job.id)
+        await self._show_final(job, reporter)
         try:
-            if reporter is not None:
-                await reporter.final(progress.failed(job, reason))
-            else:
-                await self._edit(job.id, progress.failed(job, reason))
             await self._messenger.tell_requester(job, reason)
-        except Exception:
-            log.warning(
-                "job=%s guild=%s user=%s state=%s could not tell the member it failed",
-                job.id,
-                job.guild_id,
-                job.user_id,
-                job.state,
-                exc_info=True,
-            )
+        except Exception as exc:
+            log.warning("%s could not tell the member it failed (%s)", _who(job), exc)
+
+    async def _show_final(self, job: Job, reporter: ProgressReporter | None = None) -> None:
+        """Show the job's last text, written with its final state; a few tries, then it waits for the next
+        start (resume_all), so a crash or a Discord outage never leaves a message saying "Uploading…"."""
+        assert job.final_text is not None
+        for attempt in range(FINAL_ATTEMPTS):
+            if attempt:
+                await asyncio.sleep(min(30.0, self._config.post_retry_min * 2**attempt))
+            if reporter is not None:
+                shown = await reporter.final(job.final_text)
+                reporter = None  # later tries go straight to Discord
+            else:
+                shown = await self._try_edit(job.id, job.final_text)
+            if shown:
+                await self._store.update_job(job.id, final_shown_at=self._clock())
+                return
+        log.warning("%s its last text is not shown yet; it is owed until the next start", _who(job))
+
+    async def _try_edit(self, job_id: int, text: str) -> bool:
+        try:
+            await self._edit(job_id, text)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("job=%s edit failed (%s: %s)", job_id, type(exc).__name__, exc)
+            return False
+        return True
+
+    async def _discard_files(self, job_id: int) -> None:
+        await asyncio.to_thread(shutil.rmtree, self._job_dir(job_id), True)
+
+
+@dataclass(frozen=True)
+class ReadyVideo:
+    """What will be posted: the checked file (None: post the link instead), with the card's note."""
+
+    path: Path | None
+    note: str | None = None
+    link: str | None = None
+
+    MANIFEST = "ready.json"
+
+    def save(self, work: Path) -> None:
+        data = {"file": self.path.name if self.path else None, "note": self.note, "link": self.link}
+        (work / self.MANIFEST).write_text(json.dumps(data), encoding="utf-8")
+
+    @classmethod
+    def load(cls, work: Path) -> ReadyVideo | None:
+        try:
+            data = json.loads((work / cls.MANIFEST).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        path = work / data["file"] if data.get("file") else None
+        if path is not None and not path.is_file():
+            return None
+        return cls(path, data.get("note"), data.get("link"))
+
+
+def _who(job: Job) -> str:
+    """The prefix of every job log line, so each can be filtered by job, server, member or state."""
+    return f"job={job.id} guild={job.guild_id} user={job.user_id} state={job.state}"

@@ -17,6 +17,11 @@ class PostTooLarge(Exception):
     """Discord refused the file as too large."""
 
 
+class PostUnavailable(Exception):
+    """Discord did not answer, or answered 5xx: the post may be tried again (the nonce and a look at the
+    channel keep a retry from posting twice)."""
+
+
 @dataclass(frozen=True)
 class VideoCard:
     """Everything the embed under a delivered video shows."""
@@ -72,10 +77,11 @@ class Messenger(Protocol):
 
     async def post_video(self, job: Job, card: VideoCard, file: Path | None) -> int:
         """Post the finished video (or, with file None, the card with its link) as an ordinary
-        channel message; returns its id. Raises PostForbidden or PostTooLarge."""
+        channel message; returns its id. Raises PostForbidden, PostTooLarge or PostUnavailable."""
 
     async def find_posted_video(self, job: Job) -> int | None:
-        """The id of a video message already posted for this job (a crash during upload), if any."""
+        """The id of a video message already posted for this job (a crash during upload), if any.
+        Raises PostUnavailable when Discord cannot be asked."""
 
     async def tell_requester(self, job: Job, text: str) -> None:
         """Tell the member privately when that is still possible (a live interaction), else do nothing."""

@@ -23,7 +23,7 @@ class Refused(Exception):
 
 class JobState(enum.StrEnum):
     PENDING = "pending"  # row written, nothing sent to fal yet: safe to submit
-    SUBMITTING = "submitting"  # submit in flight: if we die here we cannot know, so never resubmit
+    SUBMITTING = "submitting"  # submit in flight or its answer lost: looked up at fal, never sent again
     QUEUED = "queued"  # request id stored; waiting in fal's queue
     RUNNING = "running"  # fal is generating
     COMPLETED = "completed"  # fal's result fetched and stored
@@ -92,6 +92,9 @@ class Job(BaseModel):
     error: str | None = None
     created_at: float
     updated_at: float
+    submitted_at: float | None = None  # when the submit to fal began
+    final_text: str | None = None  # the progress message's last text, owed to the member until shown
+    final_shown_at: float | None = None
 
     @property
     def remixable(self) -> bool:

@@ -69,7 +69,11 @@ class Operations:
             log.warning("FAL_BACKEND=simulated: videos are test patterns made locally; fal is never called")
         else:
             assert settings.fal_key is not None  # Settings requires it unless simulated
-            backend = FalQueue(fal_client.AsyncClient(key=settings.fal_key.get_secret_value()), http=http)
+            backend = FalQueue(
+                fal_client.AsyncClient(key=settings.fal_key.get_secret_value()),
+                http=http,
+                platform_url=settings.fal_platform_url,
+            )
         return cls(settings, metrics, TimedFal(backend, metrics), simulated, JobStats(conn), time.time())
 
     def discord_trace(self) -> aiohttp.TraceConfig:

@@ -31,6 +31,14 @@ def submitting(job: Job) -> str:
     return f"{headline(job)}\n📨 Sending your request to fal…"
 
 
+def finding_submit(job: Job) -> str:
+    return f"{headline(job)}\n🔎 fal's answer was lost on the way; checking whether fal received your request…"
+
+
+def retrying_post(job: Job) -> str:
+    return f"{headline(job)}\n⬆️ Discord is not taking uploads right now; your video is kept and will be posted…"
+
+
 def generating(job: Job, seconds: float, last_log: str | None) -> str:
     text = f"{headline(job)}\n🎬 Generating · {elapsed(seconds)} elapsed"
     if last_log:
@@ -108,15 +116,22 @@ class ProgressReporter:
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._flush_later())
 
-    async def final(self, text: str) -> None:
-        """Show a final state now (it must not be dropped), then stop."""
+    async def now(self, text: str) -> bool:
+        """Show `text` before going on (the message id is then known); False when Discord did not take it."""
+        await self.close()
+        self._pending = text
+        return await self._flush()
+
+    async def final(self, text: str) -> bool:
+        """Show a final state now (it must not be dropped), then stop. False when Discord did not take it:
+        the caller keeps it owed."""
         await self.close()
         if self._last_sent_at is not None:
             wait = self._last_sent_at + self._final_interval - self._clock()
             if wait > 0:
                 await asyncio.sleep(wait)
         self._pending = text
-        await self._flush()
+        return await self._flush()
 
     async def close(self) -> None:
         if self._task is not None and not self._task.done():
@@ -137,18 +152,19 @@ class ProgressReporter:
             await asyncio.sleep(wait)
         await self._flush()
 
-    async def _flush(self) -> None:
+    async def _flush(self) -> bool:
         text, self._pending = self._pending, None
         if text is None or text == self._last_text:
-            return
+            return True
         self._last_sent_at = self._clock()
         try:
             await self._send(text)
         except asyncio.CancelledError:
             raise
-        except Exception:
-            # A lost progress edit is harmless: the next state, or the delivery, supersedes it.
-            log.warning("progress edit failed", exc_info=True)
-            return
+        except Exception as exc:
+            # A lost progress edit is harmless: the next state supersedes it (a final one is kept owed).
+            log.warning("progress edit failed (%s: %s)", type(exc).__name__, exc)
+            return False
         self._last_text = text
         self.edits += 1
+        return True

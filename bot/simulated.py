@@ -134,6 +134,19 @@ class SimulatedFal:
             self._start_render(request_id, record)
         return request_id
 
+    async def find_request(self, endpoint: str, arguments: dict[str, Any], since: float) -> list[str]:
+        """Like fal's request list: the requests with exactly these arguments, sent since `since`."""
+
+        def scan() -> list[tuple[float, str]]:
+            found = []
+            for path in (self._dir / "requests").glob("*.json"):
+                record = Record(**self._read(path))
+                if record.endpoint == endpoint and record.arguments == arguments and record.submitted_at >= since:
+                    found.append((record.submitted_at, path.stem))
+            return found
+
+        return [request_id for _, request_id in sorted(await asyncio.to_thread(scan))]
+
     async def status(self, endpoint: str, request_id: str) -> QueueStatus:
         record = await self._record(endpoint, request_id)
         if record.cancelled:

@@ -24,7 +24,7 @@ from bot.quota import Limits, QuotaRefused, decide, period_bounds
 _JOB_COLUMNS = (
     "id, kind, state, guild_id, channel_id, user_id, endpoint, arguments, prompt, model, duration, "
     "aspect_ratio, resolution, cost_usd, request_id, parent_video_id, progress_message_id, reply_to_message_id, "
-    "result_json, video_message_id, error, created_at, updated_at"
+    "result_json, video_message_id, error, created_at, updated_at, submitted_at, final_text, final_shown_at"
 )
 _UPDATABLE = {
     "request_id",
@@ -33,6 +33,9 @@ _UPDATABLE = {
     "result_json",
     "video_message_id",
     "error",
+    "submitted_at",
+    "final_text",
+    "final_shown_at",
 }
 
 
@@ -153,6 +156,19 @@ class Store:
             rows = await cur.fetchall()
         return [_job(r) for r in rows]
 
+    async def unshown_finals(self) -> list[Job]:
+        """Finished jobs whose last text Discord has not shown yet (the bot died, or Discord was down)."""
+        async with self._conn.execute(
+            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE final_text IS NOT NULL AND final_shown_at IS NULL ORDER BY id"
+        ) as cur:
+            rows = await cur.fetchall()
+        return [_job(r) for r in rows]
+
+    async def job_with_request(self, request_id: str) -> Job | None:
+        async with self._conn.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE request_id = ?", (request_id,)) as cur:
+            row = await cur.fetchone()
+        return _job(row) if row else None
+
     async def update_job(self, job_id: int, state: JobState | None = None, **fields: Any) -> Job:
         """Write a state change (and the facts that come with it) before the caller acts on it."""
         unknown = set(fields) - _UPDATABLE
@@ -178,7 +194,7 @@ class Store:
         assert job is not None
         return job
 
-    async def mark_delivered(self, job: Job, video: Video) -> Job:
+    async def mark_delivered(self, job: Job, video: Video, final_text: str | None = None) -> Job:
         """Record the posted video and finish the job in one transaction: never one without the other."""
         async with self.transaction() as conn:
             await conn.execute(
@@ -204,8 +220,9 @@ class Store:
             )
             now = self._clock()
             await conn.execute(
-                "UPDATE jobs SET state = ?, video_message_id = ?, updated_at = ?, finished_at = ? WHERE id = ?",
-                (JobState.DELIVERED.value, video.message_id, now, now, job.id),
+                "UPDATE jobs SET state = ?, video_message_id = ?, updated_at = ?, finished_at = ?, final_text = ? "
+                "WHERE id = ?",
+                (JobState.DELIVERED.value, video.message_id, now, now, final_text, job.id),
             )
             await ledger_sql.settle(conn, job.id, "commit", now)
         delivered = await self.get_job(job.id)

@@ -63,6 +63,7 @@ def settings_for(world: World, **overrides: Any) -> Settings:
     values: dict[str, Any] = dict(
         discord_token=world.discord.bot_token,
         fal_key=FAL_KEY,
+        fal_platform_url=world.fal.platform_url,
         database_path=world.tmp / "data" / "bot.sqlite3",
         fal_poll_min_seconds=0.2,
         fal_poll_max_seconds=0.5,
@@ -112,6 +113,7 @@ def bot_process(world: World, **env: str) -> subprocess.Popen[bytes]:
         "FAL_KEY": FAL_KEY,
         "DATABASE_PATH": str(world.tmp / "data" / "bot.sqlite3"),
         "FAL_QUEUE_RUN_HOST": world.fal.host,
+        "FAL_PLATFORM_URL": world.fal.platform_url,
         "SSL_CERT_FILE": str(world.fal.ca_path),
         "FAL_POLL_MIN_SECONDS": "0.2",
         "FAL_POLL_MAX_SECONDS": "0.5",

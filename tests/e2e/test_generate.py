@@ -20,7 +20,7 @@ from tests.fakes.media import make_mp4
 
 
 async def test_generate_delivers_fal_video_with_progress(world, start_bot, tmp_path):
-    source = make_mp4(tmp_path / "fal.mp4", seconds=4, width=640, height=360)
+    source = make_mp4(tmp_path / "fal.mp4", seconds=8, width=640, height=360)  # the 8 s asked for
     world.fal.default_script = JobScript(queue_seconds=4.0, run_seconds=5.0, video=source, video_id="video_abc")
     bot = await start_bot(progress_min_interval_seconds=3.0, fal_poll_min_seconds=1.0, fal_poll_max_seconds=5.0)
 

@@ -97,7 +97,12 @@ Outcome = Literal[
     "result_gone",
     "server_error_then_ok",
 ]
-RequestKind = Literal["submit", "status", "result", "cancel", "file"]
+RequestKind = Literal["submit", "status", "result", "cancel", "file", "list"]
+# How the fake answers an accepted submit: "ok"; "drop" closes the connection once the job exists (the
+# answer is lost); "garbage" answers 200 with a body that is not JSON; "hang" never answers.
+SubmitAnswer = Literal["ok", "drop", "garbage", "hang"]
+# A broken download: an HTML error page served as the video, or the mp4 cut in half.
+FileFault = Literal["html", "truncated"]
 
 CONTENT_POLICY_MESSAGE = "The prompt was flagged by the content moderation system."
 CANCELLED_MESSAGE = "Request was cancelled"
@@ -116,6 +121,9 @@ class JobScript:
     status_errors: int = 0
     time_scale: float = 1.0
     honor_cancel_in_progress: bool = False
+    submit_answer: SubmitAnswer = "ok"
+    file_fault: FileFault | None = None
+    file_faults: int = 1  # how many downloads of the video are broken before a good one
 
 
 @dataclass
@@ -402,7 +410,7 @@ def _tls_material() -> tuple[trustme.CA, trustme.LeafCert]:
 
 _media_lock = threading.Lock()
 _media_dir: Path | None = None
-_default_video: Path | None = None
+_default_videos: dict[int, Path] = {}
 _probe_cache: dict[tuple[str, int, float], dict[str, Any]] = {}
 
 
@@ -414,13 +422,14 @@ def _shared_media_dir() -> Path:
     return _media_dir
 
 
-def default_video_path() -> Path:
-    """The fake's stock video (4 s 1280x720 H.264+AAC), made once per process."""
-    global _default_video
+def default_video_path(seconds: int = 4) -> Path:
+    """The fake's stock video of `seconds` (1280x720 H.264+AAC), made once per process and length."""
     with _media_lock:
-        if _default_video is None or not _default_video.is_file():
-            _default_video = media.make_mp4(_shared_media_dir() / "fake-sora-default.mp4", seconds=4)
-        return _default_video
+        video = _default_videos.get(seconds)
+        if video is None or not video.is_file():
+            video = media.make_mp4(_shared_media_dir() / f"fake-sora-{seconds}s.mp4", seconds=seconds)
+            _default_videos[seconds] = video
+        return video
 
 
 def _video_metadata(path: Path) -> dict[str, Any]:
@@ -458,6 +467,8 @@ def _video_metadata(path: Path) -> dict[str, Any]:
 # The server
 
 
+# fal's platform API (api.fal.ai/v1 in production), served by the same fake: this key's requests by endpoint.
+LIST_PATH = "/v1/models/requests/by-endpoint"
 _REQUEST_PATH = re.compile(r"(?P<app>.+?)/requests/(?P<rid>[^/]+)(?:/(?P<action>status|cancel))?")
 
 
@@ -465,6 +476,8 @@ def _classify(path: str, method: str) -> tuple[RequestKind | None, str | None]:
     """What a request is, from its path alone: (kind, request id)."""
     if path.startswith("/files/"):
         return "file", None
+    if path == LIST_PATH:
+        return "list", None
     match = _REQUEST_PATH.fullmatch(path.strip("/"))
     if match is not None:
         kinds: dict[str | None, RequestKind] = {None: "result", "status": "status", "cancel": "cancel"}
@@ -485,6 +498,11 @@ class FakeFal:
         self.requests: list[RecordedRequest] = []
         self.jobs: dict[str, Job] = {}
         self.files: dict[str, Path] = {}
+        self.file_faults: dict[str, tuple[FileFault, int]] = {}  # file name -> (fault, downloads left broken)
+        # The request list: its answer's status (None: 200), and whether it shows requests not yet ended
+        # (fal's list is read from ended requests; by default the fake shows only those).
+        self.list_status: int | None = None
+        self.list_in_flight = False
         self._scripts: deque[JobScript] = deque()
         self._runner: web.AppRunner | None = None
         self._background: set[asyncio.Task[Any]] = set()
@@ -500,6 +518,11 @@ class FakeFal:
     def base_url(self) -> str:
         return f"https://{self.host}"
 
+    @property
+    def platform_url(self) -> str:
+        """What the bot's FAL_PLATFORM_URL points at (https://api.fal.ai/v1 in production)."""
+        return f"{self.base_url}/v1"
+
     def client_ssl_context(self) -> ssl.SSLContext:
         """A client context trusting only the fake's CA (for aiohttp downloads)."""
         return ssl.create_default_context(cafile=str(self.ca_path))
@@ -513,6 +536,7 @@ class FakeFal:
 
         app = web.Application(middlewares=[self._record_middleware], client_max_size=16 * 1024 * 1024)
         app.router.add_get("/files/{name}", self._handle_file)
+        app.router.add_get(LIST_PATH, self._handle_list)
         app.router.add_route("*", "/{tail:.*}", self._handle_queue)
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await runner.setup()
@@ -638,10 +662,58 @@ class FakeFal:
     # -- handlers ---------------------------------------------------------------------
 
     async def _handle_file(self, request: web.Request) -> web.StreamResponse:
-        path = self.files.get(request.match_info["name"])
+        name = request.match_info["name"]
+        path = self.files.get(name)
         if path is None or not path.is_file():
             return self._json(404, {"detail": "File not found"})
+        fault, left = self.file_faults.get(name, (None, 0))
+        if fault is not None and left > 0:
+            self.file_faults[name] = (fault, left - 1)
+            if fault == "html":
+                page = b"<!doctype html><html><body><h1>502 Bad Gateway</h1></body></html>"
+                return web.Response(body=page, headers={"Content-Type": "video/mp4"})
+            data = await asyncio.to_thread(path.read_bytes)
+            return web.Response(body=data[: len(data) // 2], headers={"Content-Type": "video/mp4"})
         return web.FileResponse(path, headers={"Content-Type": "video/mp4"})
+
+    async def _handle_list(self, request: web.Request) -> web.Response:
+        """fal's "list requests by endpoint": this key's requests to one endpoint since `start`, newest
+        first, with their input under `expand=payloads`; two to a page, so callers must follow the cursor."""
+        if not self._authorized(request):
+            return self._json(401, {"detail": "Unauthorized"})
+        if self.list_status is not None:
+            return self._json(self.list_status, {"detail": "The fake says no"})
+        endpoint = request.query.get("endpoint_id", "")
+        start = datetime.fromisoformat(request.query.get("start", "1970-01-01T00:00:00Z").replace("Z", "+00:00"))
+        payloads = "payloads" in request.query.getall("expand", [])
+        now = time.monotonic()
+        jobs = [
+            job
+            for job in self.jobs.values()
+            if job.endpoint == endpoint
+            and job.submitted_wall >= start
+            and (self.list_in_flight or job.phase(now) == "COMPLETED")
+        ]
+        jobs.sort(key=lambda job: job.submitted_wall, reverse=True)
+        page = int(request.query.get("cursor", "0") or 0)
+        shown = jobs[page * 2 : page * 2 + 2]
+        items = []
+        for job in shown:
+            ended = job.phase(now) == "COMPLETED"
+            item: dict[str, Any] = {
+                "request_id": job.request_id,
+                "endpoint_id": job.endpoint,
+                "sent_at": job.submitted_wall.isoformat().replace("+00:00", "Z"),
+                "ended_at": (job.submitted_wall + timedelta(seconds=job.queue_seconds + job.run_seconds)).isoformat()
+                if ended
+                else None,
+                "status_code": 200 if ended else None,
+            }
+            if payloads:
+                item["json_input"] = job.payload
+            items.append(item)
+        more = len(jobs) > page * 2 + 2
+        return self._json(200, {"items": items, "next_cursor": str(page + 1) if more else None, "has_more": more})
 
     async def _handle_queue(self, request: web.Request) -> web.StreamResponse:
         tail = request.match_info["tail"].strip("/")
@@ -732,9 +804,17 @@ class FakeFal:
         record(200, rid, None, script)
         if ENDPOINTS[endpoint].kind == "video" and script.video is None:
             # Make (or reuse) the stock video while the job is "queued".
-            self._track(asyncio.to_thread(default_video_path))
+            self._track(asyncio.to_thread(default_video_path, self._seconds(job)))
         body = {"status": "IN_QUEUE", "request_id": rid, **self._urls(app, rid)}
         body["queue_position"] = job.queue_position(now)
+        if script.submit_answer == "drop":
+            assert request.transport is not None
+            request.transport.abort()  # fal has the job; its answer never arrives
+            return web.Response(status=200)
+        if script.submit_answer == "garbage":
+            return web.Response(status=200, body=b"<html>upstream reset</html>", content_type="text/html")
+        if script.submit_answer == "hang":
+            await asyncio.sleep(3600)
         return self._json(200, body, rid)
 
     def _status(self, request: web.Request, job: Job) -> web.Response:
@@ -803,8 +883,18 @@ class FakeFal:
             return self._json(200, {"id": job.char_id, "name": job.payload.get("name")}, rid)
         return self._json(200, await self._video_result(job), rid)
 
+    def _seconds(self, job: Job) -> int:
+        """The length of the video a job makes: its duration, or for a remix its source's."""
+        if "video_id" in job.payload:
+            source = next((j for j in self.jobs.values() if j.video_id == job.payload["video_id"]), None)
+            return self._seconds(source) if source is not None else 4
+        try:
+            return int(job.payload.get("duration", 4))
+        except (TypeError, ValueError):
+            return 4
+
     async def _video_result(self, job: Job) -> dict[str, Any]:
-        path = job.script.video or await asyncio.to_thread(default_video_path)
+        path = job.script.video or await asyncio.to_thread(default_video_path, self._seconds(job))
         meta = await asyncio.to_thread(_video_metadata, path)
         if job.file_name is None:
             name = f"{job.video_id}.mp4"
@@ -814,6 +904,8 @@ class FakeFal:
                 name = f"{job.video_id}-{n}.mp4"
             self.files[name] = path
             job.file_name = name
+            if job.script.file_fault is not None:
+                self.file_faults[name] = (job.script.file_fault, job.script.file_faults)
         video = {
             "url": f"{self.base_url}/files/{job.file_name}",
             "content_type": "video/mp4",

@@ -14,8 +14,10 @@ from bot.jobs import JobRunner, Origin, RunnerConfig
 from bot.models import JobState
 from bot.quota import Limits, Period, QuotaRefused, Standing, decide, money, period_bounds, to_micros
 from bot.quota_service import QuotaService, Usage
+from bot.simulated import SimulatedFal
 from bot.sora import PriceTable
 from bot.store import Store
+from tests.unit.test_jobs import RecordingMessenger
 
 UTC = dt.UTC
 
@@ -189,11 +191,17 @@ async def test_failed_cancelled_and_delivered_jobs_settle_once(store):
     assert usage.standing.member_spent_micros == 0
 
 
-async def test_an_interrupted_job_is_refunded_at_restart(store):
+async def test_an_interrupted_job_that_fal_never_received_is_refunded_at_restart(store, tmp_path):
     jobs = runner(store, limits())
     job = await jobs.accept(sora.text_to_video("a", duration=8), ALICE)
-    await store.update_job(job.id, JobState.SUBMITTING)  # the process died here
-    await runner(store, limits()).resume_all()
+    await store.update_job(job.id, JobState.SUBMITTING)  # the process died here, before fal had it
+    # After the restart the job is looked for in the backend's request list (empty) until the job's
+    # own timeout (0 here), then failed and refunded.
+    config = RunnerConfig(quota_defaults=limits(), job_timeout=0)
+    fal = SimulatedFal(tmp_path / "sim", None)
+    restarted = JobRunner(store, fal, RecordingMessenger(), None, PriceTable(), config, clock=store.clock)  # type: ignore[arg-type]
+    await restarted.resume_all()
+    await restarted.wait_idle()
     assert (await store.get_job(job.id)).state == JobState.FAILED
     assert await ledger(store) == [("reserve", 800_000), ("refund", -800_000)]
 
