@@ -69,6 +69,7 @@ class Origin:
     user_id: int
     reply_to_message_id: int | None = None
     role_ids: tuple[int, ...] = ()  # the member's roles, for a Pro-role rule
+    progress_message_id: int | None = None  # the interaction's "thinking…" answer, when known
 
 
 @dataclass(frozen=True)
@@ -156,6 +157,7 @@ class JobRunner:
             resolution=request.resolution,
             cost_usd=self._prices.cost(request),
             reply_to_message_id=origin.reply_to_message_id,
+            progress_message_id=origin.progress_message_id,
             parent_video_id=request.source_video_id,
             reservation=reservation,
         )
@@ -284,9 +286,7 @@ class JobRunner:
         return message_id
 
     async def _submit(self, job: Job, reporter: ProgressReporter) -> Job:
-        # Show the member's message first, so its id is stored before anything can reach fal: if the bot
-        # dies during the submit, the next start can still tell them how it ended.
-        await reporter.now(progress.submitting(job))
+        reporter.update(progress.submitting(job))
         job = await self._store.update_job(job.id, JobState.SUBMITTING, submitted_at=self._clock())
         for attempt in range(1, SUBMIT_ATTEMPTS + 1):
             try:

@@ -116,12 +116,6 @@ class ProgressReporter:
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._flush_later())
 
-    async def now(self, text: str) -> bool:
-        """Show `text` before going on (the message id is then known); False when Discord did not take it."""
-        await self.close()
-        self._pending = text
-        return await self._flush()
-
     async def final(self, text: str) -> bool:
         """Show a final state now (it must not be dropped), then stop. False when Discord did not take it:
         the caller keeps it owed."""

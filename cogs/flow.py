@@ -3,6 +3,8 @@ privately), then the runner. Every command, menu, modal and button that makes a 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import discord
 
 from bot.discord_messenger import DiscordMessenger
@@ -54,7 +56,10 @@ async def start_job(
         return
     # Then answer: Discord drops an interaction left unanswered for 3 s, and under load the quota's
     # transaction below waits its turn at the database for longer than that (nothing is recorded yet).
-    await interaction.response.defer(thinking=True)
+    acknowledged = await interaction.response.defer(thinking=True)
+    # The "thinking…" message is the progress message: stored with the job, it can be edited from the
+    # first moment, after a restart too, even if the bot dies before its first edit.
+    origin = replace(origin, progress_message_id=acknowledged.message_id if acknowledged else None)
     try:
         job = await runner.accept(request, origin)
     except Refused as exc:

@@ -28,6 +28,7 @@ from typing import TypeVar
 
 from aiohttp import web
 
+from .discord_fake_faults import Action, Fault, Faults
 from .discord_fake_gateway import FakeGateway, GatewaySession
 from .discord_fake_messages import MessageStore, Origin
 from .discord_fake_models import (
@@ -114,6 +115,7 @@ class FakeDiscord:
         self.store = MessageStore(self.ids, lambda: self.http_base, self.users.get)
         self.gateway = FakeGateway(self)
         self._limiter = RateLimiter()
+        self.faults = Faults()
         self._changed = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
@@ -528,6 +530,11 @@ class FakeDiscord:
     def set_route_limit(self, method: str, path_regex: str, limit: int, per_seconds: float) -> None:
         """A real bucket for matching requests: `limit` per `per_seconds`, 429 beyond (see count_429)."""
         self._limiter.add_route_limit(method, path_regex, limit, per_seconds)
+
+    def fault(self, method: str, path_regex: str, action: Action, *, status: int = 503, count: int = 1) -> Fault:
+        """The next `count` requests (negative: all) whose path (without /api/v10) fully matches path_regex
+        meet `action`: see discord_fake_faults. Returns the fault, to release a hold or count its hits."""
+        return self.faults.add(method, path_regex, action, status=status, count=count)
 
     def clear_rate_limits(self) -> None:
         self._limiter.clear()

@@ -125,6 +125,16 @@ class RestDispatcher:
             content_type=request.content_type,
         )
         headers: dict[str, str] = {"Via": "1.1 google", "X-Fake-Discord": "1"}
+        fault = self._fake.faults.take(record.method, record.path)
+        if fault is not None and fault.action == "reset":
+            return self._drop(request, record)
+        if fault is not None and fault.action == "status":
+            record.status = fault.status
+            self._fake._record_request(record)
+            body = json.dumps({"message": f"{fault.status}: Service Unavailable", "code": 0}).encode()
+            return web.Response(body=body, status=fault.status, headers=headers | {"Content-Type": "application/json"})
+        if fault is not None and fault.action == "hold":
+            await fault.released.wait()
         try:
             reply = await self._answer(request, record, headers)
         except DiscordError as exc:
@@ -136,12 +146,24 @@ class RestDispatcher:
         record.status = reply.status
         record.response_json = reply.body
         headers.update(reply.headers)
+        if fault is not None and fault.action == "answer_lost":
+            return self._drop(request, record)
         self._fake._record_request(record)
+        if fault is not None and fault.action == "hold_after":
+            await fault.released.wait()
         if reply.status == 204 or reply.body is None:
             return web.Response(status=reply.status, headers=headers)
         # Exactly "application/json": discord.py compares the header verbatim (no charset).
         headers["Content-Type"] = "application/json"
         return web.Response(body=json.dumps(reply.body).encode(), status=reply.status, headers=headers)
+
+    def _drop(self, request: web.Request, record: RecordedRequest) -> web.StreamResponse:
+        """Close the connection without an answer (recorded with status 0)."""
+        record.status = 0
+        self._fake._record_request(record)
+        assert request.transport is not None
+        request.transport.abort()
+        return web.Response(status=200)
 
     async def _answer(self, request: web.Request, record: RecordedRequest, headers: dict[str, str]) -> Reply:
         route, params, path_known = self._match(record.method, record.path)
