@@ -531,10 +531,20 @@ class FakeDiscord:
         """A real bucket for matching requests: `limit` per `per_seconds`, 429 beyond (see count_429)."""
         self._limiter.add_route_limit(method, path_regex, limit, per_seconds)
 
-    def fault(self, method: str, path_regex: str, action: Action, *, status: int = 503, count: int = 1) -> Fault:
+    def fault(
+        self,
+        method: str,
+        path_regex: str,
+        action: Action,
+        *,
+        status: int = 503,
+        count: int = 1,
+        contains: str | None = None,
+    ) -> Fault:
         """The next `count` requests (negative: all) whose path (without /api/v10) fully matches path_regex
-        meet `action`: see discord_fake_faults. Returns the fault, to release a hold or count its hits."""
-        return self.faults.add(method, path_regex, action, status=status, count=count)
+        (and whose JSON body has `contains`) meet `action`: see discord_fake_faults. Returns the fault, to
+        release a hold or count its hits."""
+        return self.faults.add(method, path_regex, action, status=status, count=count, contains=contains)
 
     def clear_rate_limits(self) -> None:
         self._limiter.clear()

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Literal
@@ -24,6 +25,7 @@ class Fault:
     action: Action
     status: int = 503
     count: int = 1  # matching requests still to hit; negative: every one
+    contains: str | None = None  # only requests whose JSON body has this text
     hits: int = 0
     released: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -35,14 +37,26 @@ class Faults:
     def __init__(self) -> None:
         self._faults: list[Fault] = []
 
-    def add(self, method: str, path_regex: str, action: Action, *, status: int = 503, count: int = 1) -> Fault:
-        fault = Fault(method.upper(), re.compile(path_regex), action, status, count)
+    def add(
+        self,
+        method: str,
+        path_regex: str,
+        action: Action,
+        *,
+        status: int = 503,
+        count: int = 1,
+        contains: str | None = None,
+    ) -> Fault:
+        fault = Fault(method.upper(), re.compile(path_regex), action, status, count, contains)
         self._faults.append(fault)
         return fault
 
-    def take(self, method: str, path: str) -> Fault | None:
+    def take(self, method: str, path: str, body: object) -> Fault | None:
         """The first armed fault for this request, counted as hit."""
+        text = json.dumps(body, ensure_ascii=False) if body is not None else ""
         for fault in self._faults:
+            if fault.contains is not None and fault.contains not in text:
+                continue
             if fault.count != 0 and fault.method == method and fault.pattern.fullmatch(path):
                 fault.count -= 1 if fault.count > 0 else 0
                 fault.hits += 1

@@ -125,7 +125,7 @@ class RestDispatcher:
             content_type=request.content_type,
         )
         headers: dict[str, str] = {"Via": "1.1 google", "X-Fake-Discord": "1"}
-        fault = self._fake.faults.take(record.method, record.path)
+        fault = self._fake.faults.take(record.method, record.path, record.json)
         if fault is not None and fault.action == "reset":
             return self._drop(request, record)
         if fault is not None and fault.action == "status":

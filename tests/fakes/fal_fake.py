@@ -99,8 +99,9 @@ Outcome = Literal[
 ]
 RequestKind = Literal["submit", "status", "result", "cancel", "file", "list"]
 # How the fake answers an accepted submit: "ok"; "drop" closes the connection once the job exists (the
-# answer is lost); "garbage" answers 200 with a body that is not JSON; "hang" never answers.
-SubmitAnswer = Literal["ok", "drop", "garbage", "hang"]
+# answer is lost); "garbage" answers 200 with a body that is not JSON; "hang" never answers (the job
+# exists); "hang_before" never answers and never makes the job (fal did not get it).
+SubmitAnswer = Literal["ok", "drop", "garbage", "hang", "hang_before"]
 # A broken download: an HTML error page served as the video, or the mp4 cut in half.
 FileFault = Literal["html", "truncated"]
 
@@ -503,6 +504,9 @@ class FakeFal:
         # (fal's list is read from ended requests; by default the fake shows only those).
         self.list_status: int | None = None
         self.list_in_flight = False
+        self.files_open = asyncio.Event()  # clear it to hold every download (a test kills the bot meanwhile)
+        self.files_open.set()
+        self.downloads_started = 0  # file requests received (recorded requests count them once answered)
         self._scripts: deque[JobScript] = deque()
         self._runner: web.AppRunner | None = None
         self._background: set[asyncio.Task[Any]] = set()
@@ -666,6 +670,8 @@ class FakeFal:
         path = self.files.get(name)
         if path is None or not path.is_file():
             return self._json(404, {"detail": "File not found"})
+        self.downloads_started += 1
+        await self.files_open.wait()
         fault, left = self.file_faults.get(name, (None, 0))
         if fault is not None and left > 0:
             self.file_faults[name] = (fault, left - 1)
@@ -772,6 +778,9 @@ class FakeFal:
             return self._json(404, {"detail": f"Application '{endpoint}' not found"})
 
         script = self._scripts.popleft() if self._scripts else self.default_script
+        if script.submit_answer == "hang_before":
+            record(0, None, None, script)
+            await asyncio.sleep(3600)
         if not json_ok:
             errors = [{"loc": ["body"], "msg": "JSON decode error", "type": "json_invalid", "ctx": {}}]
         else:
