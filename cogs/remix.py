@@ -13,7 +13,7 @@ from bot import custom_ids, sora, video_refs
 from bot.discord_messenger import DiscordMessenger
 from bot.guild_settings import remix_off
 from bot.jobs import JobRunner, Origin
-from bot.models import Refused, Video, VideoRequest
+from bot.models import Refused, Video
 from bot.settings_store import SettingsStore
 from bot.store import Store
 from cogs.flow import missing_permissions, refuse, role_ids, start_job
@@ -90,7 +90,12 @@ class RemixCog(commands.Cog):
             await self._ask_prompt(interaction, video)
             return
         # Re-roll: the same request again, charged to whoever clicked.
-        await start_job(interaction, self._runner, self._messenger, VideoRequest.from_job(job))
+        try:
+            request = sora.again(job)
+        except sora.InvalidRequest as exc:
+            await refuse(interaction, str(exc))
+            return
+        await start_job(interaction, self._runner, self._messenger, request)
 
     async def _ask_prompt(self, interaction: discord.Interaction, video: Video) -> None:
         if not (await self._settings.get(video.guild_id)).remixable:
