@@ -106,12 +106,16 @@ class AnimateCog(commands.Cog):
             images.check_declared(image.content_type, image.size)
             ids = await self._picker.resolve(interaction.guild_id, characters)  # type: ignore[arg-type]
             request = sora.image_to_video(prompt, image.url, character_ids=ids, **options)  # type: ignore[arg-type]
-            # The file's own first bytes, not its name or declared type, decide.
-            images.check_head(image.content_type, await images.fetch_head(self._http, image.url))
         except (images.ImageRefused, sora.InvalidRequest) as exc:
             await refuse(interaction, str(exc))
             return
-        await start_job(interaction, self._runner, self._messenger, request)
+
+        async def decodes() -> None:
+            # The file itself, not its name or declared type, decides; downloading it may outlast
+            # Discord's 3 s, so this runs after the deferral.
+            await images.check_image(self._http, image.url, image.content_type)
+
+        await start_job(interaction, self._runner, self._messenger, request, check=decodes)
 
 
 class AnimateModal(discord.ui.Modal, title="Animate image"):

@@ -3,6 +3,8 @@ privately), then the runner. Every command, menu, modal and button that makes a 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import discord
 
 from bot.discord_messenger import DiscordMessenger
@@ -28,9 +30,21 @@ async def refuse(interaction: discord.Interaction, text: str) -> None:
         await interaction.response.send_message(text, ephemeral=True)
 
 
+async def refuse_deferred(interaction: discord.Interaction, text: str) -> None:
+    """Private after a public deferral: the first followup would replace the public "thinking…" answer,
+    so that goes first."""
+    await interaction.delete_original_response()
+    await interaction.followup.send(text, ephemeral=True)
+
+
 async def start_job(
-    interaction: discord.Interaction, runner: JobRunner, messenger: DiscordMessenger, request: VideoRequest
+    interaction: discord.Interaction,
+    runner: JobRunner,
+    messenger: DiscordMessenger,
+    request: VideoRequest,
+    check: Callable[[], Awaitable[None]] | None = None,
 ) -> None:
+    """check, if given, is slow (it may download): it runs after the deferral and may raise Refused."""
     missing = missing_permissions(interaction.app_permissions)
     if missing:
         await refuse(
@@ -56,11 +70,11 @@ async def start_job(
     # transaction below waits its turn at the database for longer than that (nothing is recorded yet).
     await interaction.response.defer(thinking=True)
     try:
+        if check is not None:
+            await check()
         job = await runner.accept(request, origin)
     except Refused as exc:
-        # Still private: the first followup would replace the public "thinking…" answer, so it goes first.
-        await interaction.delete_original_response()
-        await interaction.followup.send(exc.user_message, ephemeral=True)
+        await refuse_deferred(interaction, exc.user_message)
         return
     messenger.attach(job.id, interaction)
     runner.start(job)

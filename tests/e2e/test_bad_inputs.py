@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from tests.e2e.helpers import callbacks, eventually, eventually_async, options, video_posts
+from tests.e2e.helpers import callbacks, eventually, eventually_async, options, private_refusal, video_posts
 from tests.e2e.test_remix_and_animate import make_video
 from tests.fakes.fal_fake import JobScript
 
 EPHEMERAL = 64
+ATTACHMENT = 11
 
 
 async def private_answer(world, inter) -> str:
@@ -66,3 +67,20 @@ async def test_an_invisible_remix_prompt_in_the_modal_is_refused_privately(world
     )
     assert await private_answer(world, submit) == "Your prompt has no visible text."
     assert len(world.fal.submissions) == 1  # only the source video
+
+
+async def test_an_image_that_only_looks_like_one_is_refused_privately_before_fal(world, start_bot, tmp_path):
+    world.fal.default_script = JobScript(queue_seconds=0.1, run_seconds=0.2)
+    bot = await start_bot()
+    fake = tmp_path / "fake.png"
+    fake.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 400)  # passes a 16-byte check
+    inter = await world.discord.send_slash_command(
+        world.guild_id,
+        world.channel_id,
+        world.user_id,
+        name="animate-attachment",
+        options=[{"name": "image", "type": ATTACHMENT, "value": str(fake)}, *options("the kite takes off")],
+    )
+    text = await private_refusal(world.discord, inter)
+    assert text == "That image is damaged or incomplete: I couldn't open it. Try saving it again."
+    assert world.fal.submissions == [] and await bot.app.store.recent_videos(world.guild_id, limit=1) == []
