@@ -127,7 +127,8 @@ async def test_remix_by_id_by_link_and_by_autocomplete(world, start_bot):
     remix_post = video_posts(world.discord, world.channel_id)[-1]
     fields = {f["name"]: f["value"] for f in remix_post.json["embeds"][0]["fields"]}
     assert link in fields["Remix of"]
-    child = await bot.app.store.get_video_by_message(int(remix_post.response_json["id"]))
+    # The row is written just after the post is answered: wait for it rather than race it.
+    child = await eventually_async(lambda: bot.app.store.get_video_by_message(int(remix_post.response_json["id"])))
     assert child.parent_video_id == "video_src" and child.remixable is False
 
 
