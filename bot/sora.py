@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.fal import ENDPOINT_IMAGE, ENDPOINT_IMAGE_PRO, ENDPOINT_REMIX, ENDPOINT_TEXT, ENDPOINT_TEXT_PRO
-from bot.models import DURATIONS, PROMPT_MAX, Video, VideoRequest
+from bot.models import DURATIONS, PROMPT_MAX, Job, Video, VideoRequest
+from bot.prompt_text import clean, visible
 from bot.quota import MICROS, to_micros
 
 MAX_CHARACTERS = 2
@@ -43,10 +44,18 @@ class PriceTable:
         return self.cost_micros(request) / MICROS
 
 
-def _check_common(prompt: str, duration: int, model: str) -> str:
-    prompt = prompt.strip()
+def _check_prompt(prompt: str) -> str:
+    """The prompt every path stores, sends to fal and echoes: cleaned once here, at intake."""
+    prompt = clean(prompt)
     if not prompt:
         raise InvalidRequest("The prompt is empty: describe the video you want.")
+    if not visible(prompt):  # fal would charge for a video of nothing
+        raise InvalidRequest("Your prompt has no visible text.")
+    return prompt
+
+
+def _check_common(prompt: str, duration: int, model: str) -> str:
+    prompt = _check_prompt(prompt)
     if len(prompt) > PROMPT_MAX:
         raise InvalidRequest(f"The prompt is {len(prompt)} characters long; Sora accepts at most {PROMPT_MAX}.")
     if duration not in DURATIONS:
@@ -132,6 +141,12 @@ def remix(prompt: str, source: Video) -> VideoRequest:
         resolution=source.resolution,
         source_video_id=source.video_id,
     )
+
+
+def again(job: Job) -> VideoRequest:
+    """A re-roll: the stored request once more. Its prompt is checked as at intake, since a job stored
+    before prompts were cleaned may still hold what cleaning removes."""
+    return VideoRequest.from_job(job).model_copy(update={"prompt": _check_prompt(job.prompt)})
 
 
 def fal_call(request: VideoRequest) -> tuple[str, dict[str, Any]]:

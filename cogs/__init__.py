@@ -37,6 +37,7 @@ async def install(bot: commands.Bot, deps: CogDeps) -> None:
     from cogs.cancel import CancelCog
     from cogs.characters import CharacterCog
     from cogs.characters_option import CharacterPicker
+    from cogs.components import ComponentRouter
     from cogs.generate import GenerateCog
     from cogs.quota import QuotaCog
     from cogs.remix import RemixCog
@@ -52,7 +53,10 @@ async def install(bot: commands.Bot, deps: CogDeps) -> None:
         QuotaCog(deps.quotas),
         CancelCog(deps.runner, deps.store),
     ]
+    handlers = {}
     for cog in cogs:
         await bot.add_cog(cog)
         for menu in getattr(cog, "context_menus", []):
             bot.tree.add_command(menu)
+        handlers.update(getattr(cog, "components", {}))
+    await bot.add_cog(ComponentRouter(handlers))  # every button click and form submit, by its custom id

@@ -7,11 +7,12 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import images, sora
+from bot import custom_ids, images, sora
 from bot.discord_messenger import DiscordMessenger
 from bot.jobs import JobRunner
 from bot.settings_store import SettingsStore
 from cogs.characters_option import CharacterPicker
+from cogs.components import form_values, gone
 from cogs.flow import refuse, start_job
 from cogs.generate import DURATION_CHOICES, MODEL_CHOICES
 
@@ -26,6 +27,7 @@ RESOLUTION_CHOICES = [
     app_commands.Choice(name="1080p (Pro only)", value="1080p"),
     app_commands.Choice(name="true 1080p (Pro only)", value="true_1080p"),
 ]
+PROMPT_INPUT = "prompt"  # the custom id of the form's text input
 
 
 class AnimateCog(commands.Cog):
@@ -46,6 +48,7 @@ class AnimateCog(commands.Cog):
         menu = app_commands.ContextMenu(name="Animate image", callback=self.animate_menu)
         menu.guild_only = True
         self.context_menus = [menu]
+        self.components = {"animate": self.animate_form}
 
     @app_commands.command(name="animate-attachment", description="Make a video that starts from an image")
     @app_commands.describe(
@@ -88,11 +91,25 @@ class AnimateCog(commands.Cog):
         return await self._picker.suggest(interaction, current)
 
     async def animate_menu(self, interaction: discord.Interaction, message: discord.Message) -> None:
-        image = next((a for a in message.attachments if (a.content_type or "").startswith("image/")), None)
-        if image is None:
+        if _first_image(message) is None:
             await refuse(interaction, "That message has no image to animate.")
             return
-        await interaction.response.send_modal(AnimateModal(self, image))
+        await interaction.response.send_modal(AnimateModal(message.id))
+
+    async def animate_form(self, interaction: discord.Interaction, message_id: int) -> None:
+        """The form's submit, by its custom id: the message is read again from this channel, so the form
+        works after a restart and cannot name a message elsewhere."""
+        channel = interaction.channel
+        image = None
+        if interaction.guild_id is not None and isinstance(channel, discord.abc.Messageable):
+            try:
+                image = _first_image(await channel.fetch_message(message_id))
+            except discord.HTTPException:  # deleted, or not in this channel
+                image = None
+        if image is None:
+            await gone(interaction)
+            return
+        await self._animate(interaction, image, form_values(interaction).get(PROMPT_INPUT, ""))
 
     async def _animate(
         self, interaction: discord.Interaction, image: discord.Attachment, prompt: str, **options: object
@@ -106,23 +123,33 @@ class AnimateCog(commands.Cog):
             images.check_declared(image.content_type, image.size)
             ids = await self._picker.resolve(interaction.guild_id, characters)  # type: ignore[arg-type]
             request = sora.image_to_video(prompt, image.url, character_ids=ids, **options)  # type: ignore[arg-type]
-            # The file's own first bytes, not its name or declared type, decide.
-            images.check_head(image.content_type, await images.fetch_head(self._http, image.url))
         except (images.ImageRefused, sora.InvalidRequest) as exc:
             await refuse(interaction, str(exc))
             return
-        await start_job(interaction, self._runner, self._messenger, request)
+
+        async def decodes() -> None:
+            # The file itself, not its name or declared type, decides; downloading it may outlast
+            # Discord's 3 s, so this runs after the deferral.
+            await images.check_image(self._http, image.url, image.content_type)
+
+        await start_job(interaction, self._runner, self._messenger, request, check=decodes)
 
 
 class AnimateModal(discord.ui.Modal, title="Animate image"):
+    """Only the form: its submit is routed by its custom id (cogs.components), never kept in memory."""
+
     prompt: discord.ui.TextInput[AnimateModal] = discord.ui.TextInput(
-        label="What happens in the video?", style=discord.TextStyle.paragraph, min_length=1, max_length=4000
+        label="What happens in the video?",
+        style=discord.TextStyle.paragraph,
+        min_length=1,
+        max_length=4000,
+        custom_id=PROMPT_INPUT,
     )
 
-    def __init__(self, cog: AnimateCog, image: discord.Attachment) -> None:
-        super().__init__()
-        self._cog = cog
-        self._image = image
+    def __init__(self, message_id: int) -> None:
+        super().__init__(custom_id=custom_ids.animate(message_id))
+        self.stop()  # finished before it is sent, so discord.py does not keep it waiting in memory
 
-    async def on_submit(self, interaction: discord.Interaction) -> None:
-        await self._cog._animate(interaction, self._image, self.prompt.value)
+
+def _first_image(message: discord.Message) -> discord.Attachment | None:
+    return next((a for a in message.attachments if (a.content_type or "").startswith("image/")), None)

@@ -3,6 +3,7 @@ privately), then the runner. Every command, menu, modal and button that makes a 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
 import discord
@@ -30,9 +31,21 @@ async def refuse(interaction: discord.Interaction, text: str) -> None:
         await interaction.response.send_message(text, ephemeral=True)
 
 
+async def refuse_deferred(interaction: discord.Interaction, text: str) -> None:
+    """Private after a public deferral: the first followup would replace the public "thinking…" answer,
+    so that goes first."""
+    await interaction.delete_original_response()
+    await interaction.followup.send(text, ephemeral=True)
+
+
 async def start_job(
-    interaction: discord.Interaction, runner: JobRunner, messenger: DiscordMessenger, request: VideoRequest
+    interaction: discord.Interaction,
+    runner: JobRunner,
+    messenger: DiscordMessenger,
+    request: VideoRequest,
+    check: Callable[[], Awaitable[None]] | None = None,
 ) -> None:
+    """check, if given, is slow (it may download): it runs after the deferral and may raise Refused."""
     missing = missing_permissions(interaction.app_permissions)
     if missing:
         await refuse(
@@ -61,11 +74,11 @@ async def start_job(
     # first moment, after a restart too, even if the bot dies before its first edit.
     origin = replace(origin, progress_message_id=acknowledged.message_id if acknowledged else None)
     try:
+        if check is not None:
+            await check()
         job = await runner.accept(request, origin)
     except Refused as exc:
-        # Still private: the first followup would replace the public "thinking…" answer, so it goes first.
-        await interaction.delete_original_response()
-        await interaction.followup.send(exc.user_message, ephemeral=True)
+        await refuse_deferred(interaction, exc.user_message)
         return
     messenger.attach(job.id, interaction)
     runner.start(job)

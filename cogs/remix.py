@@ -13,13 +13,13 @@ from bot import custom_ids, sora, video_refs
 from bot.discord_messenger import DiscordMessenger
 from bot.guild_settings import remix_off
 from bot.jobs import JobRunner, Origin
-from bot.models import Refused, Video, VideoRequest
+from bot.models import Refused, Video
 from bot.settings_store import SettingsStore
 from bot.store import Store
+from cogs.components import form_values, gone
 from cogs.flow import missing_permissions, refuse, role_ids, start_job
 
-REMIX_BUTTON = re.compile(f"^{custom_ids.REMIX_TEMPLATE}$")
-REROLL_BUTTON = re.compile(f"^{custom_ids.REROLL_TEMPLATE}$")
+PROMPT_INPUT = "prompt"
 
 
 class RemixCog(commands.Cog):
@@ -31,6 +31,7 @@ class RemixCog(commands.Cog):
         menu = app_commands.ContextMenu(name="Remix video", callback=self.remix_menu)
         menu.guild_only = True
         self.context_menus = [menu]
+        self.components = {"remix": self.remix_button, "reroll": self.reroll_button, "remix-prompt": self.remix_form}
 
     # -- /remix ------------------------------------------------------------------------------------------
 
@@ -60,7 +61,7 @@ class RemixCog(commands.Cog):
         found = [v for v in recent if needle in v.prompt.lower() or needle in v.video_id.lower()]
         return [app_commands.Choice(name=_label(v), value=v.video_id) for v in found[:25]]
 
-    # -- the message menu and the buttons -----------------------------------------------------------------
+    # -- the message menu, the buttons and the form ----------------------------------------------------------
 
     async def remix_menu(self, interaction: discord.Interaction, message: discord.Message) -> None:
         video = await self._store.get_video_by_message(message.id)
@@ -69,28 +70,40 @@ class RemixCog(commands.Cog):
             return
         await self._ask_prompt(interaction, video)
 
-    @commands.Cog.listener()
-    async def on_interaction(self, interaction: discord.Interaction) -> None:
-        """Buttons by custom id, so the ones posted before a restart still work."""
-        if interaction.type is not discord.InteractionType.component or interaction.data is None:
-            return
-        custom_id = str(interaction.data.get("custom_id", ""))
-        remix, reroll = REMIX_BUTTON.match(custom_id), REROLL_BUTTON.match(custom_id)
-        if remix is None and reroll is None:
-            return
-        job = await self._store.get_job(int((remix or reroll)["job_id"]))  # type: ignore[index]
-        if job is None or job.guild_id != interaction.guild_id:
-            await refuse(interaction, "I no longer know this video.")
-            return
-        if remix is not None:
-            video = await self._store.get_video_by_message(job.video_message_id or 0)
-            if video is None:
-                await refuse(interaction, "I no longer know this video.")
-                return
+    async def remix_button(self, interaction: discord.Interaction, job_id: int) -> None:
+        video = await self._video_of(interaction, job_id)
+        if video is not None:
             await self._ask_prompt(interaction, video)
+
+    async def reroll_button(self, interaction: discord.Interaction, job_id: int) -> None:
+        """The same request again, charged to whoever clicked."""
+        job = await self._store.get_job(job_id)
+        if job is None or job.guild_id != interaction.guild_id:
+            await gone(interaction)
             return
-        # Re-roll: the same request again, charged to whoever clicked.
-        await start_job(interaction, self._runner, self._messenger, VideoRequest.from_job(job))
+        try:
+            request = sora.again(job)
+        except sora.InvalidRequest as exc:
+            await refuse(interaction, str(exc))
+            return
+        await start_job(interaction, self._runner, self._messenger, request)
+
+    async def remix_form(self, interaction: discord.Interaction, job_id: int) -> None:
+        """The prompt form's submit, by its custom id: it works after a restart, and a form naming a job
+        of another server is refused like an unknown one."""
+        video = await self._video_of(interaction, job_id)
+        if video is not None:
+            await self._remix(interaction, video, form_values(interaction).get(PROMPT_INPUT, ""))
+
+    async def _video_of(self, interaction: discord.Interaction, job_id: int) -> Video | None:
+        """The video a job made in this server; answers the member and returns None otherwise."""
+        job = await self._store.get_job(job_id)
+        video = None
+        if job is not None and job.guild_id == interaction.guild_id and job.video_message_id is not None:
+            video = await self._store.get_video_by_message(job.video_message_id)
+        if video is None:
+            await gone(interaction)
+        return video
 
     async def _ask_prompt(self, interaction: discord.Interaction, video: Video) -> None:
         if not (await self._settings.get(video.guild_id)).remixable:
@@ -99,7 +112,7 @@ class RemixCog(commands.Cog):
         if not video.remixable:
             await refuse(interaction, _not_remixable())
             return
-        await interaction.response.send_modal(RemixModal(self, video))
+        await interaction.response.send_modal(RemixModal(video.job_id))
 
     async def _remix(self, interaction: discord.Interaction, source: Video, prompt: str) -> None:
         try:
@@ -151,17 +164,19 @@ class RemixCog(commands.Cog):
 
 
 class RemixModal(discord.ui.Modal, title="Remix video"):
+    """Only the form: its submit is routed by its custom id (cogs.components), never kept in memory."""
+
     prompt: discord.ui.TextInput[RemixModal] = discord.ui.TextInput(
-        label="What should change?", style=discord.TextStyle.paragraph, min_length=1, max_length=4000
+        label="What should change?",
+        style=discord.TextStyle.paragraph,
+        min_length=1,
+        max_length=4000,
+        custom_id=PROMPT_INPUT,
     )
 
-    def __init__(self, cog: RemixCog, video: Video) -> None:
-        super().__init__()
-        self._cog = cog
-        self._video = video
-
-    async def on_submit(self, interaction: discord.Interaction) -> None:
-        await self._cog._remix(interaction, self._video, self.prompt.value)
+    def __init__(self, job_id: int) -> None:
+        super().__init__(custom_id=custom_ids.remix_prompt(job_id))
+        self.stop()  # finished before it is sent, so discord.py does not keep it waiting in memory
 
 
 def _label(video: Video) -> str:

@@ -10,6 +10,7 @@ from tests.e2e.helpers import (
     eventually_async,
     job_in_state,
     options,
+    private_refusal,
     video_posts,
 )
 from tests.fakes.fal_fake import JobScript
@@ -61,20 +62,23 @@ async def test_a_text_file_or_a_25_mib_image_is_refused_before_fal(world, start_
     fake_png.write_text("I am text wearing a .png name")
     huge = tmp_path / "huge.png"
     huge.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * (25 * 2**20))
-    answers = []
-    for path in (text, fake_png, huge):
-        inter = await world.discord.send_slash_command(
-            world.guild_id,
-            world.channel_id,
-            world.user_id,
-            name="animate-attachment",
-            options=[{"name": "image", "type": ATTACHMENT, "value": str(path)}, *options("move")],
+    sent = []
+    for path in (text, huge, fake_png):
+        sent.append(
+            await world.discord.send_slash_command(
+                world.guild_id,
+                world.channel_id,
+                world.user_id,
+                name="animate-attachment",
+                options=[{"name": "image", "type": ATTACHMENT, "value": str(path)}, *options("move")],
+            )
         )
-        answers.append((await eventually(lambda inter=inter: callbacks(world.discord, inter.id)))[0])
+    # What Discord declares (type, size) is refused at once; the file's contents once it is downloaded.
+    answers = [(await eventually(lambda inter=inter: callbacks(world.discord, inter.id)))[0] for inter in sent[:2]]
     assert all(a.json["type"] == 4 and a.json["data"]["flags"] == 64 for a in answers)
     assert "PNG, JPEG or WEBP" in answers[0].json["data"]["content"]
-    assert "isn't really" in answers[1].json["data"]["content"]
-    assert "25.0 MiB; the limit is 20 MiB" in answers[2].json["data"]["content"]
+    assert "25.0 MiB; the limit is 20 MiB" in answers[1].json["data"]["content"]
+    assert "isn't really" in await private_refusal(world.discord, sent[2])
     assert world.fal.submissions == []
 
 
@@ -123,7 +127,8 @@ async def test_remix_by_id_by_link_and_by_autocomplete(world, start_bot):
     remix_post = video_posts(world.discord, world.channel_id)[-1]
     fields = {f["name"]: f["value"] for f in remix_post.json["embeds"][0]["fields"]}
     assert link in fields["Remix of"]
-    child = await bot.app.store.get_video_by_message(int(remix_post.response_json["id"]))
+    # The row is written just after the post is answered: wait for it rather than race it.
+    child = await eventually_async(lambda: bot.app.store.get_video_by_message(int(remix_post.response_json["id"])))
     assert child.parent_video_id == "video_src" and child.remixable is False
 
 
