@@ -60,13 +60,13 @@ class Timing:
     queue: tuple[float, float]
     run: tuple[float, float]
 
-    def scripts(self, rng: random.Random, count: int, video: Path) -> list[JobScript]:
+    def scripts(self, rng: random.Random, count: int, videos: dict[int, Path]) -> list[JobScript]:
         return [
             JobScript(
                 queue_seconds=rng.uniform(*self.queue),
                 run_seconds=rng.uniform(*self.run),
                 start_position=rng.randint(0, 12),
-                video=video,
+                video_by_seconds=videos,
             )
             for _ in range(count)
         ]
@@ -111,7 +111,7 @@ def build_world(discord: FakeDiscord, *, channels: int, members: int, premium_ti
 
 def command_options(rng: random.Random) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = [{"name": "prompt", "type": STRING, "value": rng.choice(PROMPTS)}]
-    duration = rng.choices((4, 8, 12), weights=(6, 3, 1))[0]
+    duration = rng.choices(DURATIONS, weights=(6, 3, 1))[0]
     if duration != 4:
         found.append({"name": "duration", "type": INTEGER, "value": duration})
     if rng.random() < 0.3:
@@ -159,8 +159,12 @@ def ack_latencies_ms(interactions: list[FakeInteraction]) -> tuple[list[float], 
     return done, sum(1 for i in interactions if i.acknowledged_at is None)
 
 
-def small_video(folder: Path) -> Path:
-    return make_mp4(folder / "small.mp4", seconds=1, width=320, height=180)
+DURATIONS = (4, 8, 12)  # what command_options asks for
+
+
+def small_videos(folder: Path) -> dict[int, Path]:
+    """A small mp4 of each length commands ask for: the bot checks that fal's file plays that long."""
+    return {s: make_mp4(folder / f"small-{s}s.mp4", seconds=s, width=320, height=180) for s in DURATIONS}
 
 
 def padded_video(target: Path, base: Path, size: int) -> Path:
@@ -279,8 +283,8 @@ async def burst(params: Params, run_dir: Path) -> dict[str, Any]:
     bot = BotProcess(fakes, run_dir, "burst")
     try:
         world = build_world(fakes.discord, channels=params.channels, members=params.burst_commands, premium_tier=0)
-        video = small_video(run_dir)
-        fakes.fal.script_next(*params.burst_timing.scripts(rng, params.burst_commands, video))
+        videos = small_videos(run_dir)
+        fakes.fal.script_next(*params.burst_timing.scripts(rng, params.burst_commands, videos))
         bot.start()
         await fakes.discord.wait_ready(timeout=60)
         await asyncio.sleep(1.0)
@@ -345,8 +349,8 @@ async def inflight(params: Params, run_dir: Path) -> dict[str, Any]:
     second = BotProcess(fakes, run_dir, "inflight-second")
     try:
         world = build_world(fakes.discord, channels=params.channels, members=count, premium_tier=0)
-        video = small_video(run_dir)
-        fakes.fal.script_next(*params.inflight_timing.scripts(rng, count, video))
+        videos = small_videos(run_dir)
+        fakes.fal.script_next(*params.inflight_timing.scripts(rng, count, videos))
         first.start()
         await fakes.discord.wait_ready(timeout=60)
         await asyncio.sleep(1.0)
@@ -462,13 +466,16 @@ async def video(params: Params, run_dir: Path) -> dict[str, Any]:
     result = VideoRun()
     try:
         world = build_world(fakes.discord, channels=1, members=2, premium_tier=3)
-        small = small_video(run_dir)
-        big = await asyncio.to_thread(padded_video, run_dir / "big.mp4", small, params.video_bytes)
-        big_sha = await asyncio.to_thread(sha256, big)
+        small = small_videos(run_dir)
+        big = {
+            s: await asyncio.to_thread(padded_video, run_dir / f"big-{s}s.mp4", small[s], params.video_bytes)
+            for s in DURATIONS
+        }
+        big_shas = {await asyncio.to_thread(sha256, path) for path in big.values()}
         quick = JobScript(queue_seconds=0.2, run_seconds=0.5, start_position=0)
         fakes.fal.script_next(
-            JobScript(quick.queue_seconds, quick.run_seconds, 0, video=small),
-            JobScript(quick.queue_seconds, quick.run_seconds, 0, video=big),
+            JobScript(quick.queue_seconds, quick.run_seconds, 0, video_by_seconds=small),
+            JobScript(quick.queue_seconds, quick.run_seconds, 0, video_by_seconds=big),
         )
         bot.start()
         await fakes.discord.wait_ready(timeout=60)
@@ -509,7 +516,7 @@ async def video(params: Params, run_dir: Path) -> dict[str, Any]:
             "hwm_reset": result.hwm_reset,
             "delivered": result.delivered,
             "duplicates": watch.duplicates,
-            "intact": posted == [(big_sha, params.video_bytes)],
+            "intact": len(posted) == 1 and posted[0][0] in big_shas and posted[0][1] == params.video_bytes,
         }
     finally:
         await stop_all([bot], fakes)

@@ -118,6 +118,7 @@ class JobScript:
     start_position: int = 2
     outcome: Outcome = "ok"
     video: Path | None = None
+    video_by_seconds: dict[int, Path] | None = None  # the file for a job of that length (else the stock one)
     video_id: str | None = None
     status_errors: int = 0
     time_scale: float = 1.0
@@ -811,7 +812,7 @@ class FakeFal:
         )
         self.jobs[rid] = job
         record(200, rid, None, script)
-        if ENDPOINTS[endpoint].kind == "video" and script.video is None:
+        if ENDPOINTS[endpoint].kind == "video" and script.video is None and script.video_by_seconds is None:
             # Make (or reuse) the stock video while the job is "queued".
             self._track(asyncio.to_thread(default_video_path, self._seconds(job)))
         body = {"status": "IN_QUEUE", "request_id": rid, **self._urls(app, rid)}
@@ -903,7 +904,9 @@ class FakeFal:
             return 4
 
     async def _video_result(self, job: Job) -> dict[str, Any]:
-        path = job.script.video or await asyncio.to_thread(default_video_path, self._seconds(job))
+        seconds = self._seconds(job)
+        path = job.script.video or (job.script.video_by_seconds or {}).get(seconds)
+        path = path or await asyncio.to_thread(default_video_path, seconds)
         meta = await asyncio.to_thread(_video_metadata, path)
         if job.file_name is None:
             name = f"{job.video_id}.mp4"
