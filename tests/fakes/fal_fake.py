@@ -48,6 +48,10 @@ them):
   submit, accepted or not, is recorded in ``submissions`` (``request_id`` is None when the
   submit was rejected). Submits with a bad key (401) or to an unknown endpoint (404) do
   not consume a script; unknown endpoints are still recorded as submissions.
+* A video job's stock file is as long as its ``duration`` (a remix: as its source), made once per length.
+* Faults: ``JobScript.submit_answer`` loses, garbles or withholds the answer to a submit;
+  ``JobScript.file_fault`` serves an HTML page or half the file for the first downloads; ``files_open``
+  holds downloads; ``list_status`` makes the request list (``LIST_PATH``, fal's platform API) fail.
 * Unknown payload fields are ignored (as fal's pydantic models do) unless
   ``reject_unknown_fields`` is set, then they are a 422 ``extra_forbidden`` error.
 """
