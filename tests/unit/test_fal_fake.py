@@ -129,7 +129,7 @@ async def test_full_lifecycle_and_download(fake_fal: FakeFal, client: AsyncClien
         assert resp.headers["Content-Type"] == "video/mp4"
         assert int(resp.headers["Content-Length"]) == video["file_size"]
         data = await resp.read()
-    assert sha256(data) == sha256(default_video_path().read_bytes())
+    assert sha256(data) == sha256(default_video_path(8).read_bytes())
     assert len(data) == video["file_size"]
 
     rid = handle.request_id
