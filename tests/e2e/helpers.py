@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -86,3 +87,38 @@ async def private_refusal(fake: FakeDiscord, inter: FakeInteraction) -> str:
     deleted = [r for r in fake.requests if r.method == "DELETE" and r.path.endswith(original)]
     assert deleted and deleted[0].time <= sent.time and sent.json["flags"] == 64
     return str(sent.json["content"])
+
+
+def db_row(world: Any, sql: str = "SELECT * FROM jobs WHERE id = 1") -> dict[str, Any] | None:
+    """One row of the bot's database, read from its file (None until the file and table exist)."""
+    path = world.tmp / "data" / "bot.sqlite3"
+    if not path.exists():
+        return None
+    conn = sqlite3.connect(path)
+    conn.row_factory = sqlite3.Row
+    try:
+        found = conn.execute(sql).fetchone()
+    except sqlite3.OperationalError:
+        return None
+    finally:
+        conn.close()
+    return dict(found) if found else None
+
+
+def ledger_of(world: Any, job_id: int = 1) -> list[tuple[str, int]]:
+    """The job's ledger entries, oldest first: (kind, millionths of a dollar)."""
+    conn = sqlite3.connect(world.tmp / "data" / "bot.sqlite3")
+    try:
+        rows = conn.execute("SELECT kind, amount_micros FROM ledger WHERE job_id = ? ORDER BY id", (job_id,))
+        return [(kind, amount) for kind, amount in rows]
+    finally:
+        conn.close()
+
+
+def job_messages(world: Any, job_id: int = 1) -> list[dict[str, Any]]:
+    """The channel's messages that carry job N's video card (its embed footer): what the members see."""
+    return [
+        m
+        for m in world.discord.messages(world.channel_id)
+        if any((e.get("footer") or {}).get("text") == f"job {job_id}" for e in m.get("embeds") or [])
+    ]

@@ -3,34 +3,22 @@ exact ledger, and a last text the member sees, whatever fal and Discord answer (
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
 
 from bot.jobs import BROKEN_VIDEO, NOT_FOUND_AT_FAL
 from bot.models import JobState
-from tests.e2e.helpers import eventually, eventually_async, job_in_state, options, sha256
+from tests.e2e.helpers import (
+    eventually,
+    eventually_async,
+    job_in_state,
+    job_messages,
+    options,
+    sha256,
+)
+from tests.e2e.helpers import ledger_of as ledger
 from tests.fakes.fal_fake import JobScript, default_video_path
 
 FAST = dict(queue_seconds=0.3, run_seconds=0.5)
-
-
-def ledger(world, job_id: int = 1) -> list[tuple[str, int]]:
-    conn = sqlite3.connect(world.tmp / "data" / "bot.sqlite3")
-    try:
-        rows = conn.execute("SELECT kind, amount_micros FROM ledger WHERE job_id = ? ORDER BY id", (job_id,))
-        return [(kind, amount) for kind, amount in rows]
-    finally:
-        conn.close()
-
-
-def job_messages(world, job_id: int = 1) -> list[dict]:
-    """The channel's messages that carry job N's video card (its embed footer)."""
-    return [
-        m
-        for m in world.discord.messages(world.channel_id)
-        if any((e.get("footer") or {}).get("text") == f"job {job_id}" for e in m.get("embeds") or [])
-    ]
 
 
 async def generate(world, prompt: str = "a fox in the snow"):

@@ -16,45 +16,16 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import bot_process, kill9
-from tests.e2e.helpers import eventually, options
+from tests.e2e.helpers import db_row as row
+from tests.e2e.helpers import eventually, job_messages, options
+from tests.e2e.helpers import ledger_of as ledger
 from tests.fakes.fal_fake import JobScript
 
 PRICE = 400_000  # a 4 s Sora 2 video, in millionths of a dollar
 
 
-def row(world, sql: str = "SELECT * FROM jobs WHERE id = 1") -> dict[str, Any] | None:
-    path = world.tmp / "data" / "bot.sqlite3"
-    if not path.exists():
-        return None
-    conn = sqlite3.connect(path)
-    conn.row_factory = sqlite3.Row
-    try:
-        found = conn.execute(sql).fetchone()
-    except sqlite3.OperationalError:
-        return None
-    finally:
-        conn.close()
-    return dict(found) if found else None
-
-
-def ledger(world) -> list[tuple[str, int]]:
-    conn = sqlite3.connect(world.tmp / "data" / "bot.sqlite3")
-    try:
-        return [(k, a) for k, a in conn.execute("SELECT kind, amount_micros FROM ledger WHERE job_id = 1 ORDER BY id")]
-    finally:
-        conn.close()
-
-
 def state(world) -> str | None:
     return (row(world) or {}).get("state")
-
-
-def job_messages(world) -> list[dict]:
-    return [
-        m
-        for m in world.discord.messages(world.channel_id)
-        if any((e.get("footer") or {}).get("text") == "job 1" for e in m.get("embeds") or [])
-    ]
 
 
 @dataclass

@@ -8,23 +8,12 @@ import aiohttp
 
 from bot.models import JobState
 from tests.e2e.conftest import bot_process, kill9
-from tests.e2e.helpers import eventually, eventually_async, job_in_state, options, video_posts
+from tests.e2e.helpers import db_row, eventually, eventually_async, job_in_state, options, video_posts
 from tests.fakes.fal_fake import JobScript
 
 
 def job_row(world, job_id: int = 1) -> dict | None:
-    path = world.tmp / "data" / "bot.sqlite3"
-    if not path.exists():
-        return None
-    conn = sqlite3.connect(path)
-    conn.row_factory = sqlite3.Row
-    try:
-        row = conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
-    except sqlite3.OperationalError:
-        return None
-    finally:
-        conn.close()
-    return dict(row) if row else None
+    return db_row(world, f"SELECT * FROM jobs WHERE id = {int(job_id)}")
 
 
 async def test_kill_9_mid_job_then_restart_delivers_once(world):
