@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from bot import checks, db, health, invite, logs
 from bot.app import App
-from bot.config import Settings, StorageSettings, describe_error
+from bot.config import ConfigurationError, Settings, StorageSettings, describe_error
 from bot.discord_client import SoraBot
 from bot.operations import with_operator_cogs
 
@@ -59,6 +59,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "sync":
             return asyncio.run(sync_commands(settings))
         return asyncio.run(run(settings))
+    except ConfigurationError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
     except discord.LoginFailure:
         print("configuration error: DISCORD_TOKEN was refused by Discord", file=sys.stderr)
         return 2
@@ -77,11 +80,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 async def migrate_only(settings: StorageSettings) -> int:
-    conn = await db.connect(settings.database_path)
-    try:
-        applied = await db.migrate(conn)
-    finally:
-        await conn.close()
+    conn, applied = await db.open_migrated(settings.database_path)
+    await conn.close()
     print(f"database {settings.database_path}: applied {len(applied)} migration(s)")
     return 0
 

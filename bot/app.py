@@ -6,6 +6,7 @@ import asyncio
 import logging
 import ssl
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
 import aiosqlite
@@ -62,11 +63,19 @@ class App:
 
     @classmethod
     async def create(cls, settings: Settings) -> App:
-        conn = await db.connect(settings.database_path)
-        await db.migrate(conn)
-        store = Store(conn)
+        conn, _ = await db.open_migrated(settings.database_path)
         # A context made now honours SSL_CERT_FILE as httpx (fal_client) does; aiohttp's own is fixed at import.
         http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ssl.create_default_context()))
+        try:
+            return await cls._assemble(settings, conn, http)
+        except BaseException:
+            await http.close()
+            await conn.close()  # its worker thread would otherwise keep the process alive
+            raise
+
+    @classmethod
+    async def _assemble(cls, settings: Settings, conn: aiosqlite.Connection, http: aiohttp.ClientSession) -> App:
+        store = Store(conn)
         ops = await Operations.create(settings, conn, http)  # fal backend (real or simulated), metrics, health
         fal = ops.fal
         ffmpeg = find_ffmpeg()
@@ -123,20 +132,22 @@ class App:
         return cls(settings, conn, store, http, bot, messenger, runner, ops)
 
     async def run(self, stopping: asyncio.Event) -> None:
-        """Run until `stopping` is set or the gateway connection ends for good."""
-        await self.ops.start()
-        bot_task = asyncio.create_task(self.bot.start(self.settings.discord_token.get_secret_value()))
-        stop_task = asyncio.create_task(stopping.wait())
+        """Run until `stopping` is set or the gateway connection ends for good. Whatever fails, everything
+        is closed again, so the process can exit (a busy METRICS_PORT fails in ops.start)."""
+        tasks: list[asyncio.Task[Any]] = []
         try:
-            done, _ = await asyncio.wait({bot_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+            await self.ops.start()
+            bot_task = asyncio.create_task(self.bot.start(self.settings.discord_token.get_secret_value()))
+            tasks += [bot_task, asyncio.create_task(stopping.wait())]
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             if bot_task in done:
-                bot_task.result()  # a login failure surfaces here
+                bot_task.result()  # a login failure, or a ConfigurationError from setup_hook, surfaces here
             log.info("stopping: unfinished jobs keep their state and resume on the next start")
         finally:
-            stop_task.cancel()
             await self.close()
-            bot_task.cancel()
-            await asyncio.gather(bot_task, return_exceptions=True)
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     async def close(self) -> None:
         self.bot.stop_taking_commands()  # first: no job may start while the others are put away
