@@ -6,15 +6,17 @@ import asyncio
 import logging
 import ssl
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import aiosqlite
 
 from bot import db
 from bot.characters import CharacterService
+from bot.command_registry import CommandRegistry
 from bot.config import Settings
 from bot.discord_client import SoraBot
+from bot.discord_commands import register_at_start
 from bot.discord_messenger import DiscordMessenger
 from bot.jobs import JobRunner, RunnerConfig
 from bot.operations import Operations
@@ -24,6 +26,9 @@ from bot.settings_store import SettingsStore
 from bot.sora import PriceTable
 from bot.store import CharacterStore, Store
 from bot.transcode import find_ffmpeg
+
+if TYPE_CHECKING:
+    from discord.app_commands import CommandTree
 
 log = logging.getLogger(__name__)
 
@@ -110,10 +115,15 @@ class App:
         async def resume() -> None:
             log.info("resumed %d unfinished job(s)", await runner.resume_all())
 
+        registry = CommandRegistry(store)
+
+        async def register(tree: CommandTree) -> None:
+            await register_at_start(tree, registry, settings.dev_guild_id)
+
         bot = SoraBot(
             message_content=settings.message_content_intent,
-            dev_guild_id=settings.dev_guild_id,
             install=ops.with_cogs(install),
+            register=register,
             on_first_ready=resume,
             http_trace=ops.discord_trace(),
         )
