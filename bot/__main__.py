@@ -46,9 +46,11 @@ COMMANDS = {
 def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bot",
+        usage="%(prog)s [-h] [command]",
         description="A Discord bot that makes Sora 2 videos through fal.ai.",
         epilog="Settings come from the environment or from .env in the current folder (see .env.example). "
-        "A missing or malformed setting stops any command with one line naming it, and exit status 2.",
+        "A missing or malformed setting stops run, migrate and sync with one line naming it and exit status 2; "
+        "check lists every problem.",
     )
     commands = parser.add_subparsers(dest="command", title="commands", metavar="command")
     for name, text in COMMANDS.items():
