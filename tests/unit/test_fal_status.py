@@ -9,7 +9,7 @@ import aiohttp
 import fal_client
 import pytest
 
-from bot.fal import FalQueue, FalResultGone, FalUnavailable, QueueStatus
+from bot.fal import FalQueue, FalResultGone, FalUnavailable
 from tests.fakes.fal_fake import FakeFal, JobScript
 
 T2V = "fal-ai/sora-2/text-to-video"
