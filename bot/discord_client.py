@@ -4,6 +4,7 @@ the gateway is ready."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -61,6 +62,15 @@ class SoraBot(commands.Bot):
 
     async def on_ready(self) -> None:
         log.info("gateway ready as %s in %d guilds", self.user, len(self.guilds))
+
+    async def close(self) -> None:
+        # discord.py (2.7) leaves the task that waits for the guilds and then dispatches on_ready running
+        # when the client closes within guild_ready_timeout of READY; it then dispatches into the closed
+        # client (no loop), and the event's coroutine is never awaited. Nothing is left to wait for.
+        ready_task = getattr(self._connection, "_ready_task", None)
+        if isinstance(ready_task, asyncio.Task):
+            ready_task.cancel()
+        await super().close()
 
     def stop_taking_commands(self) -> None:
         self.draining = True
