@@ -77,7 +77,49 @@ def test_a_malformed_fal_key_is_refused_before_the_first_job(tmp_path):
     )
 
 
-def test_any_other_malformed_setting_is_named(tmp_path):
+# One malformed value for every other setting of `run` (DATABASE_PATH and METRICS_HOST take any text:
+# what cannot be used is tested below, when the bot tries to use it).
+MALFORMED = {
+    "FAL_BACKEND": "openai",
+    "DEV_GUILD_ID": "my-server",
+    "MESSAGE_CONTENT_INTENT": "maybe",
+    "LOG_LEVEL": "LOUD",
+    "HEALTH_MAX_AGE_SECONDS": "0",
+    "PRICE_SORA_2": "free",
+    "PRICE_SORA_2_PRO_720P": "-0.30",
+    "PRICE_SORA_2_PRO_1080P": "1,5",
+    "PRICE_REMIX": "-1",
+    "PRICE_UNKNOWN": "?",
+    "QUOTA_MEMBER_LIMIT_USD": "lots",
+    "QUOTA_PERIOD": "hourly",
+    "QUOTA_BUDGET_USD": "-5",
+    "QUOTA_MAX_JOBS_PER_MEMBER": "0",
+    "QUOTA_MAX_JOBS_PER_GUILD": "many",
+    "FAL_POLL_MIN_SECONDS": "0",
+    "FAL_POLL_MAX_SECONDS": "soon",
+    "FAL_JOB_TIMEOUT_SECONDS": "-1",
+    "PROGRESS_MIN_INTERVAL_SECONDS": "-3",
+    "MAX_DOWNLOAD_MIB": "0",
+    "SIMULATED_QUEUE_SECONDS": "-2",
+    "SIMULATED_RUN_SECONDS": "0",
+    "METRICS_PORT": "70000",
+}
+
+
+def test_every_setting_has_a_malformed_case():
+    from bot.config import Settings
+
+    tested_elsewhere = {"DISCORD_TOKEN", "FAL_KEY", "DATABASE_PATH", "METRICS_HOST"}
+    assert {name.upper() for name in Settings.model_fields} == set(MALFORMED) | tested_elsewhere
+
+
+@pytest.mark.parametrize("name", sorted(MALFORMED))
+def test_a_malformed_setting_is_named(tmp_path, name):
+    line = the_one_line(start(tmp_path, {**SIMULATED, name: MALFORMED[name]}))
+    assert line.startswith(f"configuration error: {name} is invalid (")
+
+
+def test_several_malformed_settings_share_the_one_line(tmp_path):
     line = the_one_line(start(tmp_path, {**SIMULATED, "MAX_DOWNLOAD_MIB": "0", "LOG_LEVEL": "LOUD"}))
     assert line.startswith("configuration error: LOG_LEVEL is invalid (")
     assert "; MAX_DOWNLOAD_MIB is invalid (Input should be greater than 0)" in line
