@@ -1,8 +1,8 @@
-"""The one wiring point: Settings -> logging -> database + migrations -> services -> bot -> run.
+"""The command line: parse the subcommand, call it. Every start-up failure is one line and exit status 2.
 
 python -m bot            run the bot
 python -m bot migrate    apply database migrations and exit
-python -m bot sync       register the slash commands with Discord (globally) and exit
+python -m bot sync       register the slash commands with Discord now and exit
 python -m bot check      check the settings, database and ffmpeg: one line per check, non-zero on failure
 python -m bot invite     print the URL that adds the bot to a server with the permissions it needs
 python -m bot health     exit 0 while Discord's gateway answers heartbeats (Docker's HEALTHCHECK)
@@ -15,57 +15,80 @@ import asyncio
 import logging
 import signal
 import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import aiohttp
 import discord
 from pydantic import ValidationError
 
-from bot import checks, db, health, invite, logs
+from bot import checks, db, discord_commands, health, invite, logs
 from bot.app import App
-from bot.config import Settings, StorageSettings, describe_error
+from bot.command_registry import CommandRegistry
+from bot.config import ConfigurationError, DiscordSettings, Settings, StorageSettings, describe_error
 from bot.discord_client import SoraBot
 from bot.operations import with_operator_cogs
+from bot.store import Store
 
 log = logging.getLogger("bot")
 
+COMMANDS = {
+    "run": "start the bot (what runs without a command): applies the migrations, registers the slash commands "
+    "if they changed since the last start, resumes unfinished jobs",
+    "migrate": "apply the database migrations (migrations/NNNN_*.sql) and exit",
+    "sync": "register the slash commands now (globally, or in DEV_GUILD_ID when set) and exit",
+    "check": "check the settings, the database, ffmpeg and the tokens' format: one line per check, exit 1 on any ✗",
+    "invite": "print the link that adds the bot to a server, with the permissions it needs",
+    "health": "exit 0 while Discord's gateway answers the bot's heartbeats, 1 otherwise (Docker's HEALTHCHECK)",
+}
+
+
+def parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bot",
+        usage="%(prog)s [-h] [command]",
+        description="A Discord bot that makes Sora 2 videos through fal.ai.",
+        epilog="Settings come from the environment or from .env in the current folder (see .env.example). "
+        "A missing or malformed setting stops run, migrate and sync with one line naming it and exit status 2; "
+        "check lists every problem.",
+    )
+    commands = parser.add_subparsers(dest="command", title="commands", metavar="command")
+    for name, text in COMMANDS.items():
+        commands.add_parser(name, help=text, description=text)
+    return parser
+
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bot", description="Sora 2 videos in Discord, through fal.ai")
-    parser.add_argument(
-        "command", nargs="?", default="run", choices=["run", "migrate", "sync", "check", "invite", "health"]
-    )
-    args = parser.parse_args(argv)
-    if args.command == "check":
+    command = parser().parse_args(argv).command or "run"
+    if command == "check":
         return checks.main()
-    if args.command == "invite":
+    if command == "invite":
         return invite.main()
-    if args.command == "health":
+    if command == "health":
         return health.main()
     try:
-        settings: StorageSettings = StorageSettings() if args.command == "migrate" else Settings()
+        settings = SETTINGS[command]()
     except ValidationError as exc:
         print(describe_error(exc), file=sys.stderr)
         return 2
-    secrets = [
-        s.get_secret_value()
-        for s in (getattr(settings, "discord_token", None), getattr(settings, "fal_key", None))
-        if s is not None
-    ]
-    logs.configure(settings.log_level, secrets)
+    secrets = [getattr(settings, name, None) for name in ("discord_token", "fal_key")]
+    logs.configure(settings.log_level, [s.get_secret_value() for s in secrets if s is not None])
     try:
-        if args.command == "migrate":
-            return asyncio.run(migrate_only(settings))
-        assert isinstance(settings, Settings)
-        if args.command == "sync":
-            return asyncio.run(sync_commands(settings))
-        return asyncio.run(run(settings))
+        return asyncio.run(_action(command)(settings))
+    except ConfigurationError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
     except discord.LoginFailure:
-        print("configuration error: DISCORD_TOKEN was refused by Discord", file=sys.stderr)
+        print(
+            "configuration error: DISCORD_TOKEN was refused by Discord: copy it again from the Bot page of your "
+            "application in Discord's Developer Portal (reset it there if needed)",
+            file=sys.stderr,
+        )
         return 2
     except discord.PrivilegedIntentsRequired:
         print(
             "configuration error: MESSAGE_CONTENT_INTENT is true but the Message Content intent is not enabled "
-            "for this application in Discord's Developer Portal",
+            "for this application in Discord's Developer Portal: enable it there, or set MESSAGE_CONTENT_INTENT=false",
             file=sys.stderr,
         )
         return 2
@@ -77,11 +100,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 async def migrate_only(settings: StorageSettings) -> int:
-    conn = await db.connect(settings.database_path)
-    try:
-        applied = await db.migrate(conn)
-    finally:
-        await conn.close()
+    conn, applied = await db.open_migrated(settings.database_path)
+    await conn.close()
     print(f"database {settings.database_path}: applied {len(applied)} migration(s)")
     return 0
 
@@ -96,23 +116,40 @@ async def run(settings: Settings) -> int:
     return 0
 
 
-async def sync_commands(settings: Settings) -> int:
+async def sync_commands(settings: DiscordSettings) -> int:
+    """Log in, install the cogs (their shapes only) and register them, whatever the database says."""
+    conn, _ = await db.open_migrated(settings.database_path)  # it records what was registered
+    registry = CommandRegistry(Store(conn))
+    done: list[str] = []
+
     async def install(bot: SoraBot) -> None:
         from cogs import CogDeps, install
 
         # Only the commands' shapes matter here: the cogs are never called.
         await install(bot, CogDeps(None, None, None, None, None, None, None, None))  # type: ignore[arg-type]
 
+    async def register(tree: discord.app_commands.CommandTree) -> None:
+        done.append(await discord_commands.register(tree, registry, settings.dev_guild_id, force=True))
+
     async def nothing() -> None:
         return None
 
-    bot = SoraBot(message_content=False, dev_guild_id=None, install=with_operator_cogs(install), on_first_ready=nothing)
-    async with bot:
-        await bot.login(settings.discord_token.get_secret_value())
-        synced = await bot.tree.sync()
-        print(f"registered {len(synced)} command(s) globally: " + ", ".join(f"/{c.name}" for c in synced))
+    bot = SoraBot(message_content=False, install=with_operator_cogs(install), register=register, on_first_ready=nothing)
+    try:
+        async with bot:
+            await bot.login(settings.discord_token.get_secret_value())  # runs setup_hook: install, register
+    finally:
+        await conn.close()
+    print(*done)
     return 0
 
+
+SETTINGS: dict[str, type[StorageSettings]] = {"run": Settings, "migrate": StorageSettings, "sync": DiscordSettings}
+
+
+def _action(command: str) -> Callable[[Any], Awaitable[int]]:
+    # Looked up when called, not at import: the benchmark (tests/bench/botproc.py) wraps `run`.
+    return {"run": run, "migrate": migrate_only, "sync": sync_commands}[command]
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -6,14 +6,17 @@ import asyncio
 import logging
 import ssl
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import aiosqlite
 
 from bot import db
 from bot.characters import CharacterService
+from bot.command_registry import CommandRegistry
 from bot.config import Settings
 from bot.discord_client import SoraBot
+from bot.discord_commands import register_at_start
 from bot.discord_messenger import DiscordMessenger
 from bot.jobs import JobRunner, RunnerConfig
 from bot.operations import Operations
@@ -23,6 +26,9 @@ from bot.settings_store import SettingsStore
 from bot.sora import PriceTable
 from bot.store import CharacterStore, Store
 from bot.transcode import find_ffmpeg
+
+if TYPE_CHECKING:
+    from discord.app_commands import CommandTree
 
 log = logging.getLogger(__name__)
 
@@ -62,11 +68,19 @@ class App:
 
     @classmethod
     async def create(cls, settings: Settings) -> App:
-        conn = await db.connect(settings.database_path)
-        await db.migrate(conn)
-        store = Store(conn)
+        conn, _ = await db.open_migrated(settings.database_path)
         # A context made now honours SSL_CERT_FILE as httpx (fal_client) does; aiohttp's own is fixed at import.
         http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ssl.create_default_context()))
+        try:
+            return await cls._assemble(settings, conn, http)
+        except BaseException:
+            await http.close()
+            await conn.close()  # its worker thread would otherwise keep the process alive
+            raise
+
+    @classmethod
+    async def _assemble(cls, settings: Settings, conn: aiosqlite.Connection, http: aiohttp.ClientSession) -> App:
+        store = Store(conn)
         ops = await Operations.create(settings, conn, http)  # fal backend (real or simulated), metrics, health
         fal = ops.fal
         ffmpeg = find_ffmpeg()
@@ -101,10 +115,15 @@ class App:
         async def resume() -> None:
             log.info("resumed %d unfinished job(s)", await runner.resume_all())
 
+        registry = CommandRegistry(store)
+
+        async def register(tree: CommandTree) -> None:
+            await register_at_start(tree, registry, settings.dev_guild_id)
+
         bot = SoraBot(
             message_content=settings.message_content_intent,
-            dev_guild_id=settings.dev_guild_id,
             install=ops.with_cogs(install),
+            register=register,
             on_first_ready=resume,
             http_trace=ops.discord_trace(),
         )
@@ -123,20 +142,22 @@ class App:
         return cls(settings, conn, store, http, bot, messenger, runner, ops)
 
     async def run(self, stopping: asyncio.Event) -> None:
-        """Run until `stopping` is set or the gateway connection ends for good."""
-        await self.ops.start()
-        bot_task = asyncio.create_task(self.bot.start(self.settings.discord_token.get_secret_value()))
-        stop_task = asyncio.create_task(stopping.wait())
+        """Run until `stopping` is set or the gateway connection ends for good. Whatever fails, everything
+        is closed again, so the process can exit (a busy METRICS_PORT fails in ops.start)."""
+        tasks: list[asyncio.Task[Any]] = []
         try:
-            done, _ = await asyncio.wait({bot_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+            await self.ops.start()
+            bot_task = asyncio.create_task(self.bot.start(self.settings.discord_token.get_secret_value()))
+            tasks += [bot_task, asyncio.create_task(stopping.wait())]
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             if bot_task in done:
-                bot_task.result()  # a login failure surfaces here
+                bot_task.result()  # a login failure, or a ConfigurationError from setup_hook, surfaces here
             log.info("stopping: unfinished jobs keep their state and resume on the next start")
         finally:
-            stop_task.cancel()
             await self.close()
-            bot_task.cancel()
-            await asyncio.gather(bot_task, return_exceptions=True)
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     async def close(self) -> None:
         self.bot.stop_taking_commands()  # first: no job may start while the others are put away

@@ -9,13 +9,28 @@ from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_va
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.credentials import looks_like_bot_token, looks_like_fal_key
+
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+ENV_FILE = ".env"  # read from the folder the bot is started in
+_SOURCES = SettingsConfigDict(env_file=ENV_FILE, env_file_encoding="utf-8", extra="ignore")
+# What to do about a setting that is not set, in the one line that names it.
+HINTS = {
+    "DISCORD_TOKEN": "copy it from the Bot page of your application in Discord's Developer Portal into .env",
+    "FAL_KEY": "create one at https://fal.ai/dashboard/keys, or set FAL_BACKEND=simulated to try the bot for free",
+}
+
+
+class ConfigurationError(Exception):
+    """A setting that passed validation but cannot work on this machine or with Discord (an unusable
+    DATABASE_PATH, a busy METRICS_PORT, a DEV_GUILD_ID the bot is not in): the message names the setting
+    and what to do, and the CLI prints it as one line with exit status 2."""
 
 
 class StorageSettings(BaseSettings):
     """What `python -m bot migrate` needs: no tokens."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    model_config = _SOURCES
 
     database_path: Path = Path("data/sora-bot.sqlite3")
     log_level: LogLevel = "INFO"
@@ -27,19 +42,42 @@ class StorageSettings(BaseSettings):
 class InviteSettings(BaseSettings):
     """What `python -m bot invite` needs: which application to invite (by default, the token's)."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    model_config = _SOURCES
 
     discord_token: SecretStr | None = None
     discord_application_id: int | None = None
 
 
-class Settings(StorageSettings):
-    discord_token: SecretStr = Field(min_length=1)
+class DiscordSettings(StorageSettings):
+    """What `python -m bot sync` needs: Discord, no fal."""
+
+    discord_token: SecretStr
+    dev_guild_id: int | None = None  # register the commands in this server instead of globally
+    message_content_intent: bool = False
+
+    @field_validator("discord_token")
+    @classmethod
+    def _looks_like_a_bot_token(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().strip():
+            raise PydanticCustomError("missing", "Field required")  # DISCORD_TOKEN= as in .env.example
+        if not looks_like_bot_token(value.get_secret_value()):
+            raise PydanticCustomError(
+                "looks_wrong",
+                "does not look like a bot token (three parts joined by dots): copy it again from the Bot page "
+                "of your application in Discord's Developer Portal",
+            )
+        return value
+
+    @field_validator("dev_guild_id", mode="before")
+    @classmethod
+    def _blank_guild_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+
+class Settings(DiscordSettings):
     # "simulated": try every command with locally made test videos, no fal key and no cost.
     fal_backend: Literal["fal", "simulated"] = "fal"
     fal_key: SecretStr | None = Field(None, validate_default=True)  # required unless simulated
-    dev_guild_id: int | None = None
-    message_content_intent: bool = False
 
     # USD per second of video; an operator can correct them when fal changes its prices.
     price_sora_2: float = Field(0.10, ge=0)
@@ -81,8 +119,15 @@ class Settings(StorageSettings):
     def _fal_key_unless_simulated(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
         if value is not None and not value.get_secret_value().strip():
             value = None  # FAL_KEY= left blank, as in .env.example
-        if value is None and info.data.get("fal_backend") == "fal":  # (an invalid FAL_BACKEND is reported alone)
+        if info.data.get("fal_backend") != "fal":  # simulated (an invalid FAL_BACKEND is reported alone)
+            return value
+        if value is None:
             raise PydanticCustomError("missing", "Field required")
+        if not looks_like_fal_key(value.get_secret_value()):
+            raise PydanticCustomError(
+                "looks_wrong",
+                "does not look like a fal key (KEY_ID:KEY_SECRET): copy it again from https://fal.ai/dashboard/keys",
+            )
         return value
 
     @field_validator("quota_member_limit_usd", "quota_budget_usd", mode="before")
@@ -94,17 +139,31 @@ class Settings(StorageSettings):
 
 
 def setting_problems(error: ValidationError) -> list[str]:
-    """One phrase per broken setting, naming it without its value (it may be a secret)."""
+    """One phrase per broken setting, naming it and what to do, without its value (it may be a secret)."""
     parts = []
     for item in error.errors():
         name = str(item["loc"][0]).upper() if item["loc"] else "settings"
         if item["type"] == "missing":
-            parts.append(f"{name} is not set")
+            parts.append(f"{name} is not set" + (f": {HINTS[name]}" if name in HINTS else ""))
+        elif item["type"] == "looks_wrong":
+            parts.append(f"{name} {item['msg']}")
         else:
             parts.append(f"{name} is invalid ({item['msg']})")
     return parts
 
 
 def describe_error(error: ValidationError) -> str:
-    """One clear line naming the broken setting(s), with no values (they may be secrets)."""
+    """One line naming the broken setting(s) and what to do, with no values (they may be secrets)."""
+    missing = {str(item["loc"][0]).upper() for item in error.errors() if item["type"] == "missing" and item["loc"]}
+    if "DISCORD_TOKEN" in missing and not Path(ENV_FILE).exists():
+        # The first start: point at the two-line set-up rather than at each setting.
+        others = [p for p in setting_problems(error) if p.split(" ", 1)[0] not in ("DISCORD_TOKEN", "FAL_KEY")]
+        return "; ".join(
+            [
+                f"configuration error: no {ENV_FILE} file here and DISCORD_TOKEN is not set: copy .env.example to "
+                f"{ENV_FILE} and put your bot token in it (it starts in simulated mode: free test videos, "
+                "no FAL_KEY needed)",
+                *others,
+            ]
+        )
     return "configuration error: " + "; ".join(setting_problems(error))

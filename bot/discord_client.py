@@ -1,8 +1,10 @@
 """Builds the discord.py client: intents, no pings by default, one error handler for app commands,
-the cogs, command sync only when asked, and resuming unfinished jobs once the gateway is ready."""
+the cogs, the slash commands registered at start-up when they changed, and resuming unfinished jobs once
+the gateway is ready."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -20,8 +22,8 @@ class SoraBot(commands.Bot):
         self,
         *,
         message_content: bool,
-        dev_guild_id: int | None,
         install: Callable[[SoraBot], Awaitable[None]],
+        register: Callable[[app_commands.CommandTree], Awaitable[None]],
         on_first_ready: Callable[[], Awaitable[None]],
         http_trace: aiohttp.TraceConfig | None = None,
     ) -> None:
@@ -29,6 +31,9 @@ class SoraBot(commands.Bot):
         intents.members = False
         intents.presences = False
         intents.message_content = message_content
+        # The bot has no voice: discord.py's warnings that voice's optional libraries are missing are noise.
+        discord.VoiceClient.warn_nacl = False
+        discord.VoiceClient.warn_dave = False
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents,
@@ -38,19 +43,15 @@ class SoraBot(commands.Bot):
             tree_cls=ErrorReportingTree,
             http_trace=http_trace,  # lets the metrics count Discord's 429s
         )
-        self._dev_guild_id = dev_guild_id
         self._install = install
+        self._register = register
         self._on_first_ready = on_first_ready
         self._readied = False
         self.draining = False  # set on SIGTERM: commands are refused while jobs are put away
 
     async def setup_hook(self) -> None:
         await self._install(self)
-        if self._dev_guild_id is not None:
-            guild = discord.Object(self._dev_guild_id)
-            self.tree.copy_global_to(guild=guild)
-            synced = await self.tree.sync(guild=guild)
-            log.info("synced %d commands to dev guild %s", len(synced), self._dev_guild_id)
+        await self._register(self.tree)  # logged in (the application id is known), not yet connected
 
     async def on_connect(self) -> None:
         # Dispatched on READY itself; on_ready follows guild_ready_timeout (2 s) after the last GUILD_CREATE.
@@ -61,6 +62,15 @@ class SoraBot(commands.Bot):
 
     async def on_ready(self) -> None:
         log.info("gateway ready as %s in %d guilds", self.user, len(self.guilds))
+
+    async def close(self) -> None:
+        # discord.py (2.7) leaves the task that waits for the guilds and then dispatches on_ready running
+        # when the client closes within guild_ready_timeout of READY; it then dispatches into the closed
+        # client (no loop), and the event's coroutine is never awaited. Nothing is left to wait for.
+        ready_task = getattr(self._connection, "_ready_task", None)
+        if isinstance(ready_task, asyncio.Task):
+            ready_task.cancel()
+        await super().close()
 
     def stop_taking_commands(self) -> None:
         self.draining = True

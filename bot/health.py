@@ -66,12 +66,12 @@ def check(path: Path, max_age: float, now: float | None = None) -> tuple[bool, s
 
 
 def main() -> int:
-    """`python -m bot health`: exit 0 while healthy, 1 when not (what Docker's HEALTHCHECK needs)."""
+    """`python -m bot health`: exit 0 while healthy, 1 when not (Docker's HEALTHCHECK reserves 2)."""
     try:
         settings = StorageSettings()
     except ValidationError as exc:
-        print(describe_error(exc))
-        return 2
+        print(f"unhealthy: {describe_error(exc)}")
+        return 1
     healthy, line = check(heartbeat_path(settings.database_path), settings.health_max_age_seconds)
     print(line)
     return 0 if healthy else 1

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import sys
 
 from pydantic import ValidationError
 
-from bot.config import InviteSettings, describe_error
+from bot.config import HINTS, InviteSettings, describe_error
+from bot.credentials import application_id, looks_like_bot_token
 
 SCOPES = ("bot", "applications.commands")
 # What the bot does in a channel: post progress and videos, embed the card, attach the mp4, and read
@@ -25,16 +24,6 @@ def permissions_value() -> int:
     return sum(PERMISSIONS.values())
 
 
-def application_id(token: str) -> int | None:
-    """A bot token's first part is the bot's user id in base64, and a bot's user id is its application's."""
-    first = token.strip().split(".")[0]
-    try:
-        decoded = base64.urlsafe_b64decode(first + "=" * (-len(first) % 4)).decode("ascii")
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        return None
-    return int(decoded) if decoded.isdigit() and len(decoded) >= 15 else None
-
-
 def invite_url(app_id: int) -> str:
     return (
         f"https://discord.com/oauth2/authorize?client_id={app_id}"
@@ -49,15 +38,19 @@ def main() -> int:
         print(describe_error(exc), file=sys.stderr)
         return 2
     app_id = settings.discord_application_id
-    if app_id is None and settings.discord_token is not None:
-        app_id = application_id(settings.discord_token.get_secret_value())
+    token = settings.discord_token.get_secret_value() if settings.discord_token is not None else ""
+    if app_id is None and looks_like_bot_token(token):
+        app_id = application_id(token)
     if app_id is None:
-        print(
-            "configuration error: set DISCORD_TOKEN (or DISCORD_APPLICATION_ID, from the Developer Portal's "
-            "General Information page) to make the invite link",
-            file=sys.stderr,
-        )
+        print(f"configuration error: {_what_is_wrong(token)}", file=sys.stderr)
         return 2
     print(invite_url(app_id))
     print(f"scopes: {' '.join(SCOPES)}; permissions: {', '.join(PERMISSIONS)} ({permissions_value()})")
     return 0
+
+
+def _what_is_wrong(token: str) -> str:
+    other_way = "or set DISCORD_APPLICATION_ID (the Developer Portal's General Information page)"
+    if not token.strip():
+        return f"DISCORD_TOKEN is not set: {HINTS['DISCORD_TOKEN']}, {other_way}"
+    return f"DISCORD_TOKEN does not look like a bot token (three parts joined by dots): copy it again, {other_way}"

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ import aiosqlite
 import fal_client
 
 from bot import quota_texts
-from bot.config import Settings
+from bot.config import ConfigurationError, Settings
 from bot.discord_client import SoraBot
 from bot.fal import FalQueue
 from bot.fal_backend import FalBackend
@@ -119,9 +120,16 @@ class Operations:
         heartbeat.clear()
         self._tasks.append(asyncio.create_task(heartbeat.run(), name="health-heartbeat"))
         if self.settings.metrics_port is not None:
-            server = MetricsServer(self.metrics, self._refresh, self.settings.metrics_host, self.settings.metrics_port)
-            await server.start()
-            self._servers.append(server)
+            host, port = self.settings.metrics_host, self.settings.metrics_port
+            server = MetricsServer(self.metrics, self._refresh, host, port)
+            self._servers.append(server)  # close() cleans up a half-started server too
+            try:
+                await server.start()
+            except OSError as exc:
+                raise ConfigurationError(
+                    f"METRICS_PORT {port} cannot be opened on {host} ({os.strerror(exc.errno) if exc.errno else exc}): "
+                    "choose a free port, or unset METRICS_PORT"
+                ) from None
 
     async def close(self, store: Store) -> None:
         """After the runner stopped: say where each unfinished job was left, then stop serving."""

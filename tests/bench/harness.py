@@ -25,7 +25,7 @@ from tests.fakes.fal_fake import FakeFal
 ROOT = Path(__file__).resolve().parents[2]
 OPENAPI = ROOT / "tests" / "fakes" / "discord-openapi.json"
 BOTPROC = ROOT / "tests" / "bench" / "botproc.py"
-FAL_KEY = "bench-fal-key"
+FAL_KEY = "bench-fal-key:0123456789abcdef"  # shaped as fal shows keys (KEY_ID:KEY_SECRET)
 # The bot runs with its default settings, except the quota caps a busy server's admins would raise: one
 # server here runs up to 1,000 videos at once (each member asks for one, well inside the member defaults).
 BOT_SETTINGS = {"QUOTA_MAX_JOBS_PER_GUILD": "5000"}

@@ -24,7 +24,7 @@ from tests.fakes.fal_fake import FakeFal
 
 ROOT = Path(__file__).resolve().parents[2]
 OPENAPI = ROOT / "tests" / "fakes" / "discord-openapi.json"
-FAL_KEY = "test-fal-key"
+FAL_KEY = "test-fal-key:0123456789abcdef"  # shaped as fal shows keys (KEY_ID:KEY_SECRET)
 
 
 @pytest.fixture

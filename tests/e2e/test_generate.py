@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from bot.models import JobState
+from tests.e2e.conftest import FAL_KEY
 from tests.e2e.helpers import (
     callbacks,
     eventually,
@@ -45,7 +46,7 @@ async def test_generate_delivers_fal_video_with_progress(world, start_bot, tmp_p
     assert submission.payload["delete_video"] is False
     assert submission.payload["prompt"] == "a lighthouse in a storm"
     assert submission.payload["duration"] == 8 and submission.payload["aspect_ratio"] == "9:16"
-    assert submission.headers.get("Authorization") == "Key test-fal-key"
+    assert submission.headers.get("Authorization") == f"Key {FAL_KEY}"
 
     # The very file fal made, posted as an ordinary channel message replying to the progress message.
     assert len(posts) == 1

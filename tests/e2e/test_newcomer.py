@@ -1,5 +1,6 @@
 """The README's newcomer path: copy .env.example to .env, paste only a Discord token, run the bot; it
-answers /generate in simulated mode, with no FAL_KEY and no fal anywhere."""
+registers its slash commands by itself and answers /generate in simulated mode, with no FAL_KEY and no
+fal anywhere."""
 
 from __future__ import annotations
 
@@ -42,10 +43,14 @@ def start_like_a_newcomer(world) -> subprocess.Popen[bytes]:
         )
 
 
-async def test_env_example_with_only_a_token_runs_in_simulated_mode(sim_world):
+async def test_env_example_with_only_a_token_registers_the_commands_and_runs_in_simulated_mode(sim_world):
+    fake = sim_world.discord
     process = start_like_a_newcomer(sim_world)
     try:
-        await sim_world.discord.wait_ready(timeout=30)
+        await fake.wait_ready(timeout=30)
+        # Registered before the gateway connected, with no DEV_GUILD_ID and no `sync` step.
+        names = {c["name"] for c in fake.commands.get(None, [])}
+        assert {"generate", "remix", "help", "quota", "Animate image"} <= names
         await sim_world.discord.send_slash_command(
             sim_world.guild_id, sim_world.channel_id, sim_world.user_id, name="generate", options=options("hello")
         )
@@ -55,3 +60,6 @@ async def test_env_example_with_only_a_token_runs_in_simulated_mode(sim_world):
         process.wait(20)
     assert "(simulated)" in post.json["embeds"][0]["title"] and len(post.files) == 1
     assert (sim_world.tmp / "data" / "sora-bot.sqlite3").exists()  # the README's default database path
+    log = (sim_world.tmp / "newcomer.log").read_text()
+    assert re.search(r"registered \d+ command\(s\) globally: /generate", log)
+    assert "voice will NOT be supported" not in log  # discord.py's warnings, for a bot with no voice

@@ -4,6 +4,7 @@ characters: end to end through the fakes."""
 from __future__ import annotations
 
 from bot.models import JobState
+from tests.e2e.conftest import FAL_KEY
 from tests.e2e.helpers import (
     callbacks,
     eventually,
@@ -309,7 +310,7 @@ async def _result_id(world, request_id: str) -> str:
     async with aiohttp.ClientSession() as http:
         async with http.get(
             f"{world.fal.base_url}/fal-ai/sora-2/requests/{request_id}",
-            headers={"Authorization": "Key test-fal-key"},
+            headers={"Authorization": f"Key {FAL_KEY}"},
             ssl=world.fal.client_ssl_context(),
         ) as response:
             return (await response.json())["id"]

@@ -83,12 +83,11 @@ class FakeDiscord:
         self,
         openapi_path: Path | None = None,
         *,
-        bot_token: str = "test-bot-token",
+        bot_token: str | None = None,
         bot_username: str = "SoraBot",
         heartbeat_interval_ms: int = 41250,
     ) -> None:
         self.openapi_path = openapi_path
-        self.bot_token = bot_token
         self.heartbeat_interval_ms = heartbeat_interval_ms
         # Interaction tokens (webhook routes) are valid this long after dispatch.
         self.token_lifetime: float = 15 * 60.0
@@ -100,6 +99,10 @@ class FakeDiscord:
         self.ids = SnowflakeFactory()
         self.application_id: int = self.ids.next()
         self.bot_user_id: int = self.application_id  # as for every modern Discord app
+        # Shaped like a real token (the application id in base64, a timestamp, an HMAC), as the bot checks.
+        self.bot_token = bot_token or ".".join(
+            [base64.urlsafe_b64encode(str(self.application_id).encode()).decode().rstrip("="), "GfAkEd", "x" * 38]
+        )
         self.bot_user = FakeUser(self.bot_user_id, bot_username, None, bot=True)
         self.owner_user = FakeUser(self.ids.next(), "guild-owner", "Guild Owner")
         self.users: dict[int, FakeUser] = {u.id: u for u in (self.bot_user, self.owner_user)}

@@ -22,17 +22,23 @@ def _run(env: dict[str, str], *args: str, cwd: Path) -> subprocess.CompletedProc
 
 
 def test_missing_discord_token_exits_2_with_one_clear_line(tmp_path):
-    result = _run({"FAL_KEY": "k"}, cwd=tmp_path)
+    (tmp_path / ".env").write_text("FAL_BACKEND=simulated\n")
+    result = _run({}, cwd=tmp_path)
     assert result.returncode == 2
-    assert result.stderr.strip() == "configuration error: DISCORD_TOKEN is not set"
-    assert "Traceback" not in result.stderr
+    assert result.stderr.strip() == (
+        "configuration error: DISCORD_TOKEN is not set: copy it from the Bot page of your application in "
+        "Discord's Developer Portal into .env"
+    )
 
 
 def test_malformed_setting_is_named_without_its_value(tmp_path):
     result = _run({"DISCORD_TOKEN": "secret-token-value", "FAL_KEY": "k", "DEV_GUILD_ID": "nope"}, cwd=tmp_path)
     assert result.returncode == 2
     assert "DEV_GUILD_ID is invalid" in result.stderr
+    assert "DISCORD_TOKEN does not look like a bot token" in result.stderr
+    assert "FAL_KEY does not look like a fal key" in result.stderr
     assert "secret-token-value" not in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.splitlines()) == 1
 
 
 def test_migrate_needs_no_tokens(tmp_path):

@@ -82,9 +82,12 @@ async def start_bot(fake: FakeDiscord, guild: FakeGuild) -> AsyncIterator[Callab
 
     async def start() -> PingBot:
         client = PingBot()
+        since = time.monotonic()
         task = asyncio.create_task(client.start(fake.bot_token))
         started.append((client, task))
-        await fake.wait_ready(timeout=10)
+        # This client's READY, not an earlier session's: until it logs in, wait_until_ready() raises
+        # (on 3.12+ at once, as asyncio.wait_for no longer wraps it in a task that runs later).
+        await fake.wait_ready(timeout=10, since=since)
         await asyncio.wait_for(client.wait_until_ready(), 10)
         return client
 

@@ -75,7 +75,7 @@ def test_check_flags_a_malformed_fal_key_and_a_missing_token(tmp_path):
     result = bot({"DISCORD_TOKEN": TOKEN, "FAL_KEY": "sk-just-one-part"}, "check", cwd=tmp_path)
     assert result.returncode == 1
     assert lines(result, "✗") == [
-        "FAL_KEY does not look like a fal key (KEY_ID:KEY_SECRET, as fal's dashboard shows it)"
+        "FAL_KEY does not look like a fal key (KEY_ID:KEY_SECRET): copy it again from https://fal.ai/dashboard/keys"
     ]
     assert "sk-just-one-part" not in result.stdout
 
@@ -94,7 +94,10 @@ def test_check_flags_a_metrics_port_in_use(tmp_path):
 def test_run_without_fal_key_exits_2_unless_simulated(tmp_path):
     result = bot({"DISCORD_TOKEN": TOKEN}, cwd=tmp_path)
     assert result.returncode == 2
-    assert result.stderr.strip() == "configuration error: FAL_KEY is not set"
+    assert result.stderr.strip() == (
+        "configuration error: FAL_KEY is not set: create one at https://fal.ai/dashboard/keys, "
+        "or set FAL_BACKEND=simulated to try the bot for free"
+    )
     result = bot({"DISCORD_TOKEN": TOKEN, "FAL_KEY": ""}, cwd=tmp_path)  # FAL_KEY= left blank in .env
     assert result.returncode == 2 and "FAL_KEY is not set" in result.stderr
 
@@ -113,7 +116,11 @@ def test_invite_prints_the_url_for_the_tokens_application(tmp_path):
     result = bot({"DISCORD_APPLICATION_ID": "42424242424242424"}, "invite", cwd=tmp_path)
     assert result.returncode == 0 and result.stdout.startswith(invite_url(42424242424242424))
     result = bot({}, "invite", cwd=tmp_path)
-    assert result.returncode == 2 and "DISCORD_TOKEN" in result.stderr
+    assert result.returncode == 2 and result.stderr.startswith("configuration error: DISCORD_TOKEN is not set:")
+    result = bot({"DISCORD_TOKEN": "not-a-token"}, "invite", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith("configuration error: DISCORD_TOKEN does not look like a bot token")
+    assert "not-a-token" not in result.stderr and len(result.stderr.splitlines()) == 1
 
 
 def test_application_id_is_read_from_a_token():
