@@ -14,6 +14,7 @@ from tests.e2e.helpers import (
     job_messages,
     options,
     sha256,
+    video_posts,
 )
 from tests.e2e.helpers import ledger_of as ledger
 from tests.fakes.fal_fake import JobScript, default_video_path
@@ -113,7 +114,7 @@ async def test_an_html_page_instead_of_the_video_is_fetched_once_more(world, sta
     assert world.fal.count(kind="file") == 2
     (message,) = job_messages(world)
     assert int(message["id"]) == job.video_message_id
-    posted = next(r for r in world.discord.requests if r.response_json and r.response_json.get("id") == message["id"])
+    posted = next(r for r in video_posts(world.discord, world.channel_id) if r.response_json["id"] == message["id"])
     assert posted.files[0].sha256 == sha256(default_video_path(4))
     assert ledger(world) == [("reserve", 400_000), ("commit", 400_000)]
 
