@@ -109,6 +109,13 @@ class Settings(DiscordSettings):
     metrics_port: int | None = Field(None, ge=1, le=65535)
     metrics_host: str = "127.0.0.1"
 
+    @field_validator("fal_platform_url")
+    @classmethod
+    def _https_url(cls, value: str) -> str:
+        if not value.startswith("https://") or len(value) <= len("https://"):
+            raise PydanticCustomError("url", "must be an https:// URL, like https://api.fal.ai/v1")
+        return value
+
     @field_validator("metrics_port", mode="before")
     @classmethod
     def _blank_port_is_off(cls, value: object) -> object:

@@ -188,6 +188,8 @@ class JobRunner:
             error=f"cancelled by <@{actor_id}>",
             final_text=progress.cancelled(job, actor_id, refunded),
         )
+        if job.state != JobState.CANCELLED:
+            return "This video is already finished."
         log.info("%s cancelled by %s", _who(job), actor_id)
         await self._show_final(job)
         self._messenger.forget(job.id)
@@ -522,6 +524,9 @@ class JobRunner:
             created_at=self._clock(),
         )
         job = await self._store.mark_delivered(job, video, final_text=progress.delivered(job))
+        if job.state != JobState.DELIVERED:  # cancelled meanwhile (and refunded): the post stays, uncharged
+            log.warning("%s its video was posted after it had ended; not charged", _who(job))
+            return
         if self._on_spend is not None:
             self._on_spend(job.guild_id, job.cost_usd)
         log.info("%s delivered message=%s", _who(job), message_id)
@@ -531,6 +536,9 @@ class JobRunner:
     async def _fail(self, job: Job, reason: str, reporter: ProgressReporter | None = None) -> None:
         final = progress.failed(job, reason)
         job = await self._store.update_job(job.id, JobState.FAILED, error=reason, final_text=final)
+        if job.state != JobState.FAILED:  # it had already ended (delivered, cancelled): that stands
+            log.warning("%s a late failure was ignored: %s", _who(job), reason)
+            return
         log.info("%s failed: %s", _who(job), reason)
         await self._discard_files(job.id)
         await self._show_final(job, reporter)

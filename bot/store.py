@@ -26,6 +26,7 @@ _JOB_COLUMNS = (
     "aspect_ratio, resolution, cost_usd, request_id, parent_video_id, progress_message_id, reply_to_message_id, "
     "result_json, video_message_id, error, created_at, updated_at, submitted_at, final_text, final_shown_at"
 )
+_FINISHED_SQL = "(" + ", ".join(f"'{s.value}'" for s in JobState if s.finished) + ")"
 _UPDATABLE = {
     "request_id",
     "progress_message_id",
@@ -143,6 +144,13 @@ class Store:
         assert job is not None
         return job
 
+    @staticmethod
+    async def _job(conn: aiosqlite.Connection, job_id: int) -> Job:
+        async with conn.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)) as cur:
+            row = await cur.fetchone()
+        assert row is not None
+        return _job(row)
+
     async def get_job(self, job_id: int | None) -> Job | None:
         async with self._conn.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)) as cur:
             row = await cur.fetchone()
@@ -186,17 +194,31 @@ class Store:
             assignments.append(f"{name} = ?")
             values.append(value)
         values.append(job_id)
+        where = "id = ?"
+        if state is not None:
+            # A finished job's state is final: a late failure or cancel never turns a delivered (charged)
+            # job into a refunded one, nor the reverse. Its other facts (the last text shown) may change.
+            where += f" AND state NOT IN {_FINISHED_SQL}"
         async with self.transaction() as conn:
-            await conn.execute(f"UPDATE jobs SET {', '.join(assignments)} WHERE id = ?", values)
-            if state in (JobState.FAILED, JobState.CANCELLED):
+            cur = await conn.execute(f"UPDATE jobs SET {', '.join(assignments)} WHERE {where}", values)
+            if cur.rowcount and state in (JobState.FAILED, JobState.CANCELLED):
                 await ledger_sql.settle(conn, job_id, "refund", self._clock())
         job = await self.get_job(job_id)
         assert job is not None
         return job
 
     async def mark_delivered(self, job: Job, video: Video, final_text: str | None = None) -> Job:
-        """Record the posted video and finish the job in one transaction: never one without the other."""
+        """Record the posted video and finish the job in one transaction: never one without the other. A job
+        already finished (failed or cancelled, so refunded) is left as it is: the returned job says so."""
         async with self.transaction() as conn:
+            now = self._clock()
+            cur = await conn.execute(
+                "UPDATE jobs SET state = ?, video_message_id = ?, updated_at = ?, finished_at = ?, final_text = ? "
+                f"WHERE id = ? AND state NOT IN {_FINISHED_SQL}",
+                (JobState.DELIVERED.value, video.message_id, now, now, final_text, job.id),
+            )
+            if not cur.rowcount:
+                return await self._job(conn, job.id)
             await conn.execute(
                 "INSERT INTO videos (video_id, job_id, guild_id, channel_id, message_id, user_id, prompt, model, "
                 "duration, aspect_ratio, resolution, remixable, parent_video_id, created_at) "
@@ -217,12 +239,6 @@ class Store:
                     video.parent_video_id,
                     video.created_at,
                 ),
-            )
-            now = self._clock()
-            await conn.execute(
-                "UPDATE jobs SET state = ?, video_message_id = ?, updated_at = ?, finished_at = ?, final_text = ? "
-                "WHERE id = ?",
-                (JobState.DELIVERED.value, video.message_id, now, now, final_text, job.id),
             )
             await ledger_sql.settle(conn, job.id, "commit", now)
         delivered = await self.get_job(job.id)
