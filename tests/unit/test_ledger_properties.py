@@ -208,6 +208,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.member_bound: dict[tuple[int, int, float], int] = {}
         self.guild_bound: dict[tuple[int, float], int] = {}
         self.next_id = 1
+        self.crashes: list[str] = []  # where each operation died, e.g. "before its commit, at COMMIT"
         self.conn: Any = None
         self.proxy: Any = None
         self.store: Any = None
@@ -278,7 +279,8 @@ class LedgerMachine(RuleBasedStateMachine):
         outcome = Outcome(done, crashed, value, error)
         if crashed:
             verb = " ".join((self.proxy.died_at or "?").split()[:2])
-            self._note(f"crash inside an operation, {'after' if done else 'before'} its commit, at {verb}")
+            self.crashes.append(f"{'after' if done else 'before'} its commit, at {verb}")
+            self._note(f"crash inside an operation, {self.crashes[-1]}")
         if done and apply is not None:
             apply(outcome)
         if crashed:
@@ -697,7 +699,7 @@ class LateEventsMachine(LedgerMachine):
 
 
 SETTINGS = settings(
-    max_examples=60,
+    max_examples=100,
     stateful_step_count=40,
     deadline=None,
     database=None,  # no .hypothesis/ folder in the tree; a failure prints its reproduction instead
@@ -714,10 +716,12 @@ TestLedgerAndLifecycle.settings = SETTINGS
 # The store settles a reservation at most once and never both ways (ledger_sql.settle), but it does not
 # guard the job row: update_job writes any state over a finished job, and mark_delivered records a video
 # and sets `delivered` whatever the job's state. So a refund after a delivery turns a delivered (and
-# charged) job into a failed one, and a delivery after a refund records a video nobody pays for. Today's
-# single-process runner hardly reaches either (it fails a job only from its own task, and cancels only a
-# queued one after stopping that task); DESIGN.md's several processes, leases and fal webhooks retried
-# for two hours would. The store should leave a finished job as it is (no-op, or raise writing nothing).
+# charged) job into a failed one, and a delivery after a refund records a video nobody pays for (and
+# frees the member's quota for more). Today's single-process runner reaches the first only if something
+# raises in JobRunner._finish after mark_delivered (the on_spend callback): _run's `except Exception`
+# then fails the delivered job, telling the member "nothing was charged". It cancels only a queued job,
+# after stopping its task. DESIGN.md's several processes, leases and fal webhooks retried for two hours
+# would reach both. The store should leave a finished job as it is (a no-op, or raise writing nothing).
 
 LATE = pytest.mark.xfail(
     strict=True,
@@ -781,8 +785,9 @@ def delivered(machine: LedgerMachine) -> None:
 
 @LATE
 def test_a_refund_after_delivery_leaves_the_job_delivered():
-    """Shrunk: accept, deliver, then fail the delivered job. Today the job becomes `failed` while its
-    commit stands (no refund): a charged job that says it failed, and 'nothing was charged' told."""
+    """Shrunk by hypothesis to: accept one 4 s Sora 2 job, move it along to delivered, then fail it.
+    Today the job becomes `failed` while its commit stands (and no refund): a charged job that says it
+    failed."""
     replay(
         LateEventsMachine(),
         delivered,
@@ -808,4 +813,64 @@ def test_a_delivery_after_a_refund_records_nothing():
         lambda m: m.accept((1, 10), FOUR_SECONDS, FREE_RULES),
         lambda m: m.fail(Script(job=1)),
         lambda m: m.deliver_after_refund(Script(job=1)),
+    )
+
+
+# -- faults replayed by hand: what the machine must keep passing --------------------------------------------
+
+
+def expect(machine: LedgerMachine, crashes: list[str], state: JobState) -> None:
+    assert machine.crashes == crashes
+    assert machine.jobs[1].state == state
+
+
+def uploading(machine: LedgerMachine) -> None:
+    machine.accept((1, 10), FOUR_SECONDS, FREE_RULES)
+    machine.advance(Script(job=1, steps=4, to=JobState.COMPLETED))  # from queued: skips running
+    assert machine.jobs[1].state == JobState.UPLOADING
+
+
+def test_a_crash_at_the_delivery_s_commit_leaves_it_to_be_delivered_once_after_the_restart():
+    replay(
+        LedgerMachine(),
+        uploading,
+        lambda m: m.crash(5),  # mark_delivered: BEGIN, INSERT video, UPDATE job, INSERT commit, COMMIT
+        lambda m: m.advance(Script(job=1, steps=1)),  # dies at COMMIT: nothing of it is on disk
+        lambda m: expect(m, ["before its commit, at COMMIT"], JobState.UPLOADING),
+        lambda m: m.advance(Script(job=1, steps=1)),  # delivered after the restart
+        lambda m: expect(m, ["before its commit, at COMMIT"], JobState.DELIVERED),
+        lambda m: m.deliver_again(Script(job=1), True),
+    )
+
+
+def test_a_crash_after_the_delivery_s_commit_keeps_it():
+    replay(
+        LedgerMachine(),
+        uploading,
+        lambda m: m.crash(6),  # the read after COMMIT: the caller never learns it was delivered
+        lambda m: m.advance(Script(job=1, steps=1)),
+        lambda m: expect(m, ["after its commit, at SELECT id,"], JobState.DELIVERED),
+        lambda m: m.deliver_again(Script(job=1), False),
+    )
+
+
+def test_a_crash_after_an_acceptance_s_commit_leaves_a_reserved_job_nobody_was_told_about():
+    replay(
+        LedgerMachine(),
+        lambda m: m.crash(11),  # create_job: BEGIN, 6 reads, INSERT job, INSERT reserve, COMMIT, then a read
+        lambda m: m.accept((1, 10), FOUR_SECONDS, FREE_RULES),
+        lambda m: expect(m, ["after its commit, at SELECT id,"], JobState.PENDING),
+        lambda m: m.advance(Script(job=1, steps=5, to=JobState.RUNNING)),
+    )
+
+
+def test_a_job_caught_in_submitting_is_failed_and_refunded_once_over_several_restarts():
+    replay(
+        LedgerMachine(),
+        lambda m: m.accept((1, 10), FOUR_SECONDS, FREE_RULES),
+        lambda m: m.advance(Script(job=1, steps=1)),
+        lambda m: m.crash(0),
+        lambda m: expect(m, [], JobState.FAILED),
+        lambda m: m.crash(0),
+        lambda m: m.settle_again(Script(job=1)),
     )
