@@ -213,9 +213,13 @@ class LedgerMachine(RuleBasedStateMachine):
         self.proxy: Any = None
         self.store: Any = None
         self._run(self._open())
+        # The invariants read the file through a connection of their own: what is committed, nothing
+        # else (and without a hop to aiosqlite's thread for each query).
+        self.reader = sqlite3.connect(self.path, isolation_level=None)
 
     def teardown(self) -> None:
         try:
+            self.reader.close()
             if self.conn is not None:
                 self._run(self.conn.close())
         finally:
@@ -343,11 +347,7 @@ class LedgerMachine(RuleBasedStateMachine):
         return job
 
     def _rows(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        async def fetch() -> list[tuple[Any, ...]]:
-            async with self.conn.execute(sql, args) as cur:
-                return [tuple(r) for r in await cur.fetchall()]
-
-        return self._run(fetch())
+        return self.reader.execute(sql, args).fetchall()
 
     # -- rules --------------------------------------------------------------------------------------------
 
