@@ -702,7 +702,7 @@ SETTINGS = settings(
     max_examples=100,
     stateful_step_count=40,
     deadline=None,
-    database=None,  # no .hypothesis/ folder in the tree; a failure prints its reproduction instead
+    database=None,  # no example database: a run does not depend on earlier ones; a failure prints its blob
     print_blob=True,
     suppress_health_check=[HealthCheck.too_slow],
 )
