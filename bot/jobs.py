@@ -36,7 +36,7 @@ from bot.progress import ProgressReporter
 from bot.quota import Limits
 from bot.settings_store import SettingsStore
 from bot.sora import PriceTable, fal_call
-from bot.store import Reservation, Store
+from bot.store import JobAlreadyFinished, Reservation, Store
 from bot.transcode import fit
 from bot.video_refs import message_link
 
@@ -523,8 +523,9 @@ class JobRunner:
             parent_video_id=job.parent_video_id,
             created_at=self._clock(),
         )
-        job = await self._store.mark_delivered(job, video, final_text=progress.delivered(job))
-        if job.state != JobState.DELIVERED:  # cancelled meanwhile (and refunded): the post stays, uncharged
+        try:
+            job = await self._store.mark_delivered(job, video, final_text=progress.delivered(job))
+        except JobAlreadyFinished:  # cancelled meanwhile (and refunded): the post stays, uncharged
             log.warning("%s its video was posted after it had ended; not charged", _who(job))
             return
         if self._on_spend is not None:

@@ -40,6 +40,10 @@ _UPDATABLE = {
 }
 
 
+class JobAlreadyFinished(Exception):
+    """The job had already ended: its state and its ledger entries stay as they are."""
+
+
 @dataclass(frozen=True)
 class Reservation:
     cost_micros: int
@@ -144,13 +148,6 @@ class Store:
         assert job is not None
         return job
 
-    @staticmethod
-    async def _job(conn: aiosqlite.Connection, job_id: int) -> Job:
-        async with conn.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)) as cur:
-            row = await cur.fetchone()
-        assert row is not None
-        return _job(row)
-
     async def get_job(self, job_id: int | None) -> Job | None:
         async with self._conn.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)) as cur:
             row = await cur.fetchone()
@@ -208,8 +205,8 @@ class Store:
         return job
 
     async def mark_delivered(self, job: Job, video: Video, final_text: str | None = None) -> Job:
-        """Record the posted video and finish the job in one transaction: never one without the other. A job
-        already finished (failed or cancelled, so refunded) is left as it is: the returned job says so."""
+        """Record the posted video and finish the job in one transaction: never one without the other. Raises
+        JobAlreadyFinished, writing nothing, for a job that has already ended (delivered, or refunded)."""
         async with self.transaction() as conn:
             now = self._clock()
             cur = await conn.execute(
@@ -218,7 +215,7 @@ class Store:
                 (JobState.DELIVERED.value, video.message_id, now, now, final_text, job.id),
             )
             if not cur.rowcount:
-                return await self._job(conn, job.id)
+                raise JobAlreadyFinished(job.id)
             await conn.execute(
                 "INSERT INTO videos (video_id, job_id, guild_id, channel_id, message_id, user_id, prompt, model, "
                 "duration, aspect_ratio, resolution, remixable, parent_video_id, created_at) "
