@@ -23,11 +23,11 @@ from bot.fal import (
     FalAnswerLost,
     FalError,
     FalLookupRefused,
-    FalQueue,
     FalResultGone,
     FalUnavailable,
     refusal_sentence,
 )
+from bot.fal_backend import FalBackend
 from bot.guild_settings import GuildSettings, refusal, shape_arguments
 from bot.messenger import Messenger, PostForbidden, PostTooLarge, PostUnavailable, VideoCard
 from bot.models import FalResult, Job, JobState, Refused, Video, VideoRequest
@@ -92,7 +92,7 @@ class JobRunner:
     def __init__(
         self,
         store: Store,
-        fal: FalQueue,
+        fal: FalBackend,
         messenger: Messenger,
         http: aiohttp.ClientSession,
         prices: PriceTable,
