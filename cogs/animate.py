@@ -60,9 +60,9 @@ class AnimateCog(commands.Cog):
         resolution="auto, 720p, or with Pro 1080p / true 1080p (default auto)",
         characters="Up to two of this server's characters, separated by commas (name them in the prompt)",
     )
-    @app_commands.choices(
-        duration=DURATION_CHOICES, aspect_ratio=ASPECT_CHOICES, model=MODEL_CHOICES, resolution=RESOLUTION_CHOICES
-    )
+    # Two choices() decorators: each call takes choices of one type (int here, str below) for mypy.
+    @app_commands.choices(duration=DURATION_CHOICES)
+    @app_commands.choices(aspect_ratio=ASPECT_CHOICES, model=MODEL_CHOICES, resolution=RESOLUTION_CHOICES)
     @app_commands.guild_only()
     async def animate_attachment(
         self,
