@@ -125,7 +125,7 @@ async def sync_commands(settings: DiscordSettings) -> int:
     async def install(bot: SoraBot) -> None:
         from cogs import CogDeps, install
 
-        # Only the commands' shapes matter here: the cogs are never called.
+        # Only the commands' shapes matter here: the cogs are never called, so None stands for every service.
         await install(bot, CogDeps(None, None, None, None, None, None, None, None))  # type: ignore[arg-type]
 
     async def register(tree: discord.app_commands.CommandTree) -> None:
