@@ -15,7 +15,7 @@ import asyncio
 import logging
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import aiohttp
@@ -125,7 +125,7 @@ async def sync_commands(settings: DiscordSettings) -> int:
     async def install(bot: SoraBot) -> None:
         from cogs import CogDeps, install
 
-        # Only the commands' shapes matter here: the cogs are never called.
+        # Only the commands' shapes matter here: the cogs are never called, so None stands for every service.
         await install(bot, CogDeps(None, None, None, None, None, None, None, None))  # type: ignore[arg-type]
 
     async def register(tree: discord.app_commands.CommandTree) -> None:
@@ -147,7 +147,7 @@ async def sync_commands(settings: DiscordSettings) -> int:
 SETTINGS: dict[str, type[StorageSettings]] = {"run": Settings, "migrate": StorageSettings, "sync": DiscordSettings}
 
 
-def _action(command: str) -> Callable[[Any], Awaitable[int]]:
+def _action(command: str) -> Callable[[Any], Coroutine[Any, Any, int]]:
     # Looked up when called, not at import: the benchmark (tests/bench/botproc.py) wraps `run`.
     return {"run": run, "migrate": migrate_only, "sync": sync_commands}[command]
 

@@ -6,7 +6,8 @@ import asyncio
 import time
 from collections.abc import Callable
 
-from bot.fal import ENDPOINT_CHARACTERS, FalError, FalQueue
+from bot.fal import ENDPOINT_CHARACTERS, FalError
+from bot.fal_backend import FalBackend
 from bot.store import Character, CharacterStore
 
 NAME_MAX = 80
@@ -19,7 +20,7 @@ class CharacterRefused(Exception):
 class CharacterService:
     def __init__(
         self,
-        fal: FalQueue,
+        fal: FalBackend,
         characters: CharacterStore,
         *,
         poll_min: float = 1.0,

@@ -57,6 +57,7 @@ async def database_check(path: Path) -> Check:
             await conn.close()
     except ConfigurationError as exc:
         return Check(False, str(exc))
+    assert row is not None  # an aggregate without GROUP BY always returns one row
     return Check(True, f"database {path}: schema at version {row[0]} ({len(applied)} migration(s) applied now)")
 
 

@@ -8,6 +8,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from typing import TypedDict
 
 import aiohttp
 import discord
@@ -15,6 +16,12 @@ from discord import app_commands
 from discord.ext import commands
 
 log = logging.getLogger(__name__)
+
+
+class _Trace(TypedDict, total=False):
+    """discord.py types http_trace without None (its default), so it is passed only when set."""
+
+    http_trace: aiohttp.TraceConfig
 
 
 class SoraBot(commands.Bot):
@@ -34,6 +41,7 @@ class SoraBot(commands.Bot):
         # The bot has no voice: discord.py's warnings that voice's optional libraries are missing are noise.
         discord.VoiceClient.warn_nacl = False
         discord.VoiceClient.warn_dave = False
+        trace: _Trace = {} if http_trace is None else {"http_trace": http_trace}  # lets the metrics count 429s
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents,
@@ -41,7 +49,7 @@ class SoraBot(commands.Bot):
             allowed_mentions=discord.AllowedMentions.none(),
             help_command=None,
             tree_cls=ErrorReportingTree,
-            http_trace=http_trace,  # lets the metrics count Discord's 429s
+            **trace,
         )
         self._install = install
         self._register = register

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from pathlib import Path
+from typing import TypedDict
 
 import aiohttp
 import discord
@@ -19,6 +20,14 @@ log = logging.getLogger(__name__)
 # Interaction tokens live 15 minutes; stop using one a little before, so an edit never races the expiry.
 TOKEN_MARGIN = dt.timedelta(minutes=14)
 DEFAULT_UPLOAD_LIMIT = 10 * 2**20
+
+
+class _SendOptions(TypedDict, total=False):
+    """send() arguments a video post may leave out: discord.py's signatures take no None for them (its
+    default), so they are passed only when set."""
+
+    reference: discord.MessageReference
+    file: discord.File
 
 
 class DiscordMessenger:
@@ -56,27 +65,25 @@ class DiscordMessenger:
 
     async def post_video(self, job: Job, card: VideoCard, file: Path | None) -> int:
         reply_to = job.reply_to_message_id or job.progress_message_id
-        reference = (
-            discord.MessageReference(
+        options: _SendOptions = {}
+        if reply_to:
+            options["reference"] = discord.MessageReference(
                 message_id=reply_to, channel_id=job.channel_id, guild_id=job.guild_id, fail_if_not_exists=False
             )
-            if reply_to
-            else None
-        )
-        kwargs: dict[str, object] = {"view": video_view(job.id, card.remixable)}
+        view = video_view(job.id, card.remixable)
         if file is not None:
-            kwargs["file"] = discord.File(file, filename=f"sora-{job.id}.mp4")
+            options["file"] = discord.File(file, filename=f"sora-{job.id}.mp4")
         try:
             message = await self._channel(job).send(
                 content=f"<@{job.user_id}> your video is ready.",
                 embed=render_card(card),
-                reference=reference,  # type: ignore[arg-type]
                 # Ping the requester, never anyone named in the prompt.
                 allowed_mentions=discord.AllowedMentions(
                     everyone=False, roles=False, users=[discord.Object(job.user_id)], replied_user=False
                 ),
                 nonce=f"sora-job-{job.id}",
-                **kwargs,
+                view=view,
+                **options,
             )
         except (discord.Forbidden, discord.NotFound) as exc:  # no permission, or the channel is gone
             raise PostForbidden(str(exc.status)) from exc

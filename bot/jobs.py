@@ -23,11 +23,11 @@ from bot.fal import (
     FalAnswerLost,
     FalError,
     FalLookupRefused,
-    FalQueue,
     FalResultGone,
     FalUnavailable,
     refusal_sentence,
 )
+from bot.fal_backend import FalBackend
 from bot.guild_settings import GuildSettings, refusal, shape_arguments
 from bot.messenger import Messenger, PostForbidden, PostTooLarge, PostUnavailable, VideoCard
 from bot.models import FalResult, Job, JobState, Refused, Video, VideoRequest
@@ -92,7 +92,7 @@ class JobRunner:
     def __init__(
         self,
         store: Store,
-        fal: FalQueue,
+        fal: FalBackend,
         messenger: Messenger,
         http: aiohttp.ClientSession,
         prices: PriceTable,
@@ -204,7 +204,8 @@ class JobRunner:
             return
         task = asyncio.create_task(self._run(job, hold_edits), name=f"job-{job.id}")
         self._tasks[job.id] = task
-        task.add_done_callback(lambda _t, job_id=job.id: self._tasks.pop(job_id, None))
+        job_id = job.id
+        task.add_done_callback(lambda _t: self._tasks.pop(job_id, None))
 
     async def resume_all(self) -> int:
         """Pick up every unfinished job after a start, from its stored state. A job caught mid-submit is
@@ -335,6 +336,7 @@ class JobRunner:
         """Poll fal until the job ends: after poll_min, then doubling up to poll_max. A job just submitted
         is known to be queued, so its first poll waits too; a resumed one is polled at once."""
         assert job.request_id is not None
+        request_id = job.request_id  # the job is reloaded below; its request id stays the same
         delay = self._config.poll_min
         if not first_poll_now:
             await asyncio.sleep(delay)
@@ -344,10 +346,10 @@ class JobRunner:
         deadline = job.created_at + self._config.job_timeout
         while True:
             if self._clock() > deadline:
-                await self._fal.cancel(job.endpoint, job.request_id)
+                await self._fal.cancel(job.endpoint, request_id)
                 raise JobFailed("fal took too long to make this video, so it was cancelled; nothing was charged.")
             try:
-                status = await self._fal.status(job.endpoint, job.request_id)
+                status = await self._fal.status(job.endpoint, request_id)
                 failures = 0
             except FalResultGone:
                 raise
@@ -370,7 +372,7 @@ class JobRunner:
                 if status.error:
                     # The result carries fal's own explanation (422 detail list, or the 5xx).
                     try:
-                        await self._fal.result(job.endpoint, job.request_id)
+                        await self._fal.result(job.endpoint, request_id)
                     except FalError as exc:
                         raise JobFailed(exc.user_message) from exc
                     raise JobFailed(refusal_sentence(status.error, status.error_type))

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import aiohttp
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, generate_latest
+from prometheus_client.samples import Sample
 
 from bot.models import JobState
 
@@ -57,7 +58,7 @@ class Metrics:
     def render(self) -> bytes:
         return generate_latest(self.registry)
 
-    def _samples(self, name: str) -> list:  # type: ignore[type-arg]
+    def _samples(self, name: str) -> list[Sample]:
         return [s for metric in self.registry.collect() for s in metric.samples if s.name == name]
 
 

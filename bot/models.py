@@ -55,12 +55,14 @@ class VideoRequest(BaseModel):
     @classmethod
     def from_job(cls, job: Job) -> VideoRequest:
         """The same request again (a re-roll)."""
+        # Job keeps kind and model as the plain strings of its database row; pydantic checks them against
+        # Kind and Model here, at run time, which is the check a re-roll needs.
         return cls(
-            kind=job.kind,  # type: ignore[arg-type]
+            kind=job.kind,  # type: ignore[arg-type]  # a str checked by pydantic against Kind (above)
             prompt=job.prompt,
             duration=job.duration,
             aspect_ratio=job.aspect_ratio,
-            model=job.model,  # type: ignore[arg-type]
+            model=job.model,  # type: ignore[arg-type]  # a str checked by pydantic against Model (above)
             resolution=job.resolution,
             image_url=job.arguments.get("image_url"),
             source_video_id=job.arguments.get("video_id"),

@@ -171,7 +171,8 @@ def with_operator_cogs(
         from cogs.status import StatusCog
 
         await install(bot)
-        await bot.add_cog(HelpCog(help_service()))  # type: ignore[arg-type]
-        await bot.add_cog(StatusCog(status_service()))  # type: ignore[arg-type]
+        # `sync` has no services (None): it only reads the commands' shapes, and never runs these cogs.
+        await bot.add_cog(HelpCog(help_service()))  # type: ignore[arg-type]  # None under `sync` (above)
+        await bot.add_cog(StatusCog(status_service()))  # type: ignore[arg-type]  # None under `sync` (above)
 
     return install_all

@@ -87,7 +87,7 @@ class ProgressReporter:
 
     def __init__(
         self,
-        send: Callable[[str], Awaitable[None]],
+        send: Callable[[str], Awaitable[object]],  # what it returns (the message id) is not used here
         interval: Callable[[], float],
         clock: Callable[[], float] = time.monotonic,
         final_interval: float = 0.0,

@@ -8,11 +8,22 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import TypedDict, Unpack
+
+import aiosqlite
 
 from bot import ledger_sql
 from bot.models import Video
 from bot.quota import Limits, Period, Standing, period_bounds, to_micros
 from bot.store import Store
+
+
+class _LimitChanges(TypedDict, total=False):
+    """The server rules an admin changes (fields of Limits)."""
+
+    member_limit_micros: int | None
+    period: Period
+    budget_micros: int | None
 
 
 @dataclass(frozen=True)
@@ -112,13 +123,15 @@ class QuotaService:
                 running=await ledger_sql.running(conn, guild_id, None),
             )
 
-    async def _change(self, guild_id: int, actor_id: int, action: str, **changes: object) -> Limits:
+    async def _change(self, guild_id: int, actor_id: int, action: str, **changes: Unpack[_LimitChanges]) -> Limits:
         async with self._store.transaction() as conn:
             current = await ledger_sql.limits(conn, guild_id, self._defaults)
-            updated = replace(current, **changes)  # type: ignore[arg-type]
+            updated = replace(current, **changes)
             await ledger_sql.save_limits(conn, guild_id, updated, actor_id, self._clock())
             await self._audit(conn, guild_id, actor_id, action, **{k: str(v) for k, v in changes.items()})
         return updated
 
-    async def _audit(self, conn: object, guild_id: int, actor_id: int, action: str, **details: object) -> None:
-        await ledger_sql.audit(conn, guild_id, actor_id, action, json.dumps(details), self._clock())  # type: ignore[arg-type]
+    async def _audit(
+        self, conn: aiosqlite.Connection, guild_id: int, actor_id: int, action: str, **details: object
+    ) -> None:
+        await ledger_sql.audit(conn, guild_id, actor_id, action, json.dumps(details), self._clock())

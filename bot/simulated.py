@@ -347,7 +347,8 @@ class SimulatedFal:
 
     @staticmethod
     def _read(path: Path) -> dict[str, Any]:
-        return json.loads(path.read_text(encoding="utf-8"))
+        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))  # the files _write wrote
+        return data
 
     @staticmethod
     def _write(path: Path, data: dict[str, Any]) -> None:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from bot.fal import ENDPOINT_IMAGE, ENDPOINT_IMAGE_PRO, ENDPOINT_REMIX, ENDPOINT_TEXT, ENDPOINT_TEXT_PRO
-from bot.models import DURATIONS, PROMPT_MAX, Job, Video, VideoRequest
+from bot.models import DURATIONS, PROMPT_MAX, Job, Model, Video, VideoRequest
 from bot.prompt_text import clean, visible
 from bot.quota import MICROS, to_micros
 
@@ -54,15 +54,20 @@ def _check_prompt(prompt: str) -> str:
     return prompt
 
 
-def _check_common(prompt: str, duration: int, model: str) -> str:
+def _is_model(model: str) -> TypeGuard[Model]:
+    return model in ("sora-2", "sora-2-pro")
+
+
+def _check_common(prompt: str, duration: int, model: str) -> tuple[str, Model]:
+    """The checked prompt, and the model as the Model it was checked to be."""
     prompt = _check_prompt(prompt)
     if len(prompt) > PROMPT_MAX:
         raise InvalidRequest(f"The prompt is {len(prompt)} characters long; Sora accepts at most {PROMPT_MAX}.")
     if duration not in DURATIONS:
         raise InvalidRequest(f"Duration must be one of {', '.join(map(str, DURATIONS))} seconds.")
-    if model not in ("sora-2", "sora-2-pro"):
+    if not _is_model(model):
         raise InvalidRequest("Model must be sora-2 or sora-2-pro.")
-    return prompt
+    return prompt, model
 
 
 def _check_characters(character_ids: tuple[str, ...]) -> tuple[str, ...]:
@@ -80,7 +85,7 @@ def text_to_video(
     character_ids: tuple[str, ...] = (),
 ) -> VideoRequest:
     """Validate a /generate request; raise InvalidRequest with a sentence for the member."""
-    prompt = _check_common(prompt, duration, model)
+    prompt, checked_model = _check_common(prompt, duration, model)
     if aspect_ratio not in ("16:9", "9:16"):
         raise InvalidRequest("Aspect ratio must be 16:9 or 9:16.")
     if resolution not in ("720p", "1080p"):
@@ -91,7 +96,7 @@ def text_to_video(
         prompt=prompt,
         duration=duration,
         aspect_ratio=aspect_ratio,
-        model=model,  # type: ignore[arg-type]
+        model=checked_model,
         resolution=resolution,
         character_ids=_check_characters(character_ids),
     )
@@ -107,7 +112,7 @@ def image_to_video(
     character_ids: tuple[str, ...] = (),
 ) -> VideoRequest:
     """Validate an /animate-attachment request (the image itself is checked by bot.images)."""
-    prompt = _check_common(prompt, duration, model)
+    prompt, checked_model = _check_common(prompt, duration, model)
     if aspect_ratio not in ("auto", "16:9", "9:16"):
         raise InvalidRequest("Aspect ratio must be auto, 16:9 or 9:16.")
     allowed = ("auto", "720p", "1080p", "true_1080p") if model == "sora-2-pro" else ("auto", "720p")
@@ -120,7 +125,7 @@ def image_to_video(
         prompt=prompt,
         duration=duration,
         aspect_ratio=aspect_ratio,
-        model=model,  # type: ignore[arg-type]
+        model=checked_model,
         resolution=resolution,
         image_url=image_url,
         character_ids=_check_characters(character_ids),
@@ -131,13 +136,13 @@ def remix(prompt: str, source: Video) -> VideoRequest:
     """Validate a remix of a video the bot made; it keeps the source's length, shape and model."""
     if not source.remixable:
         raise InvalidRequest("That video can't be remixed: it was itself a remix, or fal deleted it after making it.")
-    prompt = _check_common(prompt, source.duration, source.model)
+    prompt, checked_model = _check_common(prompt, source.duration, source.model)
     return VideoRequest(
         kind="remix",
         prompt=prompt,
         duration=source.duration,
         aspect_ratio=source.aspect_ratio,
-        model=source.model,  # type: ignore[arg-type]
+        model=checked_model,
         resolution=source.resolution,
         source_video_id=source.video_id,
     )

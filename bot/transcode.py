@@ -23,7 +23,8 @@ def find_ffmpeg() -> str | None:
     except ImportError:
         return None
     try:
-        return imageio_ffmpeg.get_ffmpeg_exe()
+        path: str = imageio_ffmpeg.get_ffmpeg_exe()  # the wheel has no type hints; it returns the binary's path
+        return path
     except RuntimeError:
         return None
 

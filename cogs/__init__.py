@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from bot.quota_service import QuotaService
     from bot.settings_store import SettingsStore
     from bot.store import CharacterStore, Store
+    from cogs.components import Handler
 
 
 @dataclass
@@ -53,7 +54,7 @@ async def install(bot: commands.Bot, deps: CogDeps) -> None:
         QuotaCog(deps.quotas),
         CancelCog(deps.runner, deps.store),
     ]
-    handlers = {}
+    handlers: dict[str, Handler] = {}
     for cog in cogs:
         await bot.add_cog(cog)
         for menu in getattr(cog, "context_menus", []):

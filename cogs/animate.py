@@ -60,9 +60,9 @@ class AnimateCog(commands.Cog):
         resolution="auto, 720p, or with Pro 1080p / true 1080p (default auto)",
         characters="Up to two of this server's characters, separated by commas (name them in the prompt)",
     )
-    @app_commands.choices(
-        duration=DURATION_CHOICES, aspect_ratio=ASPECT_CHOICES, model=MODEL_CHOICES, resolution=RESOLUTION_CHOICES
-    )
+    # Two choices() decorators: each call takes choices of one type (int here, str below) for mypy.
+    @app_commands.choices(duration=DURATION_CHOICES)
+    @app_commands.choices(aspect_ratio=ASPECT_CHOICES, model=MODEL_CHOICES, resolution=RESOLUTION_CHOICES)
     @app_commands.guild_only()
     async def animate_attachment(
         self,
@@ -112,17 +112,31 @@ class AnimateCog(commands.Cog):
         await self._animate(interaction, image, form_values(interaction).get(PROMPT_INPUT, ""))
 
     async def _animate(
-        self, interaction: discord.Interaction, image: discord.Attachment, prompt: str, **options: object
+        self,
+        interaction: discord.Interaction,
+        image: discord.Attachment,
+        prompt: str,
+        *,
+        duration: int | None = None,
+        aspect_ratio: str = "auto",  # the form asks only for a prompt: auto, as sora.image_to_video's defaults
+        model: str | None = None,
+        resolution: str = "auto",
+        characters: str | None = None,
     ) -> None:
-        characters = options.pop("characters", None)
         assert interaction.guild_id is not None
         rules = await self._settings.get(interaction.guild_id)  # the server's defaults for length and model
-        options["duration"] = options.get("duration") or rules.default_duration
-        options["model"] = options.get("model") or rules.default_model
         try:
             images.check_declared(image.content_type, image.size)
-            ids = await self._picker.resolve(interaction.guild_id, characters)  # type: ignore[arg-type]
-            request = sora.image_to_video(prompt, image.url, character_ids=ids, **options)  # type: ignore[arg-type]
+            ids = await self._picker.resolve(interaction.guild_id, characters)
+            request = sora.image_to_video(
+                prompt,
+                image.url,
+                duration=duration or rules.default_duration,
+                aspect_ratio=aspect_ratio,
+                model=model or rules.default_model,
+                resolution=resolution,
+                character_ids=ids,
+            )
         except (images.ImageRefused, sora.InvalidRequest) as exc:
             await refuse(interaction, str(exc))
             return

@@ -10,7 +10,7 @@ carries that button or the item cannot be built, which is the silence this remov
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any
 
 import discord
@@ -35,6 +35,12 @@ async def gone(interaction: discord.Interaction) -> None:
     await refuse(interaction, "This form no longer works." if form else "This button no longer works.")
 
 
+def _raw_data(interaction: discord.Interaction) -> Mapping[str, Any]:
+    """The interaction's data as Discord sent it, read as plain JSON: discord.py types it as a union of
+    TypedDicts, one per interaction type, and the forms' nested components vary more than those say."""
+    return interaction.data or {}
+
+
 def form_values(interaction: discord.Interaction) -> dict[str, str]:
     """A submitted form's text inputs by custom id (in action rows, or in labels)."""
 
@@ -46,7 +52,7 @@ def form_values(interaction: discord.Interaction) -> dict[str, str]:
                 if isinstance(component.get("component"), dict):
                     yield from walk([component["component"]])
 
-    found = walk(list((interaction.data or {}).get("components") or []))
+    found = walk(list(_raw_data(interaction).get("components") or []))
     return {str(c["custom_id"]): str(c["value"]) for c in found if "custom_id" in c and "value" in c}
 
 
@@ -59,7 +65,7 @@ class ComponentRouter(commands.Cog):
         kinds = KINDS.get(interaction.type)
         if kinds is None:
             return  # commands and autocomplete have their own tree
-        parsed = custom_ids.parse(str((interaction.data or {}).get("custom_id", "")))
+        parsed = custom_ids.parse(str(_raw_data(interaction).get("custom_id", "")))
         # Discord sends the bot only its own components' interactions, and every one of them carries a
         # sora: id, so anything unreadable is stale or forged: answer it rather than let it fail.
         if parsed is None or parsed.kind not in kinds or parsed.kind not in self._handlers:

@@ -52,9 +52,9 @@ class GenerateCog(commands.Cog):
         resolution="720p, or 1080p with Sora 2 Pro (default 720p, or the server's default)",
         characters="Up to two of this server's characters, separated by commas (name them in the prompt)",
     )
-    @app_commands.choices(
-        duration=DURATION_CHOICES, aspect_ratio=ASPECT_CHOICES, model=MODEL_CHOICES, resolution=RESOLUTION_CHOICES
-    )
+    # Two choices() decorators: each call takes choices of one type (int here, str below) for mypy.
+    @app_commands.choices(duration=DURATION_CHOICES)
+    @app_commands.choices(aspect_ratio=ASPECT_CHOICES, model=MODEL_CHOICES, resolution=RESOLUTION_CHOICES)
     @app_commands.guild_only()
     async def generate(
         self,

@@ -21,8 +21,8 @@ class HelpCog(commands.Cog):
         self._service = service
 
     @app_commands.command(name="help", description="What each command does, with examples, and your quota")
-    async def help(self, interaction: discord.Interaction) -> None:
-        tree: app_commands.CommandTree = interaction.client.tree  # type: ignore[attr-defined]
+    async def help(self, interaction: discord.Interaction[commands.Bot]) -> None:
+        tree = interaction.client.tree
         listed = [
             (command.qualified_name, command.description)
             for command in tree.walk_commands()

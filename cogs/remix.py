@@ -140,7 +140,7 @@ class RemixCog(commands.Cog):
         if not prompt:
             return
         me = message.guild.me
-        if me is not None and missing_permissions(message.channel.permissions_for(me)):  # type: ignore[arg-type]
+        if me is not None and missing_permissions(message.channel.permissions_for(me)):
             return  # nowhere to answer: stay silent rather than fail loudly
         try:
             request = sora.remix(prompt, source)

@@ -69,9 +69,9 @@ class SettingsCog(commands.Cog):
         await self._save(interaction, "pro_everyone", "Everyone may use Sora 2 Pro.", pro_role_id=None)
 
     @settings.command(name="defaults", description="What members get when they leave an option out")
-    @app_commands.choices(
-        model=MODEL_CHOICES, duration=DURATION_CHOICES, aspect_ratio=ASPECT_CHOICES, resolution=RESOLUTION_CHOICES
-    )
+    # Two choices() decorators: each call takes choices of one type (int here, str below) for mypy.
+    @app_commands.choices(duration=DURATION_CHOICES)
+    @app_commands.choices(model=MODEL_CHOICES, aspect_ratio=ASPECT_CHOICES, resolution=RESOLUTION_CHOICES)
     @app_commands.check(admin_only)
     async def defaults(
         self,
@@ -82,24 +82,24 @@ class SettingsCog(commands.Cog):
         resolution: app_commands.Choice[str] | None = None,
     ) -> None:
         rules = await self._rules(interaction)
-        values = {
-            "default_model": model.value if model else rules.default_model,
-            "default_duration": duration.value if duration else rules.default_duration,
-            "default_aspect": aspect_ratio.value if aspect_ratio else rules.default_aspect,
-            "default_resolution": resolution.value if resolution else rules.default_resolution,
-        }
+        default_model = model.value if model else rules.default_model
+        default_duration = duration.value if duration else rules.default_duration
+        default_aspect = aspect_ratio.value if aspect_ratio else rules.default_aspect
+        default_resolution = resolution.value if resolution else rules.default_resolution
         try:  # the defaults must make a valid request on their own
-            sora.text_to_video(
-                "x",
-                values["default_duration"],
-                values["default_aspect"],
-                values["default_model"],
-                values["default_resolution"],
-            )
+            sora.text_to_video("x", default_duration, default_aspect, default_model, default_resolution)
         except sora.InvalidRequest as exc:
             await say(interaction, f"Not saved: {exc}")
             return
-        await self._save(interaction, "defaults", "Saved the defaults.", **values)
+        await self._save(
+            interaction,
+            "defaults",
+            "Saved the defaults.",
+            default_model=default_model,
+            default_duration=default_duration,
+            default_aspect=default_aspect,
+            default_resolution=default_resolution,
+        )
 
     @settings.command(name="snapshot", description="Pin the Sora 2 snapshot fal uses (sora-2 = always the latest)")
     @app_commands.choices(snapshot=SNAPSHOT_CHOICES)

@@ -14,9 +14,9 @@ class StatusCog(commands.Cog):
         self._service = service
 
     @app_commands.command(name="status", description="The bot's health, for its owner")
-    async def status(self, interaction: discord.Interaction) -> None:
+    async def status(self, interaction: discord.Interaction[commands.Bot]) -> None:
         # Checked here, on the server side: who the owner is cannot be expressed in Discord's permissions.
-        if not await interaction.client.is_owner(interaction.user):  # type: ignore[attr-defined]
+        if not await interaction.client.is_owner(interaction.user):
             await interaction.response.send_message("Only the bot's owner can use /status.", ephemeral=True)
             return
         report = await self._service.report()
