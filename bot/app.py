@@ -11,21 +11,22 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 import aiosqlite
 
-from bot import db
-from bot.characters import CharacterService
-from bot.command_registry import CommandRegistry
 from bot.config import Settings
-from bot.discord_client import SoraBot
-from bot.discord_commands import register_at_start
-from bot.discord_messenger import DiscordMessenger
-from bot.jobs import JobRunner, RunnerConfig
-from bot.operations import Operations
-from bot.quota import Limits, Period, to_micros
-from bot.quota_service import QuotaService
-from bot.settings_store import SettingsStore
-from bot.sora import PriceTable
-from bot.store import CharacterStore, Store
-from bot.transcode import find_ffmpeg
+from bot.discord.client import SoraBot
+from bot.discord.commands import register_at_start
+from bot.discord.messenger import DiscordMessenger
+from bot.domain.quota import Limits, Period, to_micros
+from bot.domain.sora import PriceTable
+from bot.jobs.characters import CharacterService
+from bot.jobs.runner import JobRunner, RunnerConfig
+from bot.jobs.transcode import find_ffmpeg
+from bot.ops.operations import Operations
+from bot.ops.quota import QuotaService
+from bot.storage import db
+from bot.storage.characters import CharacterStore
+from bot.storage.command_registry import CommandRegistry
+from bot.storage.settings import SettingsStore
+from bot.storage.store import Store
 
 if TYPE_CHECKING:
     from discord.app_commands import CommandTree
@@ -105,11 +106,15 @@ class App:
             fal, characters, poll_min=settings.fal_poll_min_seconds, poll_max=settings.fal_poll_max_seconds
         )
 
-        # The closures run after `runner` and `messenger` exist (setup_hook, first READY).
+        # The closures run after `runner` and `messenger` exist, and after ops.attach() (setup_hook, first READY).
         async def install(bot: SoraBot) -> None:
             from cogs import CogDeps, install
 
-            deps = CogDeps(runner, messenger, quotas, store, characters, character_service, http, settings_store)
+            help_service, status_service = ops.help_service(), ops.status_service()
+            deps = CogDeps(
+                runner, messenger, quotas, store, characters, character_service, http, settings_store, help_service,
+                status_service,
+            )
             await install(bot, deps)
 
         async def resume() -> None:
@@ -122,7 +127,7 @@ class App:
 
         bot = SoraBot(
             message_content=settings.message_content_intent,
-            install=ops.with_cogs(install),
+            install=install,
             register=register,
             on_first_ready=resume,
             http_trace=ops.discord_trace(),
@@ -166,3 +171,11 @@ class App:
         await self.ops.close(self.store)
         await self.http.close()
         await self.conn.close()
+
+
+async def install_shapes(bot: SoraBot) -> None:
+    """Every cog, for `python -m bot sync`: only the commands' shapes matter there, the cogs are never
+    called, so None stands for every service."""
+    from cogs import CogDeps, install
+
+    await install(bot, CogDeps(*[None] * 10))  # type: ignore[arg-type]  # no services (above)
