@@ -50,7 +50,7 @@ class HelpService:
         self, *, simulated: bool, quota_lines: QuotaLines | None = None, examples: dict[str, str] | None = None
     ) -> None:
         self._simulated = simulated
-        # Injected (Operations.help_service) so this page stays free of the quota store.
+        # Injected (bot/app.py) so this page stays free of the quota store.
         self._quota_lines = quota_lines
         self._examples = EXAMPLES if examples is None else examples
 
