@@ -31,7 +31,7 @@ ENV PATH=/venv/bin:$PATH \
 VOLUME /data
 USER bot
 # Unhealthy once Discord's gateway has not acknowledged a heartbeat for HEALTH_MAX_AGE_SECONDS (120 s).
-HEALTHCHECK --interval=30s --timeout=10s --start-period=90s --retries=3 CMD ["python", "-m", "bot.health"]
+HEALTHCHECK --interval=30s --timeout=10s --start-period=90s --retries=3 CMD ["python", "-m", "bot.ops.health"]
 # `docker stop` sends SIGTERM: the bot stops taking commands, leaves every job's state on disk, closes the
 # database and exits; unfinished jobs resume on the next start.
 STOPSIGNAL SIGTERM

@@ -22,13 +22,10 @@ import aiohttp
 import discord
 from pydantic import ValidationError
 
-from bot import checks, db, discord_commands, health, invite, logs
-from bot.app import App
-from bot.command_registry import CommandRegistry
+from bot.app import App, sync
 from bot.config import ConfigurationError, DiscordSettings, Settings, StorageSettings, describe_error
-from bot.discord_client import SoraBot
-from bot.operations import with_operator_cogs
-from bot.store import Store
+from bot.ops import checks, health, invite, logs
+from bot.storage import db
 
 log = logging.getLogger("bot")
 
@@ -117,30 +114,7 @@ async def run(settings: Settings) -> int:
 
 
 async def sync_commands(settings: DiscordSettings) -> int:
-    """Log in, install the cogs (their shapes only) and register them, whatever the database says."""
-    conn, _ = await db.open_migrated(settings.database_path)  # it records what was registered
-    registry = CommandRegistry(Store(conn))
-    done: list[str] = []
-
-    async def install(bot: SoraBot) -> None:
-        from cogs import CogDeps, install
-
-        # Only the commands' shapes matter here: the cogs are never called, so None stands for every service.
-        await install(bot, CogDeps(None, None, None, None, None, None, None, None))  # type: ignore[arg-type]
-
-    async def register(tree: discord.app_commands.CommandTree) -> None:
-        done.append(await discord_commands.register(tree, registry, settings.dev_guild_id, force=True))
-
-    async def nothing() -> None:
-        return None
-
-    bot = SoraBot(message_content=False, install=with_operator_cogs(install), register=register, on_first_ready=nothing)
-    try:
-        async with bot:
-            await bot.login(settings.discord_token.get_secret_value())  # runs setup_hook: install, register
-    finally:
-        await conn.close()
-    print(*done)
+    print(*await sync(settings))
     return 0
 
 

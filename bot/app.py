@@ -1,31 +1,45 @@
-"""The running bot assembled from its parts, so `python -m bot` and the tests wire it the same way."""
+"""The one wiring point: every service and the Discord client are built here, from the settings, so
+`python -m bot` and the tests wire the bot the same way."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import ssl
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import aiosqlite
+import fal_client
 
-from bot import db
-from bot.characters import CharacterService
-from bot.command_registry import CommandRegistry
-from bot.config import Settings
-from bot.discord_client import SoraBot
-from bot.discord_commands import register_at_start
-from bot.discord_messenger import DiscordMessenger
-from bot.jobs import JobRunner, RunnerConfig
-from bot.operations import Operations
-from bot.quota import Limits, Period, to_micros
-from bot.quota_service import QuotaService
-from bot.settings_store import SettingsStore
-from bot.sora import PriceTable
-from bot.store import CharacterStore, Store
-from bot.transcode import find_ffmpeg
+from bot.config import DiscordSettings, Settings
+from bot.discord.client import SoraBot
+from bot.discord.commands import register as register_commands
+from bot.discord.commands import register_at_start
+from bot.discord.messenger import DiscordMessenger
+from bot.domain import quota_texts
+from bot.domain.quota import Limits, Period, to_micros
+from bot.domain.sora import PriceTable
+from bot.fal.backend import FalBackend
+from bot.fal.queue import FalQueue
+from bot.fal.simulated.queue import SimulatedFal
+from bot.jobs.characters import CharacterService
+from bot.jobs.runner import JobRunner, RunnerConfig
+from bot.jobs.transcode import find_ffmpeg
+from bot.ops.fal_timing import TimedFal
+from bot.ops.help_page import HelpService
+from bot.ops.metrics import Metrics, discord_trace
+from bot.ops.operations import Operations
+from bot.ops.quota import QuotaService
+from bot.ops.status_report import StatusService, version
+from bot.storage import db
+from bot.storage.characters import CharacterStore
+from bot.storage.command_registry import CommandRegistry
+from bot.storage.job_stats import JobStats
+from bot.storage.settings import SettingsStore
+from bot.storage.store import Store
 
 if TYPE_CHECKING:
     from discord.app_commands import CommandTree
@@ -55,6 +69,28 @@ def quota_defaults(settings: Settings) -> Limits:
     )
 
 
+async def fal_backend(settings: Settings, http: aiohttp.ClientSession) -> tuple[FalBackend, SimulatedFal | None]:
+    """fal's queue, or (FAL_BACKEND=simulated) the simulation, started; the simulation is returned twice, as
+    the backend and as itself, so it can be closed at the end."""
+    if settings.fal_backend == "simulated":
+        simulated = SimulatedFal(
+            settings.database_path.parent / "simulated",
+            find_ffmpeg(),
+            queue_seconds=settings.simulated_queue_seconds,
+            run_seconds=settings.simulated_run_seconds,
+        )
+        await simulated.start()
+        log.warning("FAL_BACKEND=simulated: videos are test patterns made locally; fal is never called")
+        return simulated, simulated
+    assert settings.fal_key is not None  # Settings requires it unless simulated
+    queue = FalQueue(
+        fal_client.AsyncClient(key=settings.fal_key.get_secret_value()),
+        http=http,
+        platform_url=settings.fal_platform_url,
+    )
+    return queue, None
+
+
 @dataclass
 class App:
     settings: Settings
@@ -80,9 +116,12 @@ class App:
 
     @classmethod
     async def _assemble(cls, settings: Settings, conn: aiosqlite.Connection, http: aiohttp.ClientSession) -> App:
+        started_at = time.time()
+        metrics = Metrics()
+        metrics.info.info({"version": version(), "backend": settings.fal_backend})
+        backend, simulated = await fal_backend(settings, http)
+        fal = TimedFal(backend, metrics)
         store = Store(conn)
-        ops = await Operations.create(settings, conn, http)  # fal backend (real or simulated), metrics, health
-        fal = ops.fal
         ffmpeg = find_ffmpeg()
         if ffmpeg is None:
             log.warning("ffmpeg not found: videos over a server's upload limit will be posted as links")
@@ -105,11 +144,22 @@ class App:
             fal, characters, poll_min=settings.fal_poll_min_seconds, poll_max=settings.fal_poll_max_seconds
         )
 
-        # The closures run after `runner` and `messenger` exist (setup_hook, first READY).
+        # The closures run once everything below exists (setup_hook, first READY).
         async def install(bot: SoraBot) -> None:
             from cogs import CogDeps, install
 
-            deps = CogDeps(runner, messenger, quotas, store, characters, character_service, http, settings_store)
+            deps = CogDeps(
+                runner=runner,
+                messenger=messenger,
+                quotas=quotas,
+                store=store,
+                characters=characters,
+                character_service=character_service,
+                http=http,
+                settings=settings_store,
+                help=help_service,
+                status=status_service,
+            )
             await install(bot, deps)
 
         async def resume() -> None:
@@ -122,10 +172,10 @@ class App:
 
         bot = SoraBot(
             message_content=settings.message_content_intent,
-            install=ops.with_cogs(install),
+            install=install,
             register=register,
             on_first_ready=resume,
-            http_trace=ops.discord_trace(),
+            http_trace=discord_trace(metrics.count_rate_limit),
         )
         messenger = DiscordMessenger(bot)
         runner = JobRunner(
@@ -136,9 +186,23 @@ class App:
             price_table(settings),
             config,
             settings=settings_store,
-            on_spend=ops.metrics.record_spend,
+            on_spend=metrics.record_spend,
         )
-        ops.attach(bot, runner, quotas)
+        ops = Operations(settings, metrics, simulated, JobStats(conn), bot)
+
+        async def quota_lines(guild_id: int, user_id: int) -> list[str]:
+            return quota_texts.help_lines(await quotas.usage(guild_id, user_id))
+
+        help_service = HelpService(simulated=simulated is not None, quota_lines=quota_lines)
+        status_service = StatusService(
+            ops.stats,
+            fal,
+            metrics,
+            backend=settings.fal_backend,
+            active_jobs=lambda: runner.active,
+            gateway_latency=ops.gateway_latency,
+            started_at=started_at,
+        )
         return cls(settings, conn, store, http, bot, messenger, runner, ops)
 
     async def run(self, stopping: asyncio.Event) -> None:
@@ -166,3 +230,33 @@ class App:
         await self.ops.close(self.store)
         await self.http.close()
         await self.conn.close()
+
+
+async def sync(settings: DiscordSettings) -> list[str]:
+    """`python -m bot sync`: log in, install the cogs (their shapes only) and register them, whatever the
+    database says; returns what was done, per scope."""
+    conn, _ = await db.open_migrated(settings.database_path)  # it records what was registered
+    registry = CommandRegistry(Store(conn))
+    done: list[str] = []
+
+    async def register(tree: CommandTree) -> None:
+        done.append(await register_commands(tree, registry, settings.dev_guild_id, force=True))
+
+    async def nothing() -> None:
+        return None
+
+    bot = SoraBot(message_content=False, install=install_shapes, register=register, on_first_ready=nothing)
+    try:
+        async with bot:
+            await bot.login(settings.discord_token.get_secret_value())  # runs setup_hook: install, register
+    finally:
+        await conn.close()
+    return done
+
+
+async def install_shapes(bot: SoraBot) -> None:
+    """Every cog, for `python -m bot sync`: only the commands' shapes matter there, the cogs are never
+    called, so None stands for every service."""
+    from cogs import CogDeps, install
+
+    await install(bot, CogDeps(*[None] * 10))  # type: ignore[arg-type]  # no services (above)

@@ -9,7 +9,7 @@ from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_va
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from bot.credentials import looks_like_bot_token, looks_like_fal_key
+from bot.domain.credentials import looks_like_bot_token, looks_like_fal_key
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 ENV_FILE = ".env"  # read from the folder the bot is started in

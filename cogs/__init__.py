@@ -9,12 +9,15 @@ if TYPE_CHECKING:
     import aiohttp
     from discord.ext import commands
 
-    from bot.characters import CharacterService
-    from bot.discord_messenger import DiscordMessenger
-    from bot.jobs import JobRunner
-    from bot.quota_service import QuotaService
-    from bot.settings_store import SettingsStore
-    from bot.store import CharacterStore, Store
+    from bot.discord.messenger import DiscordMessenger
+    from bot.jobs.characters import CharacterService
+    from bot.jobs.runner import JobRunner
+    from bot.ops.help_page import HelpService
+    from bot.ops.quota import QuotaService
+    from bot.ops.status_report import StatusService
+    from bot.storage.characters import CharacterStore
+    from bot.storage.settings import SettingsStore
+    from bot.storage.store import Store
     from cogs.components import Handler
 
 
@@ -30,6 +33,8 @@ class CogDeps:
     character_service: CharacterService
     http: aiohttp.ClientSession
     settings: SettingsStore
+    help: HelpService
+    status: StatusService
 
 
 async def install(bot: commands.Bot, deps: CogDeps) -> None:
@@ -40,9 +45,11 @@ async def install(bot: commands.Bot, deps: CogDeps) -> None:
     from cogs.characters_option import CharacterPicker
     from cogs.components import ComponentRouter
     from cogs.generate import GenerateCog
+    from cogs.help import HelpCog
     from cogs.quota import QuotaCog
     from cogs.remix import RemixCog
     from cogs.settings import SettingsCog
+    from cogs.status import StatusCog
 
     picker = CharacterPicker(deps.characters)
     cogs: list[commands.Cog] = [
@@ -61,3 +68,5 @@ async def install(bot: commands.Bot, deps: CogDeps) -> None:
             bot.tree.add_command(menu)
         handlers.update(getattr(cog, "components", {}))
     await bot.add_cog(ComponentRouter(handlers))  # every button click and form submit, by its custom id
+    await bot.add_cog(HelpCog(deps.help))
+    await bot.add_cog(StatusCog(deps.status))

@@ -7,10 +7,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import custom_ids, images, sora
-from bot.discord_messenger import DiscordMessenger
-from bot.jobs import JobRunner
-from bot.settings_store import SettingsStore
+from bot.discord.messenger import DiscordMessenger
+from bot.domain import custom_ids, sora
+from bot.jobs import images
+from bot.jobs.runner import JobRunner
+from bot.storage.settings import SettingsStore
 from cogs.characters_option import CharacterPicker
 from cogs.components import form_values, gone
 from cogs.flow import refuse, start_job

@@ -6,8 +6,8 @@ from __future__ import annotations
 import discord
 from discord.ext import commands
 
-from bot.jobs import JobRunner
-from bot.store import Store
+from bot.jobs.runner import JobRunner
+from bot.storage.store import Store
 from cogs.components import gone
 
 

@@ -6,7 +6,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.characters import CharacterRefused, CharacterService
+from bot.jobs.characters import CharacterRefused, CharacterService
 from cogs.flow import refuse
 
 MAX_VIDEO_BYTES = 100 * 2**20

@@ -6,8 +6,8 @@ from __future__ import annotations
 import discord
 from discord import app_commands
 
-from bot.sora import MAX_CHARACTERS, InvalidRequest
-from bot.store import CharacterStore
+from bot.domain.sora import MAX_CHARACTERS, InvalidRequest
+from bot.storage.characters import CharacterStore
 
 
 class CharacterPicker:

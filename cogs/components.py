@@ -1,5 +1,5 @@
 """Every button click and form submit reaches the bot here and gets an answer. The custom id says what it
-is about (bot.custom_ids); the cog that owns that kind handles it. An id the bot cannot read (mangled,
+is about (bot.domain.custom_ids); the cog that owns that kind handles it. An id the bot cannot read (mangled,
 forged, from before a change, too large for the database) is answered privately instead of left to
 Discord's "This interaction failed".
 
@@ -16,7 +16,7 @@ from typing import Any
 import discord
 from discord.ext import commands
 
-from bot import custom_ids
+from bot.domain import custom_ids
 from cogs.flow import refuse
 
 log = logging.getLogger(__name__)

@@ -8,9 +8,9 @@ from dataclasses import replace
 
 import discord
 
-from bot.discord_messenger import DiscordMessenger
-from bot.jobs import JobRunner, Origin
-from bot.models import Refused, VideoRequest
+from bot.discord.messenger import DiscordMessenger
+from bot.domain.models import Refused, VideoRequest
+from bot.jobs.runner import JobRunner, Origin
 
 NEEDED = ("send_messages", "attach_files", "embed_links")
 

@@ -6,11 +6,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import sora
-from bot.discord_messenger import DiscordMessenger
-from bot.guild_settings import GuildSettings
-from bot.jobs import JobRunner
-from bot.settings_store import SettingsStore
+from bot.discord.messenger import DiscordMessenger
+from bot.domain import sora
+from bot.domain.guild_settings import GuildSettings
+from bot.jobs.runner import JobRunner
+from bot.storage.settings import SettingsStore
 from cogs.characters_option import CharacterPicker
 from cogs.flow import refuse, start_job
 

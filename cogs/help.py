@@ -6,7 +6,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.help_page import HelpPage, HelpService, Section
+from bot.ops.help_page import HelpPage, HelpService, Section
 
 INTRO = "Make short videos with OpenAI's Sora 2 (through fal.ai) without leaving the channel."
 SIMULATED = (

@@ -6,9 +6,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import quota_texts
-from bot.quota import Period, money
-from bot.quota_service import QuotaService
+from bot.domain import quota_texts
+from bot.domain.quota import Period, money
+from bot.ops.quota import QuotaService
 
 PERIOD_CHOICES = [app_commands.Choice(name=p.value, value=p.value) for p in Period]
 NOT_ADMIN = "Only members with the Manage Server permission can change or see the server's quotas."

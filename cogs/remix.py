@@ -9,13 +9,13 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import custom_ids, sora, video_refs
-from bot.discord_messenger import DiscordMessenger
-from bot.guild_settings import remix_off
-from bot.jobs import JobRunner, Origin
-from bot.models import Refused, Video
-from bot.settings_store import SettingsStore
-from bot.store import Store
+from bot.discord.messenger import DiscordMessenger
+from bot.domain import custom_ids, sora, video_refs
+from bot.domain.guild_settings import remix_off
+from bot.domain.models import Refused, Video
+from bot.jobs.runner import JobRunner, Origin
+from bot.storage.settings import SettingsStore
+from bot.storage.store import Store
 from cogs.components import form_values, gone
 from cogs.flow import missing_permissions, refuse, role_ids, start_job
 

@@ -7,9 +7,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import sora
-from bot.guild_settings import SNAPSHOTS, GuildSettings
-from bot.settings_store import SettingsStore
+from bot.domain import sora
+from bot.domain.guild_settings import SNAPSHOTS, GuildSettings
+from bot.storage.settings import SettingsStore
 from cogs.generate import ASPECT_CHOICES, DURATION_CHOICES, MODEL_CHOICES, RESOLUTION_CHOICES
 from cogs.quota import admin_only, say
 

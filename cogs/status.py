@@ -6,7 +6,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.status_report import StatusReport, StatusService, duration, milliseconds
+from bot.ops.status_report import StatusReport, StatusService, duration, milliseconds
 
 
 class StatusCog(commands.Cog):

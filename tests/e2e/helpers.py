@@ -10,8 +10,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from bot.models import Job, JobState
-from bot.store import Store
+from bot.domain.models import Job, JobState
+from bot.storage.store import Store
 from tests.fakes.discord_fake import FakeDiscord, FakeInteraction, RecordedRequest
 
 STRING, INTEGER = 3, 4

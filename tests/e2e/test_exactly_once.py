@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.jobs import BROKEN_VIDEO, NOT_FOUND_AT_FAL
-from bot.models import JobState
+from bot.domain.models import JobState
+from bot.jobs.runner import BROKEN_VIDEO, NOT_FOUND_AT_FAL
 from tests.e2e.helpers import (
     eventually,
     eventually_async,

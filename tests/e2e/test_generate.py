@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from bot.models import JobState
+from bot.domain.models import JobState
 from tests.e2e.conftest import FAL_KEY
 from tests.e2e.helpers import (
     callbacks,

@@ -16,11 +16,11 @@ OP_HEARTBEAT = 1
 
 
 async def health_is(world, expected: int) -> bool:
-    """Whether `python -m bot.health` (Docker's HEALTHCHECK) exits with `expected`."""
+    """Whether `python -m bot.ops.health` (Docker's HEALTHCHECK) exits with `expected`."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "bot.health",
+        "bot.ops.health",
         cwd=world.tmp,
         env={
             "PATH": "/usr/bin:/bin",

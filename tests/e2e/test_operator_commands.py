@@ -10,7 +10,7 @@ from pathlib import Path
 
 import aiohttp
 
-from bot.models import JobState
+from bot.domain.models import JobState
 from tests.e2e.helpers import callbacks, eventually, eventually_async, job_in_state, options, video_posts
 from tests.fakes.ports import pick_free_port
 

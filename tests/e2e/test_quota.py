@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 
-from bot.models import JobState
+from bot.domain.models import JobState
 from tests.e2e.helpers import (
     callbacks,
     eventually,
@@ -91,7 +91,7 @@ async def test_an_admin_sets_a_limit_and_it_is_recorded(world, start_bot):
 
 
 async def test_cancel_while_queued_cancels_at_fal_and_refunds(world, start_bot, caplog):
-    caplog.set_level(logging.INFO, logger="bot.jobs")
+    caplog.set_level(logging.INFO, logger="bot.jobs.runner")
     world.fal.default_script = JobScript(queue_seconds=60.0, run_seconds=1.0)
     bot = await start_bot()
     inter = await world.discord.send_slash_command(

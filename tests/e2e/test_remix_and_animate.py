@@ -3,7 +3,7 @@ characters: end to end through the fakes."""
 
 from __future__ import annotations
 
-from bot.models import JobState
+from bot.domain.models import JobState
 from tests.e2e.conftest import FAL_KEY
 from tests.e2e.helpers import (
     callbacks,
@@ -341,7 +341,7 @@ async def test_animate_image_menu_asks_for_a_prompt_then_animates(world, start_b
 
 async def test_characters_option_autocompletes_the_server_characters(world, start_bot):
     bot = await start_bot()
-    from bot.store import CharacterStore
+    from bot.storage.characters import CharacterStore
 
     characters = CharacterStore(bot.app.store)
     for name in ("Alice", "Albert", "Bob"):

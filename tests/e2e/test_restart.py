@@ -6,7 +6,7 @@ import sqlite3
 
 import aiohttp
 
-from bot.models import JobState
+from bot.domain.models import JobState
 from tests.e2e.conftest import bot_process, kill9
 from tests.e2e.helpers import db_row, eventually, eventually_async, job_in_state, options, video_posts
 from tests.fakes.fal_fake import JobScript

@@ -33,8 +33,9 @@ async def test_a_full_job_logs_no_secret(world):
     # The log is the real, complete one: the job's events with their ids, and the libraries' debug lines.
     who = f"job=1 guild={world.guild_id} user={world.user_id}"
     assert f"{who} state=queued submitted request=" in log and f"{who} state=delivered delivered message=" in log
-    job_lines = [line for line in log.splitlines() if " bot.jobs: " in line]
-    assert job_lines and all(re.search(r" bot\.jobs: job=\d+ guild=\d+ user=\d+ state=[a-z]+ ", x) for x in job_lines)
+    job_lines = [line for line in log.splitlines() if " bot.jobs.runner: " in line]
+    event = r" bot\.jobs\.runner: job=\d+ guild=\d+ user=\d+ state=[a-z]+ "
+    assert job_lines and all(re.search(event, x) for x in job_lines)
     assert "DEBUG discord." in log and "DEBUG httpcore" in log
     # fal and Discord did receive the secrets; the log never shows them.
     assert world.fal.submissions[0].headers.get("Authorization") == f"Key {FAL_KEY}"

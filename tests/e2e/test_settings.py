@@ -123,7 +123,7 @@ async def test_remix_says_it_is_off(world, start_bot):
     bot = await start_bot(quota_member_limit_usd=100)
     await generate(world)
     await eventually(lambda: world.fal.submissions)
-    from bot.models import JobState
+    from bot.domain.models import JobState
     from tests.e2e.helpers import eventually_async, job_in_state
 
     await eventually_async(lambda: job_in_state(bot.app.store, 1, JobState.DELIVERED))

@@ -10,10 +10,10 @@ import subprocess
 
 import pytest
 
-from bot.fal import FalRefused
-from bot.models import JobState
-from bot.quota import Period, period_bounds, when
-from bot.simulated_inputs import REMIX
+from bot.domain.models import JobState
+from bot.domain.quota import Period, period_bounds, when
+from bot.fal.errors import FalRefused
+from bot.fal.simulated.inputs import REMIX
 from tests.e2e.helpers import (
     callbacks,
     eventually,
@@ -94,7 +94,7 @@ async def test_generate_delivers_a_marked_simulated_video(sim_world, start_sim):
 
 
 async def test_a_refused_prompt_is_explained_and_posts_nothing(sim_world, start_sim, caplog):
-    caplog.set_level(logging.INFO, logger="bot.jobs")
+    caplog.set_level(logging.INFO, logger="bot.jobs.runner")
     bot = await start_sim()
     inter = await sim_world.discord.send_slash_command(
         sim_world.guild_id,

@@ -3,7 +3,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bot.logs import RedactSecrets
+from bot.ops.logs import RedactSecrets
 
 ROOT = Path(__file__).resolve().parents[2]
 

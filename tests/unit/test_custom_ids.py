@@ -2,8 +2,8 @@
 
 import pytest
 
-from bot import custom_ids
-from bot.custom_ids import CustomId
+from bot.domain import custom_ids
+from bot.domain.custom_ids import CustomId
 
 
 def test_every_id_the_bot_makes_reads_back():

@@ -2,9 +2,9 @@ import sqlite3
 
 import pytest
 
-from bot import db
-from bot.models import JobState, Video
-from bot.store import Store
+from bot.domain.models import JobState, Video
+from bot.storage import db
+from bot.storage.store import Store
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from bot.delivery import DownloadError, download
+from bot.jobs.download import DownloadError, download
 
 
 @pytest.fixture

@@ -84,7 +84,7 @@ def test_the_dockerfile_is_two_stages_and_runs_as_a_non_root_user():
     kinds = dict(runtime)
     assert kinds["USER"] == "bot" and kinds["VOLUME"] == "/data"
     assert "--require-hashes -r /app/requirements.lock" in " ".join(arg for kind, arg in build if kind == "RUN")
-    assert kinds["HEALTHCHECK"].split(" CMD ")[1] == '["python", "-m", "bot.health"]'
+    assert kinds["HEALTHCHECK"].split(" CMD ")[1] == '["python", "-m", "bot.ops.health"]'
     assert kinds["STOPSIGNAL"] == "SIGTERM"
 
 

@@ -1,4 +1,5 @@
-from bot.fal import FalRefused, FalResultGone, FalUnavailable, _from_http, refusal_sentence
+from bot.fal.errors import FalRefused, FalResultGone, FalUnavailable, refusal_sentence
+from bot.fal.queue import _from_http
 
 
 def test_content_policy_is_said_in_plain_words():

@@ -9,7 +9,8 @@ import aiohttp
 import fal_client
 import pytest
 
-from bot.fal import FalQueue, FalResultGone, FalUnavailable
+from bot.fal.errors import FalResultGone, FalUnavailable
+from bot.fal.queue import FalQueue
 from tests.fakes.fal_fake import FakeFal, JobScript
 
 T2V = "fal-ai/sora-2/text-to-video"

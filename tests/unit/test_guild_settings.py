@@ -1,11 +1,12 @@
 import pytest
 
-from bot import db, sora
-from bot.blocklist import contains_blocked, normalise
-from bot.fal import refusal_sentence
-from bot.guild_settings import GuildSettings, refusal, shape_arguments
-from bot.settings_store import SettingsStore
-from bot.store import Store
+from bot.domain import sora
+from bot.domain.blocklist import contains_blocked, normalise
+from bot.domain.guild_settings import GuildSettings, refusal, shape_arguments
+from bot.fal.errors import refusal_sentence
+from bot.storage import db
+from bot.storage.settings import SettingsStore
+from bot.storage.store import Store
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ import zlib
 import pytest
 from PIL import Image
 
-from bot import images
+from bot.jobs import images
 
 
 def encoded(fmt: str, size=(64, 48), mode="RGB") -> bytes:

@@ -10,12 +10,13 @@ import aiohttp
 import fal_client
 import pytest
 
-from bot import db, sora
-from bot.fal import FalQueue
-from bot.jobs import JobRunner, Origin, RunnerConfig
-from bot.messenger import PostForbidden, PostTooLarge, VideoCard
-from bot.models import Job, JobState
-from bot.store import Store
+from bot.domain import sora
+from bot.domain.messenger import PostForbidden, PostTooLarge, VideoCard
+from bot.domain.models import Job, JobState
+from bot.fal.queue import FalQueue
+from bot.jobs.runner import JobRunner, Origin, RunnerConfig
+from bot.storage import db
+from bot.storage.store import Store
 from tests.fakes.fal_fake import JobScript
 
 

@@ -55,13 +55,14 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from bot import db, sora
-from bot.jobs import JobRunner, RunnerConfig
-from bot.models import DURATIONS, Job, JobState, Video, VideoRequest
-from bot.quota import MICROS, Limits, Period, QuotaRefused, period_bounds, to_micros
-from bot.quota_service import QuotaService
-from bot.sora import PriceTable, fal_call
-from bot.store import JobAlreadyFinished, Reservation, Store
+from bot.domain import sora
+from bot.domain.models import DURATIONS, Job, JobState, Video, VideoRequest
+from bot.domain.quota import MICROS, Limits, Period, QuotaRefused, period_bounds, to_micros
+from bot.domain.sora import PriceTable, fal_call
+from bot.jobs.runner import JobRunner, RunnerConfig
+from bot.ops.quota import QuotaService
+from bot.storage import db
+from bot.storage.store import JobAlreadyFinished, Reservation, Store
 from tests.fakes.crashing_sqlite import Crash, CrashingConnection
 
 UTC = dt.UTC
@@ -709,7 +710,7 @@ TestLedgerAndLifecycle.settings = SETTINGS
 
 # -- terminal events that cross over: known failures ------------------------------------------------------
 #
-# The store settles a reservation at most once and never both ways (ledger_sql.settle), and it leaves a
+# The store settles a reservation at most once and never both ways (bot.storage.ledger.settle), and it leaves a
 # finished job's state as it is: a refund after a delivery, or a delivery after a refund, changes nothing
 # (before that guard, found by this machine, a late refund turned a charged job into a failed one and a
 # late delivery recorded a video nobody paid for). The single-process runner reached the first when

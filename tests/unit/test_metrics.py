@@ -8,9 +8,9 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from bot.fal import QueueStatus
-from bot.fal_timing import TimedFal
-from bot.metrics import Metrics, discord_trace
+from bot.fal.backend import QueueStatus
+from bot.ops.fal_timing import TimedFal
+from bot.ops.metrics import Metrics, discord_trace
 
 
 class ScriptedFal:

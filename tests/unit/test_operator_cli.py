@@ -11,7 +11,7 @@ from pathlib import Path
 
 import discord
 
-from bot.invite import application_id, invite_url, permissions_value
+from bot.ops.invite import application_id, invite_url, permissions_value
 
 ROOT = Path(__file__).resolve().parents[2]
 # The shape of a real bot token: base64 of the application id, a timestamp, an HMAC.

@@ -6,12 +6,12 @@ from __future__ import annotations
 import io
 import logging
 
-from bot.discord_messenger import render_card
-from bot.help_page import HelpService
-from bot.logs import OneLineFormatter, RedactSecrets
-from bot.messenger import VideoCard
-from bot.models import Job, JobState
-from bot.status_report import duration, milliseconds
+from bot.discord.messenger import render_card
+from bot.domain.messenger import VideoCard
+from bot.domain.models import Job, JobState
+from bot.ops.help_page import HelpService
+from bot.ops.logs import OneLineFormatter, RedactSecrets
+from bot.ops.status_report import duration, milliseconds
 from cogs.help import render as render_help
 
 

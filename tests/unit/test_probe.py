@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.probe import probe
-from bot.transcode import find_ffmpeg
+from bot.jobs.probe import probe
+from bot.jobs.transcode import find_ffmpeg
 from tests.fakes import media
 
 

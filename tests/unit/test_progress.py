@@ -1,8 +1,8 @@
 import asyncio
 
-from bot import progress
-from bot.models import Job, JobState
-from bot.progress import ProgressReporter
+from bot.domain.models import Job, JobState
+from bot.jobs import progress
+from bot.jobs.progress import ProgressReporter
 
 
 def _job(**overrides) -> Job:

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot import prompt_text, sora
-from bot.models import Job, JobState
+from bot.domain import prompt_text, sora
+from bot.domain.models import Job, JobState
 
 BIDI_CONTROLS = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 

@@ -9,14 +9,15 @@ import sqlite3
 
 import pytest
 
-from bot import db, quota_texts, sora
-from bot.jobs import JobRunner, Origin, RunnerConfig
-from bot.models import JobState
-from bot.quota import Limits, Period, QuotaRefused, Standing, decide, money, period_bounds, to_micros
-from bot.quota_service import QuotaService, Usage
-from bot.simulated import SimulatedFal
-from bot.sora import PriceTable
-from bot.store import Store
+from bot.domain import quota_texts, sora
+from bot.domain.models import JobState
+from bot.domain.quota import Limits, Period, QuotaRefused, Standing, Usage, decide, money, period_bounds, to_micros
+from bot.domain.sora import PriceTable
+from bot.fal.simulated.queue import SimulatedFal
+from bot.jobs.runner import JobRunner, Origin, RunnerConfig
+from bot.ops.quota import QuotaService
+from bot.storage import db
+from bot.storage.store import Store
 from tests.unit.test_jobs import RecordingMessenger
 
 UTC = dt.UTC
@@ -261,7 +262,7 @@ async def test_a_commit_and_a_refund_never_both_happen(store):
     jobs = runner(store, limits())
     job = await jobs.accept(sora.text_to_video("a"), ALICE)
     async with store.transaction() as conn:
-        from bot import ledger_sql
+        from bot.storage import ledger as ledger_sql
 
         await ledger_sql.settle(conn, job.id, "commit", 1.0)
         await ledger_sql.settle(conn, job.id, "refund", 2.0)

@@ -1,8 +1,9 @@
 import pytest
 
-from bot import images, sora, video_refs
-from bot.models import Video
-from bot.video_refs import MessageLink, VideoId
+from bot.domain import sora, video_refs
+from bot.domain.models import Video
+from bot.domain.video_refs import MessageLink, VideoId
+from bot.jobs import images
 
 
 @pytest.mark.parametrize(

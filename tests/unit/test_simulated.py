@@ -12,11 +12,11 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.fal import FalRefused, FalResultGone, FalUnavailable
-from bot.simulated import SimulatedFal
-from bot.simulated_inputs import CHARACTERS, IMAGE, IMAGE_PRO, REMIX, TEXT, TEXT_PRO, Shape, problems, shape
-from bot.simulated_render import caption, render
-from bot.transcode import find_ffmpeg
+from bot.fal.errors import FalRefused, FalResultGone, FalUnavailable
+from bot.fal.simulated.inputs import CHARACTERS, IMAGE, IMAGE_PRO, REMIX, TEXT, TEXT_PRO, Shape, problems, shape
+from bot.fal.simulated.queue import SimulatedFal
+from bot.fal.simulated.render import caption, render
+from bot.jobs.transcode import find_ffmpeg
 from tests.fakes.media import probe
 
 FFMPEG = find_ffmpeg()

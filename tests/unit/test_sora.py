@@ -1,7 +1,7 @@
 import pytest
 
-from bot import sora
-from bot.sora import InvalidRequest, PriceTable
+from bot.domain import sora
+from bot.domain.sora import InvalidRequest, PriceTable
 
 
 def test_defaults_map_to_text_to_video_with_delete_video_false():

@@ -1,4 +1,4 @@
-from bot import transcode
+from bot.jobs import transcode
 
 
 def test_plan_aims_under_the_limit_and_lowers_each_attempt():

@@ -1,0 +1,184 @@
+"""The Messenger for Discord: progress edits through the live interaction while its token lasts,
+through the channel with the bot token after that (or after a restart); videos as ordinary messages."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from pathlib import Path
+from typing import TypedDict
+
+import aiohttp
+import discord
+
+from bot.domain import custom_ids
+from bot.domain.messenger import PostForbidden, PostTooLarge, PostUnavailable, VideoCard
+from bot.domain.models import Job, JobState
+
+log = logging.getLogger(__name__)
+
+# Interaction tokens live 15 minutes; stop using one a little before, so an edit never races the expiry.
+TOKEN_MARGIN = dt.timedelta(minutes=14)
+DEFAULT_UPLOAD_LIMIT = 10 * 2**20
+
+
+class _SendOptions(TypedDict, total=False):
+    """send() arguments a video post may leave out: discord.py's signatures take no None for them (its
+    default), so they are passed only when set."""
+
+    reference: discord.MessageReference
+    file: discord.File
+
+
+class DiscordMessenger:
+    def __init__(self, client: discord.Client) -> None:
+        self._client = client
+        self._interactions: dict[int, discord.Interaction] = {}
+
+    def attach(self, job_id: int, interaction: discord.Interaction) -> None:
+        self._interactions[job_id] = interaction
+
+    def _live(self, job_id: int) -> discord.Interaction | None:
+        interaction = self._interactions.get(job_id)
+        if interaction is not None and discord.utils.utcnow() - interaction.created_at > TOKEN_MARGIN:
+            self._interactions.pop(job_id, None)
+            return None
+        return interaction
+
+    def _channel(self, job: Job) -> discord.PartialMessageable:
+        return self._client.get_partial_messageable(job.channel_id, guild_id=job.guild_id)
+
+    async def edit_progress(self, job: Job, text: str) -> int | None:
+        view = cancel_view(job.id) if job.state in CANCELLABLE else None  # None removes the button
+        interaction = self._live(job.id)
+        if interaction is not None:
+            try:
+                message = await interaction.edit_original_response(content=text, view=view)
+                return message.id
+            except discord.HTTPException as exc:
+                log.info("job=%s interaction edit failed (%s); using the channel", job.id, exc.status)
+                self._interactions.pop(job.id, None)
+        if job.progress_message_id is None:
+            return None
+        await self._channel(job).get_partial_message(job.progress_message_id).edit(content=text, view=view)
+        return job.progress_message_id
+
+    async def post_video(self, job: Job, card: VideoCard, file: Path | None) -> int:
+        reply_to = job.reply_to_message_id or job.progress_message_id
+        options: _SendOptions = {}
+        if reply_to:
+            options["reference"] = discord.MessageReference(
+                message_id=reply_to, channel_id=job.channel_id, guild_id=job.guild_id, fail_if_not_exists=False
+            )
+        view = video_view(job.id, card.remixable)
+        if file is not None:
+            options["file"] = discord.File(file, filename=f"sora-{job.id}.mp4")
+        try:
+            message = await self._channel(job).send(
+                content=f"<@{job.user_id}> your video is ready.",
+                embed=render_card(card),
+                # Ping the requester, never anyone named in the prompt.
+                allowed_mentions=discord.AllowedMentions(
+                    everyone=False, roles=False, users=[discord.Object(job.user_id)], replied_user=False
+                ),
+                nonce=f"sora-job-{job.id}",
+                view=view,
+                **options,
+            )
+        except (discord.Forbidden, discord.NotFound) as exc:  # no permission, or the channel is gone
+            raise PostForbidden(str(exc.status)) from exc
+        except discord.HTTPException as exc:
+            if exc.status == 413 or exc.code == 40005:
+                raise PostTooLarge() from exc
+            if exc.status >= 500:  # discord.py retries 500/502/504 a few times itself, never 503
+                raise PostUnavailable(f"HTTP {exc.status}") from exc
+            raise
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:  # the connection dropped: answer lost
+            raise PostUnavailable(type(exc).__name__) from exc
+        return message.id
+
+    async def find_posted_video(self, job: Job) -> int | None:
+        after = discord.Object(discord.utils.time_snowflake(dt.datetime.fromtimestamp(job.created_at, dt.UTC)))
+        marker = footer_text(job.id)
+        try:
+            async for message in self._channel(job).history(limit=100, after=after):
+                if self._client.user and message.author.id == self._client.user.id:
+                    if any(embed.footer.text == marker for embed in message.embeds):
+                        return message.id
+        except discord.HTTPException as exc:
+            if exc.status < 500:  # no Read Message History, or the channel is gone: nothing to find
+                return None
+            raise PostUnavailable(f"HTTP {exc.status}") from exc
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise PostUnavailable(type(exc).__name__) from exc
+        return None
+
+    async def tell_requester(self, job: Job, text: str) -> None:
+        interaction = self._live(job.id)
+        self.forget(job.id)
+        if interaction is not None:
+            await interaction.followup.send(text, ephemeral=True)
+
+    def upload_limit(self, job: Job) -> int:
+        guild = self._client.get_guild(job.guild_id)
+        return guild.filesize_limit if guild is not None else DEFAULT_UPLOAD_LIMIT
+
+    def forget(self, job_id: int) -> None:
+        self._interactions.pop(job_id, None)
+
+
+# While fal has not started a job it can still be cancelled (the click re-reads the state anyway).
+CANCELLABLE = (JobState.PENDING, JobState.SUBMITTING, JobState.QUEUED)
+
+
+def cancel_view(job_id: int) -> discord.ui.View:
+    """A view that only carries the button; clicks are handled by the cog's DynamicItem by custom id."""
+    view = discord.ui.View(timeout=None)
+    view.add_item(
+        discord.ui.Button(label="Cancel", style=discord.ButtonStyle.secondary, custom_id=custom_ids.cancel(job_id))
+    )
+    return view
+
+
+def video_view(job_id: int, remixable: bool) -> discord.ui.View:
+    """Remix and Re-roll under every video; clicks are handled by custom id (see cogs.remix)."""
+    view = discord.ui.View(timeout=None)
+    if remixable:
+        view.add_item(discord.ui.Button(label="Remix", emoji="🎨", custom_id=custom_ids.remix(job_id)))
+    view.add_item(discord.ui.Button(label="Re-roll", emoji="🎲", custom_id=custom_ids.reroll(job_id)))
+    return view
+
+
+def footer_text(job_id: int) -> str:
+    return f"job {job_id}"
+
+
+def render_card(card: VideoCard) -> discord.Embed:
+    model = "Sora 2 Pro" if card.model == "sora-2-pro" else "Sora 2"
+    description = card.prompt if len(card.prompt) <= 4000 else card.prompt[:3999] + "…"
+    what = "remix" if card.kind == "remix" else "video"
+    title = f"{model} {what} (simulated)" if card.simulated else f"{model} {what}"
+    colour = discord.Colour.light_grey() if card.simulated else discord.Colour.blurple()
+    embed = discord.Embed(title=title, description=description, colour=colour)
+    if card.link:
+        embed.url = card.link
+    embed.add_field(name="Model", value=model)
+    embed.add_field(name="Duration", value=f"{card.duration} s")
+    embed.add_field(name="Aspect ratio", value=card.aspect_ratio)
+    embed.add_field(name="Resolution", value=card.resolution)
+    embed.add_field(name="Cost", value=f"${card.cost_usd:.2f}" + (" (counted, not billed)" if card.simulated else ""))
+    embed.add_field(name="Requested by", value=f"<@{card.user_id}>")
+    embed.add_field(name="Video ID", value=f"`{card.video_id}`", inline=False)
+    if card.parent_link:
+        embed.add_field(name="Remix of", value=card.parent_link, inline=False)
+    if card.simulated:
+        embed.add_field(
+            name="Simulated",
+            value="Made by this bot's try-it-free mode: a test pattern, not a Sora video. "
+            "fal was not asked and nothing was paid; quotas counted it at the real price.",
+            inline=False,
+        )
+    if card.note:
+        embed.add_field(name="Note", value=card.note + (f"\n{card.link}" if card.link else ""), inline=False)
+    embed.set_footer(text=footer_text(card.job_id))
+    return embed

@@ -1,0 +1,119 @@
+"""Quota policy, pure: periods, money, and whether a job may be accepted. The SQL lives in the store."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from dataclasses import dataclass
+
+from bot.domain.models import Refused, Video
+
+MICROS = 1_000_000
+
+
+class Period(enum.StrEnum):
+    DAILY = "daily"
+    WEEKLY = "weekly"
+    MONTHLY = "monthly"
+
+
+class QuotaRefused(Refused):
+    """Over a member's limit, the server's budget, or a concurrency cap."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """A server's rules; operator defaults for a server that has not set its own."""
+
+    member_limit_micros: int | None  # None = unlimited
+    period: Period
+    budget_micros: int | None  # None = no server-wide budget
+    max_jobs_per_member: int
+    max_jobs_per_guild: int
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Everything the decision needs, read in the same transaction that records the reservation."""
+
+    limits: Limits
+    member_limit_micros: int | None  # the override when set, else the server default
+    member_spent_micros: int
+    guild_spent_micros: int
+    member_running: int
+    guild_running: int
+    period_end: dt.datetime
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What /usage and /help show a member."""
+
+    standing: Standing
+    has_override: bool
+    recent: list[Video]
+
+
+@dataclass(frozen=True)
+class Report:
+    """What /quota shows an admin about the server's period."""
+
+    limits: Limits
+    period_start: dt.datetime
+    period_end: dt.datetime
+    spent_micros: int
+    top: list[tuple[int, int]]  # (user id, micros spent)
+    videos: int
+    running: int
+
+
+def to_micros(usd: float) -> int:
+    return round(usd * MICROS)
+
+
+def money(micros: int) -> str:
+    return f"${micros / MICROS:,.2f}"
+
+
+def period_bounds(period: Period, now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    """The UTC period containing `now`: days from midnight, weeks from Monday, months from the 1st."""
+    now = now.astimezone(dt.UTC)
+    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    if period == Period.DAILY:
+        return day, day + dt.timedelta(days=1)
+    if period == Period.WEEKLY:
+        start = day - dt.timedelta(days=day.weekday())
+        return start, start + dt.timedelta(days=7)
+    start = day.replace(day=1)
+    end = start.replace(year=start.year + 1, month=1) if start.month == 12 else start.replace(month=start.month + 1)
+    return start, end
+
+
+def when(moment: dt.datetime) -> str:
+    """How a reset time is said to members: 'Mon 24 Nov 00:00 UTC'."""
+    return moment.astimezone(dt.UTC).strftime("%a %d %b %H:%M UTC")
+
+
+def decide(standing: Standing, cost_micros: int, what: str) -> str | None:
+    """None when the job may go ahead, else the sentence that says why not (and what is left)."""
+    limits = standing.limits
+    if standing.member_running >= limits.max_jobs_per_member:
+        return (
+            f"You already have {standing.member_running} video(s) in progress (the limit is "
+            f"{limits.max_jobs_per_member}); wait for one to finish."
+        )
+    if standing.guild_running >= limits.max_jobs_per_guild:
+        return (
+            f"This server already has {standing.guild_running} videos in progress (the limit is "
+            f"{limits.max_jobs_per_guild}); try again in a few minutes."
+        )
+    reset = when(standing.period_end)
+    if standing.member_limit_micros is not None:
+        left = max(0, standing.member_limit_micros - standing.member_spent_micros)
+        if cost_micros > left:
+            return f"This {what} costs {money(cost_micros)}; you have {money(left)} left until {reset}."
+    if limits.budget_micros is not None:
+        left = max(0, limits.budget_micros - standing.guild_spent_micros)
+        if cost_micros > left:
+            return f"This {what} costs {money(cost_micros)}; this server's budget has {money(left)} left until {reset}."
+    return None

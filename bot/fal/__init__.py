@@ -1,0 +1,1 @@
+"""fal's queue: the backend protocol, the fal_client adapter, its typed errors, the simulation."""

@@ -1,0 +1,1 @@
+"""FAL_BACKEND=simulated: fal's queue lifecycle in-process, ffmpeg test-pattern videos."""

@@ -1,0 +1,1 @@
+"""The job pipeline: the runner, progress, download, probe, transcode; images and characters."""

@@ -1,0 +1,164 @@
+"""The progress message: what it says at each state, and how often it may be edited."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from bot.domain.models import Job
+
+log = logging.getLogger(__name__)
+
+
+def headline(job: Job) -> str:
+    model = "Sora 2 Pro" if job.model == "sora-2-pro" else "Sora 2"
+    return f"🎥 {model} · {job.duration} s · {job.aspect_ratio} · {job.resolution} · ${job.cost_usd:.2f}"
+
+
+def elapsed(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def queued(job: Job, position: int | None, waited: float) -> str:
+    where = f"position {position + 1} in fal's queue" if position is not None else "in fal's queue"
+    return f"{headline(job)}\n⏳ Queued: {where} · {elapsed(waited)}"
+
+
+def submitting(job: Job) -> str:
+    return f"{headline(job)}\n📨 Sending your request to fal…"
+
+
+def finding_submit(job: Job) -> str:
+    return f"{headline(job)}\n🔎 fal's answer was lost on the way; checking whether fal received your request…"
+
+
+def retrying_post(job: Job) -> str:
+    return f"{headline(job)}\n⬆️ Discord is not taking uploads right now; your video is kept and will be posted…"
+
+
+def generating(job: Job, seconds: float, last_log: str | None) -> str:
+    text = f"{headline(job)}\n🎬 Generating · {elapsed(seconds)} elapsed"
+    if last_log:
+        text += f"\n> {last_log.strip()[:150]}"
+    return text
+
+
+def downloading(job: Job) -> str:
+    return f"{headline(job)}\n⬇️ Downloading the video…"
+
+
+def compressing(job: Job, limit_bytes: int) -> str:
+    return f"{headline(job)}\n🗜️ Compressing to fit this server's {limit_bytes / 2**20:.0f} MiB upload limit…"
+
+
+def uploading(job: Job) -> str:
+    return f"{headline(job)}\n⬆️ Uploading…"
+
+
+def delivered(job: Job) -> str:
+    return f"{headline(job)}\n✅ Done: the video is below."
+
+
+def cancelled(job: Job, actor_id: int, refunded: str) -> str:
+    return f"{headline(job)}\n🚫 Cancelled by <@{actor_id}>; {refunded}."
+
+
+def failed(job: Job, reason: str) -> str:
+    return f"{headline(job)}\n❌ {reason}"
+
+
+# Discord allows a bot about 50 requests a second in all; progress edits may take half of that.
+PROGRESS_EDITS_PER_SECOND = 25.0
+
+
+def edit_interval(minimum: float, jobs_in_flight: int) -> float:
+    """Seconds between two edits of one job's message, stretched with load so that all jobs' edits
+    together stay within the budget (1,000 jobs: one edit each every 40 s)."""
+    return max(minimum, jobs_in_flight / PROGRESS_EDITS_PER_SECOND)
+
+
+class ProgressReporter:
+    """Coalesces progress edits for one job: at most one edit per interval, and a newer text replaces
+    an unsent older one instead of queueing behind it. A final text is never dropped: it waits out the
+    minimum interval (not the load-stretched one) and is sent."""
+
+    def __init__(
+        self,
+        send: Callable[[str], Awaitable[object]],  # what it returns (the message id) is not used here
+        interval: Callable[[], float],
+        clock: Callable[[], float] = time.monotonic,
+        final_interval: float = 0.0,
+    ) -> None:
+        self._send = send
+        self._interval = interval
+        self._final_interval = final_interval
+        self._clock = clock
+        self._pending: str | None = None
+        self._last_text: str | None = None
+        self._last_sent_at: float | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._not_before: float | None = None
+        self.edits = 0
+
+    def hold(self, seconds: float) -> None:
+        """Edit nothing for `seconds`, a final text excepted (spreads the first edits of resumed jobs)."""
+        self._not_before = self._clock() + seconds
+
+    def update(self, text: str) -> None:
+        """Ask for the message to show `text`; returns at once."""
+        if text == self._last_text:
+            self._pending = None
+            return
+        self._pending = text
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._flush_later())
+
+    async def final(self, text: str) -> bool:
+        """Show a final state now (it must not be dropped), then stop. False when Discord did not take it:
+        the caller keeps it owed."""
+        await self.close()
+        if self._last_sent_at is not None:
+            wait = self._last_sent_at + self._final_interval - self._clock()
+            if wait > 0:
+                await asyncio.sleep(wait)
+        self._pending = text
+        return await self._flush()
+
+    async def close(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+        self._task = None
+
+    async def _flush_later(self) -> None:
+        wait = 0.0
+        if self._last_sent_at is not None:
+            wait = self._last_sent_at + self._interval() - self._clock()
+        if self._not_before is not None:
+            wait = max(wait, self._not_before - self._clock())
+        if wait > 0:
+            await asyncio.sleep(wait)
+        await self._flush()
+
+    async def _flush(self) -> bool:
+        text, self._pending = self._pending, None
+        if text is None or text == self._last_text:
+            return True
+        self._last_sent_at = self._clock()
+        try:
+            await self._send(text)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            # A lost progress edit is harmless: the next state supersedes it (a final one is kept owed).
+            log.warning("progress edit failed (%s: %s)", type(exc).__name__, exc)
+            return False
+        self._last_text = text
+        self.edits += 1
+        return True

@@ -1,0 +1,606 @@
+"""The job runner: one task and one state machine per job, every transition persisted before it is
+acted on, so a restart resumes each unfinished job from where it was and delivers it exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from bot.domain import sora
+from bot.domain.guild_settings import GuildSettings, refusal, shape_arguments
+from bot.domain.messenger import Messenger, PostForbidden, PostTooLarge, PostUnavailable, VideoCard
+from bot.domain.models import FalResult, Job, JobState, Refused, Video, VideoRequest
+from bot.domain.quota import Limits
+from bot.domain.sora import PriceTable, fal_call
+from bot.domain.video_refs import message_link
+from bot.fal.backend import FalBackend
+from bot.fal.errors import FalAnswerLost, FalError, FalLookupRefused, FalResultGone, FalUnavailable, refusal_sentence
+from bot.jobs import progress
+from bot.jobs.download import DownloadError, download
+from bot.jobs.probe import probe
+from bot.jobs.progress import ProgressReporter
+from bot.jobs.transcode import fit
+from bot.storage.settings import SettingsStore
+from bot.storage.store import JobAlreadyFinished, Reservation, Store
+
+log = logging.getLogger(__name__)
+
+STATUS_FAILURES_ALLOWED = 8
+SUBMIT_ATTEMPTS = 3
+# fal's clock and ours may differ: a lost submit is looked for from this long before we sent it.
+LOOKUP_SLACK = 60.0
+FINAL_ATTEMPTS = 5
+NOT_FOUND_AT_FAL = (
+    "fal never confirmed this request (its answer was lost, or the bot restarted while sending it), so it "
+    "was stopped; nothing was charged. Please ask again."
+)
+BROKEN_VIDEO = "fal sent a broken video file twice, so it was not posted; nothing was charged. Please ask again."
+
+
+class JobFailed(Exception):
+    def __init__(self, user_message: str) -> None:
+        super().__init__(user_message)
+        self.user_message = user_message
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a request came from."""
+
+    guild_id: int
+    channel_id: int
+    user_id: int
+    reply_to_message_id: int | None = None
+    role_ids: tuple[int, ...] = ()  # the member's roles, for a Pro-role rule
+    progress_message_id: int | None = None  # the interaction's "thinking…" answer, when known
+
+
+@dataclass(frozen=True)
+class RunnerConfig:
+    poll_min: float = 2.0
+    poll_max: float = 5.0
+    job_timeout: float = 3600.0
+    progress_interval: float = 3.0
+    max_download_bytes: int = 512 * 2**20
+    ffmpeg: str | None = None
+    work_dir: Path | None = None
+    quota_defaults: Limits | None = None  # None: no quota (unlimited)
+    lookup_interval: float | None = None  # how often a lost submit is looked for at fal (None: 6 x poll_max)
+    post_retry_min: float = 2.0  # Discord down: first wait before posting a finished video again
+    post_retry_max: float = 300.0
+    delivery_patience: float = 24 * 3600.0  # then the job fails (and is refunded)
+
+
+class JobRunner:
+    def __init__(
+        self,
+        store: Store,
+        fal: FalBackend,
+        messenger: Messenger,
+        http: aiohttp.ClientSession,
+        prices: PriceTable,
+        config: RunnerConfig,
+        clock: Callable[[], float] = time.time,
+        settings: SettingsStore | None = None,
+        on_spend: Callable[[int, float], None] | None = None,
+    ) -> None:
+        self._settings = settings
+        self._on_spend = on_spend  # (guild id, USD): told once per delivered job, when its cost is committed
+        self._store = store
+        self._fal = fal
+        self._messenger = messenger
+        self._http = http
+        self._prices = prices
+        self._config = config
+        self._clock = clock
+        self._tasks: dict[int, asyncio.Task[None]] = {}
+        self._chores: set[asyncio.Task[None]] = set()  # owed final texts, shown after a restart
+        self._stopping = False
+
+    @property
+    def active(self) -> int:
+        return len(self._tasks)
+
+    def progress_interval(self) -> float:
+        return progress.edit_interval(self._config.progress_interval, self.active)
+
+    async def screen(self, request: VideoRequest, origin: Origin) -> None:
+        """The server's rules alone, read without waiting for any writer: raises Refused. accept() applies
+        them again before the quota."""
+        rules = await self._settings.get(origin.guild_id) if self._settings else GuildSettings()
+        why = refusal(rules, request, origin.channel_id, origin.role_ids)
+        if why is not None:
+            raise Refused(why)
+
+    async def accept(self, request: VideoRequest, origin: Origin) -> Job:
+        """Record the job and reserve its cost (nothing sent to fal yet); the caller then calls start().
+        Raises Refused (QuotaRefused for limits), having spent nothing, when the server's rules or a
+        limit say no."""
+        rules = await self._settings.get(origin.guild_id) if self._settings else GuildSettings()
+        why = refusal(rules, request, origin.channel_id, origin.role_ids)
+        if why is not None:
+            raise Refused(why)
+        endpoint, arguments = fal_call(request)
+        arguments = shape_arguments(rules, endpoint, arguments)
+        defaults = self._config.quota_defaults
+        reservation = (
+            Reservation(self._prices.cost_micros(request), defaults, sora.describe(request)) if defaults else None
+        )
+        return await self._store.create_job(
+            kind=request.kind,
+            guild_id=origin.guild_id,
+            channel_id=origin.channel_id,
+            user_id=origin.user_id,
+            endpoint=endpoint,
+            arguments=arguments,
+            prompt=request.prompt,
+            model=request.model,
+            duration=request.duration,
+            aspect_ratio=request.aspect_ratio,
+            resolution=request.resolution,
+            cost_usd=self._prices.cost(request),
+            reply_to_message_id=origin.reply_to_message_id,
+            progress_message_id=origin.progress_message_id,
+            parent_video_id=request.source_video_id,
+            reservation=reservation,
+        )
+
+    async def cancel(self, job_id: int, actor_id: int) -> str:
+        """Cancel a queued job at fal and refund it; returns the sentence for whoever asked."""
+        job = await self._store.get_job(job_id)
+        if job is None or job.state.finished:
+            return "This video is already finished."
+        if job.state in (JobState.PENDING, JobState.SUBMITTING):
+            return "This request is being sent to fal right now; try again in a moment."
+        if job.state != JobState.QUEUED or job.request_id is None:
+            return "fal has already started making this video, so it can no longer be cancelled."
+        task = self._tasks.get(job.id)
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        if not await self._fal.cancel(job.endpoint, job.request_id):
+            # fal said no: it has started (or finished). The job carries on from its stored state.
+            fresh = await self._store.get_job(job.id)
+            if fresh is not None and not fresh.state.finished:
+                self.start(fresh)
+            return "fal has already started making this video, so it can no longer be cancelled."
+        refunded = f"${job.cost_usd:.2f} refunded" if self._config.quota_defaults else "nothing was charged"
+        job = await self._store.update_job(
+            job.id,
+            JobState.CANCELLED,
+            error=f"cancelled by <@{actor_id}>",
+            final_text=progress.cancelled(job, actor_id, refunded),
+        )
+        if job.state != JobState.CANCELLED:
+            return "This video is already finished."
+        log.info("%s cancelled by %s", _who(job), actor_id)
+        await self._show_final(job)
+        self._messenger.forget(job.id)
+        return f"Cancelled; {refunded}."
+
+    async def set_progress_message(self, job: Job, message_id: int) -> Job:
+        """For jobs started from a message (reply-to-remix): the bot's acknowledgement is the progress message."""
+        return await self._store.update_job(job.id, progress_message_id=message_id)
+
+    def start(self, job: Job, *, hold_edits: float = 0.0) -> None:
+        if self._stopping or job.id in self._tasks:
+            return
+        task = asyncio.create_task(self._run(job, hold_edits), name=f"job-{job.id}")
+        self._tasks[job.id] = task
+        job_id = job.id
+        task.add_done_callback(lambda _t: self._tasks.pop(job_id, None))
+
+    async def resume_all(self) -> int:
+        """Pick up every unfinished job after a start, from its stored state. A job caught mid-submit is
+        looked for at fal (never sent again); finished jobs whose last text the member never saw get it."""
+        resumed = 0
+        jobs = await self._store.unfinished_jobs()
+        # Their messages still show where they were: spread the first edits over one load-stretched
+        # interval rather than sending them all at once (Discord answers such a burst with 429s).
+        spread = progress.edit_interval(self._config.progress_interval, len(jobs) + self.active)
+        for job in jobs:
+            if job.id in self._tasks:
+                continue
+            log.info("%s resuming", _who(job))
+            self.start(job, hold_edits=random.uniform(0, spread))
+            resumed += 1
+        for job in await self._store.unshown_finals():
+            if job.id not in self._tasks:
+                self._chore(self._show_final(job), f"final-{job.id}")
+        return resumed
+
+    async def stop(self) -> None:
+        """Stop every job task; their states are already on disk, so the next start resumes them."""
+        self._stopping = True
+        tasks = [*self._tasks.values(), *self._chores]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def wait_idle(self) -> None:
+        while self._tasks or self._chores:
+            await asyncio.gather(*self._tasks.values(), *self._chores, return_exceptions=True)
+
+    def _chore(self, coroutine: Coroutine[Any, Any, None], name: str) -> None:
+        if self._stopping:
+            coroutine.close()
+            return
+        task = asyncio.create_task(coroutine, name=name)
+        self._chores.add(task)
+        task.add_done_callback(self._chores.discard)
+
+    # -- the state machine ------------------------------------------------------------------------------
+
+    async def _run(self, job: Job, hold_edits: float = 0.0) -> None:
+        reporter = ProgressReporter(
+            lambda text: self._edit(job.id, text), self.progress_interval, final_interval=self._config.progress_interval
+        )
+        if hold_edits:
+            reporter.hold(hold_edits)
+        try:
+            just_submitted = False
+            if job.state == JobState.PENDING:
+                job = await self._submit(job, reporter)
+                just_submitted = job.state == JobState.QUEUED
+            if job.state == JobState.SUBMITTING:
+                job = await self._find_lost_submit(job, reporter)
+            if job.state in (JobState.QUEUED, JobState.RUNNING):
+                job = await self._wait(job, reporter, first_poll_now=not just_submitted)
+            if job.state in (JobState.COMPLETED, JobState.UPLOADING):
+                await self._deliver(job, reporter)
+        except asyncio.CancelledError:
+            await reporter.close()
+            raise
+        except (JobFailed, FalError, DownloadError) as exc:
+            await self._fail(await self._fresh(job), exc.user_message, reporter)
+        except Exception:
+            log.exception("%s failed unexpectedly", _who(job))
+            await self._fail(await self._fresh(job), "Something went wrong on our side; nothing was charged.", reporter)
+        finally:
+            self._messenger.forget(job.id)
+
+    async def _fresh(self, job: Job) -> Job:
+        return await self._store.get_job(job.id) or job
+
+    async def _edit(self, job_id: int, text: str) -> int | None:
+        job = await self._store.get_job(job_id)
+        if job is None:
+            return None
+        message_id = await self._messenger.edit_progress(job, text)
+        if message_id is not None and message_id != job.progress_message_id:
+            await self._store.update_job(job.id, progress_message_id=message_id)
+        return message_id
+
+    async def _submit(self, job: Job, reporter: ProgressReporter) -> Job:
+        reporter.update(progress.submitting(job))
+        job = await self._store.update_job(job.id, JobState.SUBMITTING, submitted_at=self._clock())
+        for attempt in range(1, SUBMIT_ATTEMPTS + 1):
+            try:
+                request_id = await self._fal.submit(job.endpoint, job.arguments)
+                break
+            except FalAnswerLost as exc:
+                # fal may have the job: look for it instead of sending it again (a second video, billed).
+                log.warning("%s submit answer lost (%s); looking for it at fal", _who(job), exc.user_message)
+                return job
+            except FalUnavailable as exc:
+                # fal answered (5xx, 429): that proves it did not take the job, so sending it again is safe.
+                if exc.status is None or attempt == SUBMIT_ATTEMPTS:
+                    raise
+                await asyncio.sleep(2**attempt)
+        job = await self._store.update_job(job.id, JobState.QUEUED, request_id=request_id)
+        log.info("%s submitted request=%s", _who(job), request_id)
+        return job
+
+    async def _find_lost_submit(self, job: Job, reporter: ProgressReporter) -> Job:
+        """A submit whose answer never came (or the bot died during it): fal may have the request. Look for
+        it in fal's list of this key's requests, by endpoint, time and exact input, for as long as the job
+        itself would be waited for; adopt it when found. Never send it again."""
+        reporter.update(progress.finding_submit(job))
+        sent = job.submitted_at or job.updated_at
+        deadline = sent + self._config.job_timeout
+        interval = self._config.lookup_interval or self._config.poll_max * 6
+        while True:
+            try:
+                for request_id in await self._fal.find_request(job.endpoint, job.arguments, sent - LOOKUP_SLACK):
+                    if await self._store.job_with_request(request_id) is None:  # not another job's twin
+                        job = await self._store.update_job(job.id, JobState.QUEUED, request_id=request_id)
+                        log.info("%s found at fal after a lost submit: request=%s", _who(job), request_id)
+                        return job
+            except FalLookupRefused as exc:
+                log.warning("%s a lost submit cannot be looked up at fal (%s)", _who(job), exc.user_message)
+                raise JobFailed(NOT_FOUND_AT_FAL) from exc
+            except FalError as exc:
+                log.warning("%s fal's request list failed (%s); trying again", _who(job), exc.user_message)
+            if self._clock() >= deadline:
+                raise JobFailed(NOT_FOUND_AT_FAL)
+            await asyncio.sleep(interval)
+
+    async def _wait(self, job: Job, reporter: ProgressReporter, *, first_poll_now: bool = True) -> Job:
+        """Poll fal until the job ends: after poll_min, then doubling up to poll_max. A job just submitted
+        is known to be queued, so its first poll waits too; a resumed one is polled at once."""
+        assert job.request_id is not None
+        request_id = job.request_id  # the job is reloaded below; its request id stays the same
+        delay = self._config.poll_min
+        if not first_poll_now:
+            await asyncio.sleep(delay)
+            delay = min(self._config.poll_max, delay * 2)
+        failures = 0
+        running_since: float | None = None
+        deadline = job.created_at + self._config.job_timeout
+        while True:
+            if self._clock() > deadline:
+                await self._fal.cancel(job.endpoint, request_id)
+                raise JobFailed("fal took too long to make this video, so it was cancelled; nothing was charged.")
+            try:
+                status = await self._fal.status(job.endpoint, request_id)
+                failures = 0
+            except FalResultGone:
+                raise
+            except FalError as exc:
+                failures += 1
+                if failures > STATUS_FAILURES_ALLOWED:
+                    raise JobFailed("fal stopped answering about this video; nothing was charged.") from exc
+                log.warning("%s status poll failed (%s), retrying", _who(job), exc.user_message)
+                await asyncio.sleep(min(self._config.poll_max * 2, self._config.poll_min * 2**failures))
+                continue
+            if status.state == "queued":
+                reporter.update(progress.queued(job, status.position, self._clock() - job.created_at))
+            elif status.state == "running":
+                if job.state != JobState.RUNNING:
+                    job = await self._store.update_job(job.id, JobState.RUNNING)
+                running_since = running_since or self._clock()
+                last = status.logs[-1] if status.logs else None
+                reporter.update(progress.generating(job, self._clock() - running_since, last))
+            else:
+                if status.error:
+                    # The result carries fal's own explanation (422 detail list, or the 5xx).
+                    try:
+                        await self._fal.result(job.endpoint, request_id)
+                    except FalError as exc:
+                        raise JobFailed(exc.user_message) from exc
+                    raise JobFailed(refusal_sentence(status.error, status.error_type))
+                result = await self._fetch_result(job)
+                return await self._store.update_job(job.id, JobState.COMPLETED, result_json=json.dumps(result))
+            await asyncio.sleep(delay)
+            delay = min(self._config.poll_max, delay * 2)
+
+    async def _fetch_result(self, job: Job) -> dict[str, Any]:
+        assert job.request_id is not None
+        for attempt in range(1, 4):
+            try:
+                data = await self._fal.result(job.endpoint, job.request_id)
+                FalResult.model_validate(data)
+                return data
+            except FalUnavailable:
+                if attempt == 3:
+                    raise
+                await asyncio.sleep(2**attempt)
+            except ValueError as exc:  # pydantic: not a video result
+                raise JobFailed("fal's answer held no video.") from exc
+        raise AssertionError("unreachable")
+
+    # -- delivery: the paid video is kept until Discord has it ------------------------------------------
+
+    async def _deliver(self, job: Job, reporter: ProgressReporter) -> None:
+        assert job.result is not None
+        result = FalResult.model_validate(job.result)
+        if job.state == JobState.UPLOADING:
+            # We died (or lost Discord's answer) while posting: the post may have gone through. Never twice.
+            posted = await self._look_for_post(job, patiently=True)
+            if posted is not None:
+                await self._finish(job, result, posted, reporter)
+                return
+        parent_link = await self._parent_link(job)
+        ready = await self._ready_video(job, result, reporter)
+        card = VideoCard.for_job(job, result.video_id, parent_link=parent_link, note=ready.note, link=ready.link)
+        reporter.update(progress.uploading(job))
+        if job.state != JobState.UPLOADING:
+            job = await self._store.update_job(job.id, JobState.UPLOADING)
+        message_id = await self._post(job, card, ready.path, reporter)
+        await self._finish(job, result, message_id, reporter)
+
+    def _job_dir(self, job_id: int) -> Path:
+        base = self._config.work_dir or Path(tempfile.gettempdir()) / "sora-bot-work"
+        return base / f"job{job_id}"
+
+    async def _ready_video(self, job: Job, result: FalResult, reporter: ProgressReporter) -> ReadyVideo:
+        """The file to post, downloaded, checked and fitted once, and kept on disk (under the job's own
+        folder) until the job ends: a post that fails, even across a restart, never downloads it again."""
+        work = self._job_dir(job.id)
+        kept = await asyncio.to_thread(ReadyVideo.load, work)
+        if kept is not None:
+            return kept
+        await asyncio.to_thread(work.mkdir, parents=True, exist_ok=True)
+        reporter.update(progress.downloading(job))
+        path = await self._download_checked(job, result.video.url, work)
+        limit = self._messenger.upload_limit(job)
+        ready = ReadyVideo(path)
+        if path.stat().st_size > limit:
+            reporter.update(progress.compressing(job, limit))
+            fitted = await fit(self._config.ffmpeg, path, limit, job.duration) if self._config.ffmpeg else None
+            if fitted is None:
+                ready = ReadyVideo(
+                    None,
+                    link=result.video.url,
+                    note="Too large for this server's upload limit even after compressing: "
+                    "here is fal's link (it expires after a while).",
+                )
+            else:
+                ready = ReadyVideo(fitted, note="Compressed to fit this server's upload limit.")
+        await asyncio.to_thread(ready.save, work)
+        return ready
+
+    async def _download_checked(self, job: Job, url: str, work: Path) -> Path:
+        """Download and check that it plays as a video of the asked length; once more if not (a download
+        cut short, or a CDN error page), then give up: a broken file is never posted nor charged."""
+        for attempt in (1, 2):
+            path = await download(self._http, url, work, max_bytes=self._config.max_download_bytes)
+            checked = await probe(self._config.ffmpeg, path, job.duration)
+            if checked.ok:
+                return path
+            log.warning("%s fal's video is broken (%s); attempt %d of 2", _who(job), checked.why, attempt)
+            await asyncio.to_thread(path.unlink, missing_ok=True)
+        raise JobFailed(BROKEN_VIDEO)
+
+    async def _post(self, job: Job, card: VideoCard, path: Path | None, reporter: ProgressReporter) -> int:
+        """Post until Discord has it: a 503 or a dropped connection is retried with backoff (the nonce and
+        a look at the channel make each retry safe) for up to delivery_patience, across restarts too."""
+        delay = self._config.post_retry_min
+        began = self._clock()
+        while True:
+            try:
+                return await self._messenger.post_video(job, card, path)
+            except PostTooLarge:
+                card = replace(
+                    card,
+                    link=(job.result or {}).get("video", {}).get("url"),
+                    note="Discord refused the file as too large: here is fal's link (it expires after a while).",
+                )
+                path = None
+                continue
+            except PostForbidden as exc:
+                raise JobFailed(
+                    "I may not post videos in this channel (I need Send Messages, Attach Files and Embed "
+                    "Links there). Ask an admin, or use another channel."
+                ) from exc
+            except PostUnavailable as exc:
+                if self._clock() - began > self._config.delivery_patience:
+                    raise JobFailed("Discord would not take this video for a whole day; nothing was charged.") from exc
+                log.warning("%s posting failed (%s); the video is kept, retrying in %.0f s", _who(job), exc, delay)
+                reporter.update(progress.retrying_post(job))
+            await asyncio.sleep(delay)
+            delay = min(self._config.post_retry_max, delay * 2)
+            posted = await self._look_for_post(job, patiently=False)  # a lost answer may hide a post
+            if posted is not None:
+                return posted
+
+    async def _look_for_post(self, job: Job, *, patiently: bool) -> int | None:
+        """The job's video message if Discord already has it; patiently: wait out a Discord outage."""
+        delay = self._config.post_retry_min
+        while True:
+            try:
+                return await self._messenger.find_posted_video(job)
+            except PostUnavailable as exc:
+                if not patiently:
+                    return None
+                log.warning("%s cannot read the channel (%s); retrying in %.0f s", _who(job), exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(self._config.post_retry_max, delay * 2)
+
+    async def _parent_link(self, job: Job) -> str | None:
+        parent = await self._store.get_video(job.parent_video_id) if job.parent_video_id else None
+        return message_link(parent.guild_id, parent.channel_id, parent.message_id) if parent else None
+
+    async def _finish(self, job: Job, result: FalResult, message_id: int, reporter: ProgressReporter) -> None:
+        video = Video(
+            video_id=result.video_id,
+            job_id=job.id,
+            guild_id=job.guild_id,
+            channel_id=job.channel_id,
+            message_id=message_id,
+            user_id=job.user_id,
+            prompt=job.prompt,
+            model=job.model,
+            duration=job.duration,
+            aspect_ratio=job.aspect_ratio,
+            resolution=job.resolution,
+            remixable=job.remixable,
+            parent_video_id=job.parent_video_id,
+            created_at=self._clock(),
+        )
+        try:
+            job = await self._store.mark_delivered(job, video, final_text=progress.delivered(job))
+        except JobAlreadyFinished:  # cancelled meanwhile (and refunded): the post stays, uncharged
+            log.warning("%s its video was posted after it had ended; not charged", _who(job))
+            return
+        if self._on_spend is not None:
+            self._on_spend(job.guild_id, job.cost_usd)
+        log.info("%s delivered message=%s", _who(job), message_id)
+        await self._discard_files(job.id)
+        await self._show_final(job, reporter)
+
+    async def _fail(self, job: Job, reason: str, reporter: ProgressReporter | None = None) -> None:
+        final = progress.failed(job, reason)
+        job = await self._store.update_job(job.id, JobState.FAILED, error=reason, final_text=final)
+        if job.state != JobState.FAILED:  # it had already ended (delivered, cancelled): that stands
+            log.warning("%s a late failure was ignored: %s", _who(job), reason)
+            return
+        log.info("%s failed: %s", _who(job), reason)
+        await self._discard_files(job.id)
+        await self._show_final(job, reporter)
+        try:
+            await self._messenger.tell_requester(job, reason)
+        except Exception as exc:
+            log.warning("%s could not tell the member it failed (%s)", _who(job), exc)
+
+    async def _show_final(self, job: Job, reporter: ProgressReporter | None = None) -> None:
+        """Show the job's last text, written with its final state; a few tries, then it waits for the next
+        start (resume_all), so a crash or a Discord outage never leaves a message saying "Uploading…"."""
+        assert job.final_text is not None
+        for attempt in range(FINAL_ATTEMPTS):
+            if attempt:
+                await asyncio.sleep(min(30.0, self._config.post_retry_min * 2**attempt))
+            if reporter is not None:
+                shown = await reporter.final(job.final_text)
+                reporter = None  # later tries go straight to Discord
+            else:
+                shown = await self._try_edit(job.id, job.final_text)
+            if shown:
+                await self._store.update_job(job.id, final_shown_at=self._clock())
+                return
+        log.warning("%s its last text is not shown yet; it is owed until the next start", _who(job))
+
+    async def _try_edit(self, job_id: int, text: str) -> bool:
+        try:
+            await self._edit(job_id, text)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("job=%s edit failed (%s: %s)", job_id, type(exc).__name__, exc)
+            return False
+        return True
+
+    async def _discard_files(self, job_id: int) -> None:
+        await asyncio.to_thread(shutil.rmtree, self._job_dir(job_id), True)
+
+
+@dataclass(frozen=True)
+class ReadyVideo:
+    """What will be posted: the checked file (None: post the link instead), with the card's note."""
+
+    path: Path | None
+    note: str | None = None
+    link: str | None = None
+
+    MANIFEST = "ready.json"
+
+    def save(self, work: Path) -> None:
+        data = {"file": self.path.name if self.path else None, "note": self.note, "link": self.link}
+        (work / self.MANIFEST).write_text(json.dumps(data), encoding="utf-8")
+
+    @classmethod
+    def load(cls, work: Path) -> ReadyVideo | None:
+        try:
+            data = json.loads((work / cls.MANIFEST).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        path = work / data["file"] if data.get("file") else None
+        if path is not None and not path.is_file():
+            return None
+        return cls(path, data.get("note"), data.get("link"))
+
+
+def _who(job: Job) -> str:
+    """The prefix of every job log line, so each can be filtered by job, server, member or state."""
+    return f"job={job.id} guild={job.guild_id} user={job.user_id} state={job.state}"

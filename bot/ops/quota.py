@@ -1,0 +1,118 @@
+"""What members and admins ask of the quota: where they stand, the server's rules, and changes to
+them. Every change is written with who made it and when."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import TypedDict, Unpack
+
+import aiosqlite
+
+from bot.domain.quota import Limits, Period, Report, Usage, period_bounds, to_micros
+from bot.storage import ledger
+from bot.storage.store import Store
+
+
+class _LimitChanges(TypedDict, total=False):
+    """The server rules an admin changes (fields of Limits)."""
+
+    member_limit_micros: int | None
+    period: Period
+    budget_micros: int | None
+
+
+class QuotaService:
+    def __init__(self, store: Store, defaults: Limits, clock: Callable[[], float] = time.time) -> None:
+        self._store = store
+        self._defaults = defaults
+        self._clock = clock
+
+    @property
+    def defaults(self) -> Limits:
+        return self._defaults
+
+    def _now(self) -> dt.datetime:
+        return dt.datetime.fromtimestamp(self._clock(), dt.UTC)
+
+    async def usage(self, guild_id: int, user_id: int) -> Usage:
+        async with self._store.reading() as conn:
+            standing = await ledger.standing(conn, guild_id, user_id, self._defaults, self._now())
+            has_override, _ = await ledger.member_override(conn, guild_id, user_id)
+        recent = await self._store.recent_videos(guild_id, user_id, limit=5)
+        return Usage(standing, has_override, recent)
+
+    async def rules(self, guild_id: int) -> Limits:
+        async with self._store.reading() as conn:
+            return await ledger.limits(conn, guild_id, self._defaults)
+
+    async def set_member_limit(self, guild_id: int, actor_id: int, user_id: int, usd: float | None) -> None:
+        """usd None = unlimited."""
+        if usd is not None and usd < 0:
+            raise ValueError("A limit cannot be negative.")
+        micros = None if usd is None else to_micros(usd)
+        async with self._store.transaction() as conn:
+            await ledger.save_member_limit(conn, guild_id, user_id, micros, actor_id, self._clock())
+            await self._audit(conn, guild_id, actor_id, "member_limit", user_id=user_id, limit_micros=micros)
+
+    async def reset_member(self, guild_id: int, actor_id: int, user_id: int) -> int:
+        """Clear the member's usage this period with a ledger entry (history stays). Returns what was cleared."""
+        now = self._clock()
+        async with self._store.transaction() as conn:
+            rules = await ledger.limits(conn, guild_id, self._defaults)
+            start, end = period_bounds(rules.period, self._now())
+            used = await ledger.spent(conn, guild_id, user_id, start, end)
+            if used > 0:
+                await ledger.add_entry(
+                    conn,
+                    guild_id=guild_id,
+                    user_id=user_id,
+                    job_id=None,
+                    kind="reset",
+                    amount_micros=-used,
+                    period_start=start,
+                    actor_id=actor_id,
+                    now=now,
+                )
+            await self._audit(conn, guild_id, actor_id, "reset", user_id=user_id, cleared_micros=used)
+        return used
+
+    async def set_default(self, guild_id: int, actor_id: int, usd: float, period: Period) -> Limits:
+        if usd < 0:
+            raise ValueError("A limit cannot be negative.")
+        return await self._change(guild_id, actor_id, "default", member_limit_micros=to_micros(usd), period=period)
+
+    async def set_budget(self, guild_id: int, actor_id: int, usd: float | None) -> Limits:
+        if usd is not None and usd < 0:
+            raise ValueError("A budget cannot be negative.")
+        return await self._change(guild_id, actor_id, "budget", budget_micros=None if usd is None else to_micros(usd))
+
+    async def report(self, guild_id: int, top: int = 5) -> Report:
+        async with self._store.reading() as conn:
+            rules = await ledger.limits(conn, guild_id, self._defaults)
+            start, end = period_bounds(rules.period, self._now())
+            return Report(
+                limits=rules,
+                period_start=start,
+                period_end=end,
+                spent_micros=await ledger.spent(conn, guild_id, None, start, end),
+                top=await ledger.top_spenders(conn, guild_id, start, end, top),
+                videos=await ledger.videos_made(conn, guild_id, start, end),
+                running=await ledger.running(conn, guild_id, None),
+            )
+
+    async def _change(self, guild_id: int, actor_id: int, action: str, **changes: Unpack[_LimitChanges]) -> Limits:
+        async with self._store.transaction() as conn:
+            current = await ledger.limits(conn, guild_id, self._defaults)
+            updated = replace(current, **changes)
+            await ledger.save_limits(conn, guild_id, updated, actor_id, self._clock())
+            await self._audit(conn, guild_id, actor_id, action, **{k: str(v) for k, v in changes.items()})
+        return updated
+
+    async def _audit(
+        self, conn: aiosqlite.Connection, guild_id: int, actor_id: int, action: str, **details: object
+    ) -> None:
+        await ledger.audit(conn, guild_id, actor_id, action, json.dumps(details), self._clock())

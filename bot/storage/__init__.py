@@ -1,0 +1,1 @@
+"""SQLite: the connection, migrations and every SQL statement, one module per aggregate."""
