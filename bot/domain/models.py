@@ -134,6 +134,26 @@ class Video(BaseModel):
     parent_video_id: str | None = None
     created_at: float
 
+    @classmethod
+    def of(cls, job: Job, video_id: str, message_id: int, created_at: float) -> Video:
+        """The video a delivered job leaves: its request's facts, where it was posted, fal's id."""
+        return cls(
+            video_id=video_id,
+            job_id=job.id,
+            guild_id=job.guild_id,
+            channel_id=job.channel_id,
+            message_id=message_id,
+            user_id=job.user_id,
+            prompt=job.prompt,
+            model=job.model,
+            duration=job.duration,
+            aspect_ratio=job.aspect_ratio,
+            resolution=job.resolution,
+            remixable=job.remixable,
+            parent_video_id=job.parent_video_id,
+            created_at=created_at,
+        )
+
 
 class Character(BaseModel):
     """A Sora character made in a server (fal's id, the name members pick it by)."""

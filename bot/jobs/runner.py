@@ -503,22 +503,7 @@ class JobRunner:
         return message_link(parent.guild_id, parent.channel_id, parent.message_id) if parent else None
 
     async def _finish(self, job: Job, result: FalResult, message_id: int, reporter: ProgressReporter) -> None:
-        video = Video(
-            video_id=result.video_id,
-            job_id=job.id,
-            guild_id=job.guild_id,
-            channel_id=job.channel_id,
-            message_id=message_id,
-            user_id=job.user_id,
-            prompt=job.prompt,
-            model=job.model,
-            duration=job.duration,
-            aspect_ratio=job.aspect_ratio,
-            resolution=job.resolution,
-            remixable=job.remixable,
-            parent_video_id=job.parent_video_id,
-            created_at=self._clock(),
-        )
+        video = Video.of(job, result.video_id, message_id, self._clock())
         try:
             job = await self._store.mark_delivered(job, video, final_text=progress.delivered(job))
         except JobAlreadyFinished:  # cancelled meanwhile (and refunded): the post stays, uncharged

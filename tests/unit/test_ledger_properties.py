@@ -174,21 +174,8 @@ class NullMessenger:
 
 
 def video_for(job: Job, message_id: int) -> Video:
-    return Video(
-        video_id=f"video-{job.id}",  # fal's id for this job's result: the same on every delivery attempt
-        job_id=job.id,
-        guild_id=job.guild_id,
-        channel_id=job.channel_id,
-        message_id=message_id,
-        user_id=job.user_id,
-        prompt=job.prompt,
-        model=job.model,
-        duration=job.duration,
-        aspect_ratio=job.aspect_ratio,
-        resolution=job.resolution,
-        remixable=job.remixable,
-        created_at=job.created_at,
-    )
+    # fal's id for this job's result: the same on every delivery attempt
+    return Video.of(job, f"video-{job.id}", message_id, job.created_at)
 
 
 class LedgerMachine(RuleBasedStateMachine):
