@@ -218,7 +218,15 @@ class JobRunner:
         for job in await self._store.unshown_finals():
             if job.id not in self._tasks:
                 self._chore(self._show_final(job), f"final-{job.id}")
+        await asyncio.to_thread(self._drop_stale_files, {job.id for job in jobs})
         return resumed
+
+    def _drop_stale_files(self, unfinished: set[int]) -> None:
+        """Kept videos of jobs that have ended (the bot died between the end and the clean-up)."""
+        base = self._job_dir(0).parent
+        for folder in base.glob("job*") if base.is_dir() else ():
+            if folder.name[3:].isdigit() and int(folder.name[3:]) not in unfinished:
+                shutil.rmtree(folder, ignore_errors=True)
 
     async def stop(self) -> None:
         """Stop every job task; their states are already on disk, so the next start resumes them."""

@@ -1,0 +1,34 @@
+"""A finished video is kept on disk only while its job is unfinished: the folders of ended jobs are
+removed at the next start, even when the bot died before cleaning up."""
+
+from __future__ import annotations
+
+from bot.domain import sora
+from bot.domain.models import JobState
+from bot.jobs.runner import JobRunner, Origin, RunnerConfig
+from bot.storage import db
+from bot.storage.store import Store
+
+
+async def test_the_next_start_removes_the_folders_of_ended_jobs_only(tmp_path):
+    conn = await db.connect(tmp_path / "bot.sqlite3")
+    await db.migrate(conn)
+    store = Store(conn)
+    work = tmp_path / "work"
+    config = RunnerConfig(work_dir=work)
+    runner = JobRunner(store, None, None, None, sora.PriceTable(), config)  # type: ignore[arg-type]  # no job runs
+    origin = Origin(guild_id=1, channel_id=2, user_id=3)
+    ended = await runner.accept(sora.text_to_video("ended"), origin)
+    waiting = await runner.accept(sora.text_to_video("waiting"), origin)
+    await store.update_job(ended.id, JobState.FAILED, error="x")
+    await store.update_job(waiting.id, JobState.UPLOADING)
+    for job_id in (ended.id, waiting.id, 999):
+        (work / f"job{job_id}").mkdir(parents=True)
+        (work / f"job{job_id}" / "ready.mp4").write_bytes(b"video")
+    (work / "jobnotes").mkdir()
+
+    await runner.stop()  # resume_all without starting tasks, which would need fal and Discord
+    await runner.resume_all()
+
+    assert sorted(p.name for p in work.iterdir()) == sorted(["jobnotes", f"job{waiting.id}"])
+    await conn.close()
