@@ -55,7 +55,7 @@ async def install(bot: commands.Bot, deps: CogDeps) -> None:
     cogs: list[commands.Cog] = [
         GenerateCog(deps.runner, deps.messenger, picker, deps.settings),
         AnimateCog(deps.runner, deps.messenger, deps.http, picker, deps.settings),
-        RemixCog(deps.runner, deps.messenger, deps.store, deps.settings),
+        RemixCog(bot, deps.runner, deps.messenger, deps.store, deps.settings),
         SettingsCog(deps.settings),
         CharacterCog(deps.character_service),
         QuotaCog(deps.quotas),

@@ -15,7 +15,7 @@ from bot.storage.settings import SettingsStore
 from cogs.characters_option import CharacterPicker
 from cogs.components import form_values, gone
 from cogs.flow import refuse, start_job
-from cogs.generate import DURATION_CHOICES, MODEL_CHOICES
+from cogs.options import DURATION_CHOICES, MODEL_CHOICES
 
 ASPECT_CHOICES = [
     app_commands.Choice(name="auto (from the image)", value="auto"),

@@ -7,6 +7,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.jobs.characters import CharacterRefused, CharacterService
+from cogs.checks import is_admin
 from cogs.flow import refuse
 
 MAX_VIDEO_BYTES = 100 * 2**20
@@ -57,7 +58,7 @@ class CharacterCog(commands.Cog):
     @character.command(name="delete", description="Delete a character (its maker or an admin)")
     async def delete(self, interaction: discord.Interaction, name: str) -> None:
         assert interaction.guild_id is not None
-        admin = interaction.permissions.manage_guild or interaction.permissions.administrator
+        admin = is_admin(interaction)
         try:
             gone = await self._service.delete(interaction.guild_id, name, interaction.user.id, admin)
         except CharacterRefused as exc:

@@ -1,5 +1,7 @@
-"""The one way an interaction becomes a job: permissions and the server's rules, defer, quota (all refused
-privately), then the runner. Every command, menu, modal and button that makes a video goes through here."""
+"""The one way a request becomes a job: the shutdown check, permissions and the server's rules, defer,
+quota (all refused privately), then the runner. Every command, menu, modal and button that makes a video
+goes through start_job; a reply to a video (reply-to-remix) through start_reply_job, which applies the same
+checks and answers by replying, since a message has no private answer."""
 
 from __future__ import annotations
 
@@ -8,7 +10,9 @@ from dataclasses import replace
 
 import discord
 
+from bot.discord.client import RESTARTING, is_draining
 from bot.discord.messenger import DiscordMessenger
+from bot.domain import sora
 from bot.domain.models import Refused, VideoRequest
 from bot.jobs.runner import JobRunner, Origin
 
@@ -46,6 +50,10 @@ async def start_job(
     check: Callable[[], Awaitable[None]] | None = None,
 ) -> None:
     """check, if given, is slow (it may download): it runs after the deferral and may raise Refused."""
+    if is_draining(interaction.client):
+        # Shutting down: nothing reserved, no "thinking…" left that no one will ever edit.
+        await refuse(interaction, RESTARTING)
+        return
     missing = missing_permissions(interaction.app_permissions)
     if missing:
         await refuse(
@@ -81,4 +89,41 @@ async def start_job(
         await refuse_deferred(interaction, exc.user_message)
         return
     messenger.attach(job.id, interaction)
+    runner.start(job)
+
+
+async def start_reply_job(
+    client: discord.Client,
+    message: discord.Message,
+    runner: JobRunner,
+    build: Callable[[], VideoRequest],
+    queued: str,
+) -> None:
+    """start_job for a member's message (reply-to-remix): the same shutdown check, server's rules and quota.
+    build() makes the request and may raise sora.InvalidRequest. A refusal is a reply that deletes itself
+    after a minute (a message has no private answer); the acknowledgement, `queued`, is the job's progress
+    message."""
+    assert message.guild is not None
+    me = message.guild.me
+    if me is not None and missing_permissions(message.channel.permissions_for(me)):
+        return  # nowhere to answer: stay silent rather than fail loudly
+    origin = Origin(
+        message.guild.id,
+        message.channel.id,
+        message.author.id,
+        reply_to_message_id=message.id,
+        role_ids=role_ids(message.author),
+    )
+    try:
+        request = build()
+        if is_draining(client):
+            raise Refused(RESTARTING)
+        await runner.screen(request, origin)
+        job = await runner.accept(request, origin)
+    except (sora.InvalidRequest, Refused) as exc:
+        text = exc.user_message if isinstance(exc, Refused) else str(exc)
+        await message.reply(text, mention_author=False, delete_after=60)
+        return
+    ack = await message.reply(queued, mention_author=False)
+    job = await runner.set_progress_message(job, ack.id)
     runner.start(job)

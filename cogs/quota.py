@@ -9,20 +9,9 @@ from discord.ext import commands
 from bot.domain import quota_texts
 from bot.domain.quota import Period, money
 from bot.ops.quota import QuotaService
+from cogs.checks import ADMIN, admin_only, say
 
 PERIOD_CHOICES = [app_commands.Choice(name=p.value, value=p.value) for p in Period]
-NOT_ADMIN = "Only members with the Manage Server permission can change or see the server's quotas."
-
-
-def admin_only(interaction: discord.Interaction) -> bool:
-    """default_permissions only hides the commands, and admins can change who sees them: check here too."""
-    if interaction.permissions.manage_guild or interaction.permissions.administrator:
-        return True
-    raise app_commands.CheckFailure(NOT_ADMIN)
-
-
-async def say(interaction: discord.Interaction, text: str) -> None:
-    await interaction.response.send_message(text, ephemeral=True)
 
 
 class QuotaCog(commands.Cog):
@@ -30,7 +19,7 @@ class QuotaCog(commands.Cog):
         name="quota",
         description="See and set what members may spend",
         guild_only=True,
-        default_permissions=discord.Permissions(manage_guild=True),
+        default_permissions=ADMIN,
     )
 
     def __init__(self, service: QuotaService) -> None:

@@ -12,18 +12,26 @@ from discord.ext import commands
 from bot.discord.messenger import DiscordMessenger
 from bot.domain import custom_ids, sora, video_refs
 from bot.domain.guild_settings import remix_off
-from bot.domain.models import Refused, Video
-from bot.jobs.runner import JobRunner, Origin
+from bot.domain.models import Video
+from bot.jobs.runner import JobRunner
 from bot.storage.settings import SettingsStore
 from bot.storage.store import Store
 from cogs.components import form_values, gone
-from cogs.flow import missing_permissions, refuse, role_ids, start_job
+from cogs.flow import refuse, start_job, start_reply_job
 
 PROMPT_INPUT = "prompt"
 
 
 class RemixCog(commands.Cog):
-    def __init__(self, runner: JobRunner, messenger: DiscordMessenger, store: Store, settings: SettingsStore) -> None:
+    def __init__(
+        self,
+        client: discord.Client,
+        runner: JobRunner,
+        messenger: DiscordMessenger,
+        store: Store,
+        settings: SettingsStore,
+    ) -> None:
+        self._client = client  # reply-to-remix has no interaction to ask whether the bot is shutting down
         self._settings = settings
         self._runner = runner
         self._messenger = messenger
@@ -139,28 +147,9 @@ class RemixCog(commands.Cog):
         prompt = _without_mentions(message.content, message.guild.me.id if message.guild.me else 0)
         if not prompt:
             return
-        me = message.guild.me
-        if me is not None and missing_permissions(message.channel.permissions_for(me)):
-            return  # nowhere to answer: stay silent rather than fail loudly
-        try:
-            request = sora.remix(prompt, source)
-            job = await self._runner.accept(
-                request,
-                Origin(
-                    message.guild.id,
-                    message.channel.id,
-                    message.author.id,
-                    reply_to_message_id=message.id,
-                    role_ids=role_ids(message.author),
-                ),
-            )
-        except (sora.InvalidRequest, Refused) as exc:
-            text = exc.user_message if isinstance(exc, Refused) else str(exc)
-            await message.reply(text, mention_author=False, delete_after=60)
-            return
-        ack = await message.reply("🎬 Remix queued…", mention_author=False)
-        job = await self._runner.set_progress_message(job, ack.id)
-        self._runner.start(job)
+        await start_reply_job(
+            self._client, message, self._runner, lambda: sora.remix(prompt, source), queued="🎬 Remix queued…"
+        )
 
 
 class RemixModal(discord.ui.Modal, title="Remix video"):

@@ -10,12 +10,11 @@ from discord.ext import commands
 from bot.domain import sora
 from bot.domain.guild_settings import SNAPSHOTS, GuildSettings
 from bot.storage.settings import SettingsStore
-from cogs.generate import ASPECT_CHOICES, DURATION_CHOICES, MODEL_CHOICES, RESOLUTION_CHOICES
-from cogs.quota import admin_only, say
+from cogs.checks import ADMIN, admin_only, say
+from cogs.options import ASPECT_CHOICES, DURATION_CHOICES, MODEL_CHOICES, RESOLUTION_CHOICES
 
 ON_OFF = [app_commands.Choice(name="on", value="on"), app_commands.Choice(name="off", value="off")]
 SNAPSHOT_CHOICES = [app_commands.Choice(name=s if s != "sora-2" else "latest (sora-2)", value=s) for s in SNAPSHOTS]
-ADMIN = discord.Permissions(manage_guild=True)
 
 
 class SettingsCog(commands.Cog):

@@ -96,14 +96,20 @@ class SoraBot(commands.Bot):
         return time.time() - (time.perf_counter() - last_ack)
 
 
+RESTARTING = "The bot is restarting; please try again in a minute."
+
+
+def is_draining(client: discord.Client) -> bool:
+    """Whether the bot is shutting down (SoraBot.stop_taking_commands): no new job may start."""
+    return bool(getattr(client, "draining", False))
+
+
 class ErrorReportingTree(app_commands.CommandTree):
     """The one place an app-command error ends: logged with context, answered ephemerally."""
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        if getattr(self.client, "draining", False):
-            await interaction.response.send_message(
-                "The bot is restarting; please try again in a minute.", ephemeral=True
-            )
+        if is_draining(self.client):
+            await interaction.response.send_message(RESTARTING, ephemeral=True)
             return False
         return True
 

@@ -1,0 +1,26 @@
+"""Who may use the admin commands (/quota, /settings): members with Manage Server, checked here as well
+as hidden by default_permissions."""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+
+ADMIN = discord.Permissions(manage_guild=True)  # the default_permissions of the admin command groups
+NOT_ADMIN = "Only members with the Manage Server permission can change or see the server's quotas."
+
+
+def is_admin(interaction: discord.Interaction) -> bool:
+    return interaction.permissions.manage_guild or interaction.permissions.administrator
+
+
+def admin_only(interaction: discord.Interaction) -> bool:
+    """default_permissions only hides the commands, and admins can change who sees them: check here too."""
+    if is_admin(interaction):
+        return True
+    raise app_commands.CheckFailure(NOT_ADMIN)
+
+
+async def say(interaction: discord.Interaction, text: str) -> None:
+    """The admin commands' answer: private, and the interaction's first."""
+    await interaction.response.send_message(text, ephemeral=True)
