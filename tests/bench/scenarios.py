@@ -34,7 +34,7 @@ from tests.bench.harness import (
     stop_all,
     wait_until,
 )
-from tests.fakes.discord_fake import FakeDiscord, FakeInteraction
+from tests.fakes.discord import FakeDiscord, FakeInteraction
 from tests.fakes.fal_fake import JobScript
 from tests.fakes.media import make_mp4
 
