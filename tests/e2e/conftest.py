@@ -20,7 +20,7 @@ import yarl
 from bot.app import App
 from bot.config import Settings
 from tests.fakes.discord import FakeDiscord
-from tests.fakes.fal_fake import FakeFal
+from tests.fakes.fal import FakeFal
 
 ROOT = Path(__file__).resolve().parents[2]
 OPENAPI = ROOT / "tests" / "fakes" / "discord" / "discord-openapi.json"
