@@ -20,7 +20,7 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
-from tests.fakes.fal_fake import FakeFal  # noqa: E402
+from tests.fakes.fal import FakeFal  # noqa: E402
 
 
 @pytest.fixture

@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from tests.bench.limits import DiscordLimiter
-from tests.fakes.discord_fake import FakeDiscord
-from tests.fakes.fal_fake import FakeFal
+from tests.fakes.discord import FakeDiscord
+from tests.fakes.fal import FakeFal
 
 ROOT = Path(__file__).resolve().parents[2]
-OPENAPI = ROOT / "tests" / "fakes" / "discord-openapi.json"
+OPENAPI = ROOT / "tests" / "fakes" / "discord" / "discord-openapi.json"
 BOTPROC = ROOT / "tests" / "bench" / "botproc.py"
 FAL_KEY = "bench-fal-key:0123456789abcdef"  # shaped as fal shows keys (KEY_ID:KEY_SECRET)
 # The bot runs with its default settings, except the quota caps a busy server's admins would raise: one

@@ -13,7 +13,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-from tests.fakes.discord_fake_ratelimit import LimitDecision, RateLimiter, Window, _headers, bucket_hash
+from tests.fakes.discord.ratelimit import LimitDecision, RateLimiter, Window, _headers, bucket_hash
 
 GLOBAL_LIMIT = 50
 GLOBAL_WINDOW_S = 1.0

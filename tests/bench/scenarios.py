@@ -34,8 +34,8 @@ from tests.bench.harness import (
     stop_all,
     wait_until,
 )
-from tests.fakes.discord_fake import FakeDiscord, FakeInteraction
-from tests.fakes.fal_fake import JobScript
+from tests.fakes.discord import FakeDiscord, FakeInteraction
+from tests.fakes.fal import JobScript
 from tests.fakes.media import make_mp4
 
 STRING, INTEGER = 3, 4

@@ -19,11 +19,11 @@ import yarl
 
 from bot.app import App
 from bot.config import Settings
-from tests.fakes.discord_fake import FakeDiscord
-from tests.fakes.fal_fake import FakeFal
+from tests.fakes.discord import FakeDiscord
+from tests.fakes.fal import FakeFal
 
 ROOT = Path(__file__).resolve().parents[2]
-OPENAPI = ROOT / "tests" / "fakes" / "discord-openapi.json"
+OPENAPI = ROOT / "tests" / "fakes" / "discord" / "discord-openapi.json"
 FAL_KEY = "test-fal-key:0123456789abcdef"  # shaped as fal shows keys (KEY_ID:KEY_SECRET)
 
 

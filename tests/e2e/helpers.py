@@ -12,7 +12,7 @@ from typing import Any
 
 from bot.domain.models import Job, JobState
 from bot.storage.store import Store
-from tests.fakes.discord_fake import FakeDiscord, FakeInteraction, RecordedRequest
+from tests.fakes.discord import FakeDiscord, FakeInteraction, RecordedRequest
 
 STRING, INTEGER = 3, 4
 

@@ -15,7 +15,7 @@ import pytest
 
 from bot.app import App
 from bot.config import Settings
-from tests.fakes.discord_fake import FakeDiscord
+from tests.fakes.discord import FakeDiscord
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tests.e2e.helpers import callbacks, eventually, eventually_async, options, private_refusal, video_posts
 from tests.e2e.test_remix_and_animate import make_video
-from tests.fakes.fal_fake import JobScript
+from tests.fakes.fal import JobScript
 from tests.fakes.media import make_png
 
 EPHEMERAL = 64

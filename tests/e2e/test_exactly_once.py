@@ -17,7 +17,7 @@ from tests.e2e.helpers import (
     video_posts,
 )
 from tests.e2e.helpers import ledger_of as ledger
-from tests.fakes.fal_fake import JobScript, default_video_path
+from tests.fakes.fal import JobScript, default_video_path
 
 FAST = dict(queue_seconds=0.3, run_seconds=0.5)
 

@@ -16,7 +16,7 @@ from tests.e2e.helpers import (
     sha256,
     video_posts,
 )
-from tests.fakes.fal_fake import JobScript
+from tests.fakes.fal import JobScript
 from tests.fakes.media import make_mp4
 
 

@@ -19,7 +19,7 @@ from tests.e2e.conftest import bot_process, kill9
 from tests.e2e.helpers import db_row as row
 from tests.e2e.helpers import eventually, job_messages, options
 from tests.e2e.helpers import ledger_of as ledger
-from tests.fakes.fal_fake import JobScript
+from tests.fakes.fal import JobScript
 
 PRICE = 400_000  # a 4 s Sora 2 video, in millionths of a dollar
 

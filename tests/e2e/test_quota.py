@@ -16,7 +16,7 @@ from tests.e2e.helpers import (
     original_edits,
     private_refusal,
 )
-from tests.fakes.fal_fake import JobScript
+from tests.fakes.fal import JobScript
 
 MANAGE_GUILD = 1 << 5
 

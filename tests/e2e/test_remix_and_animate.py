@@ -14,7 +14,7 @@ from tests.e2e.helpers import (
     private_refusal,
     video_posts,
 )
-from tests.fakes.fal_fake import JobScript
+from tests.fakes.fal import JobScript
 from tests.fakes.media import make_mp4, make_png
 
 ATTACHMENT = 11

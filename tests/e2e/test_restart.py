@@ -9,7 +9,7 @@ import aiohttp
 from bot.domain.models import JobState
 from tests.e2e.conftest import bot_process, kill9
 from tests.e2e.helpers import db_row, eventually, eventually_async, job_in_state, options, video_posts
-from tests.fakes.fal_fake import JobScript
+from tests.fakes.fal import JobScript
 
 
 def job_row(world, job_id: int = 1) -> dict | None:

@@ -9,7 +9,7 @@ import signal
 
 from tests.e2e.conftest import FAL_KEY, bot_process
 from tests.e2e.helpers import eventually, options, original_edits, video_posts
-from tests.fakes.fal_fake import JobScript
+from tests.fakes.fal import JobScript
 
 EVENT = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (DEBUG|INFO|WARNING|ERROR|CRITICAL) \S+: ")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 from tests.e2e.helpers import callbacks, eventually, options
-from tests.fakes.fal_fake import JobScript
+from tests.fakes.fal import JobScript
 
 MANAGE_GUILD = str(1 << 5)
 SUB, GROUP, CHANNEL, ROLE = 1, 2, 7, 8

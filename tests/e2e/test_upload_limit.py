@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.e2e.helpers import eventually, options, video_posts
-from tests.fakes.fal_fake import JobScript
+from tests.fakes.fal import JobScript
 from tests.fakes.media import make_mp4_of_size, probe
 
 

@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import BodyPartReader, web
 from multidict import CIMultiDict
 
-from .discord_fake_models import JSON, DiscordError, FileSink, RecordedFile, RecordedRequest
-from .discord_fake_ratelimit import RateLimiter
+from .models import JSON, DiscordError, FileSink, RecordedFile, RecordedRequest
+from .ratelimit import RateLimiter
 
 if TYPE_CHECKING:
-    from .discord_fake import FakeDiscord
+    from .server import FakeDiscord
 
 API_PREFIX = "/api/v10"
 log = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ import pytest
 
 from bot.fal.errors import FalResultGone, FalUnavailable
 from bot.fal.queue import FalQueue
-from tests.fakes.fal_fake import FakeFal, JobScript
+from tests.fakes.fal import FakeFal, JobScript
 
 T2V = "fal-ai/sora-2/text-to-video"
 ARGS = {"prompt": "a kite", "duration": 4, "aspect_ratio": "16:9", "resolution": "720p", "delete_video": False}

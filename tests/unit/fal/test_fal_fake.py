@@ -15,7 +15,7 @@ import pytest
 from fal_client import AsyncClient, Completed, FalClientHTTPError, InProgress, Queued
 
 from tests.fakes import media
-from tests.fakes.fal_fake import FakeFal, JobScript, default_video_path, validate_payload
+from tests.fakes.fal import FakeFal, JobScript, default_video_path, validate_payload
 from tests.fakes.ports import FAL_HOST
 
 T2V = "fal-ai/sora-2/text-to-video"

@@ -28,10 +28,10 @@ from typing import TypeVar
 
 from aiohttp import web
 
-from .discord_fake_faults import Action, Fault, Faults
-from .discord_fake_gateway import FakeGateway, GatewaySession
-from .discord_fake_messages import MessageStore, Origin
-from .discord_fake_models import (
+from .faults import Action, Fault, Faults
+from .gateway import FakeGateway, GatewaySession
+from .messages import MessageStore, Origin
+from .models import (
     ALL_PERMISSIONS,
     APP_FLAG_GATEWAY_GUILD_MEMBERS,
     APP_FLAG_GATEWAY_MESSAGE_CONTENT,
@@ -55,10 +55,10 @@ from .discord_fake_models import (
     RecordedRequest,
     SnowflakeFactory,
 )
-from .discord_fake_openapi import check_requests
-from .discord_fake_ratelimit import RateLimiter
-from .discord_fake_rest import RestDispatcher
-from .discord_fake_routes import Routes
+from .openapi import check_requests
+from .ratelimit import RateLimiter
+from .rest import RestDispatcher
+from .routes import Routes
 
 __all__ = [
     "FakeChannel",
@@ -545,7 +545,7 @@ class FakeDiscord:
         contains: str | None = None,
     ) -> Fault:
         """The next `count` requests (negative: all) whose path (without /api/v10) fully matches path_regex
-        (and whose JSON body has `contains`) meet `action`: see discord_fake_faults. Returns the fault, to
+        (and whose JSON body has `contains`) meet `action`: see faults.py. Returns the fault, to
         release a hold or count its hits."""
         return self.faults.add(method, path_regex, action, status=status, count=count, contains=contains)
 

@@ -8,7 +8,7 @@ import re
 import time
 from dataclasses import dataclass, field
 
-from .discord_fake_models import JSON
+from .models import JSON
 
 # Informational default bucket: never exhausted, so discord.py never throttles itself by accident.
 DEFAULT_LIMIT = 50

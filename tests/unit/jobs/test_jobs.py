@@ -17,7 +17,7 @@ from bot.fal.queue import FalQueue
 from bot.jobs.runner import JobRunner, Origin, RunnerConfig
 from bot.storage import db
 from bot.storage.store import Store
-from tests.fakes.fal_fake import JobScript
+from tests.fakes.fal import JobScript
 
 
 @dataclass

@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
 
-from .discord_fake_models import INTENT_MESSAGE_CONTENT, JSON, PRIVILEGED_INTENTS
+from .models import INTENT_MESSAGE_CONTENT, JSON, PRIVILEGED_INTENTS
 
 if TYPE_CHECKING:
-    from .discord_fake import FakeDiscord
+    from .server import FakeDiscord
 
 OP_DISPATCH = 0
 OP_HEARTBEAT = 1

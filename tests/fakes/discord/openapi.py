@@ -25,7 +25,7 @@ from jsonschema.exceptions import best_match
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
-from .discord_fake_models import JSON, RecordedRequest
+from .models import JSON, RecordedRequest
 
 SPEC_URI = "urn:discord-openapi"
 METHODS = ("get", "put", "post", "patch", "delete")

@@ -18,7 +18,7 @@ from bot.jobs.runner import JobRunner, Origin, RunnerConfig
 from bot.ops.quota import QuotaService
 from bot.storage import db
 from bot.storage.store import Store
-from tests.unit.test_jobs import RecordingMessenger
+from tests.unit.jobs.test_jobs import RecordingMessenger
 
 UTC = dt.UTC
 

@@ -12,7 +12,7 @@ import pytest
 from bot.domain.sora import ENDPOINT_TEXT
 from bot.fal.errors import FalAnswerLost, FalLookupRefused, FalRefused, FalUnavailable
 from bot.fal.queue import FalQueue
-from tests.fakes.fal_fake import JobScript
+from tests.fakes.fal import JobScript
 
 ARGS = {"prompt": "a fox", "duration": 4, "aspect_ratio": "16:9", "resolution": "720p", "delete_video": False}
 

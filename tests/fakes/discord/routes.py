@@ -6,8 +6,8 @@ import copy
 import time
 from typing import TYPE_CHECKING
 
-from .discord_fake_messages import Origin
-from .discord_fake_models import (
+from .messages import Origin
+from .models import (
     FLAG_EPHEMERAL,
     FLAG_LOADING,
     JSON,
@@ -18,10 +18,10 @@ from .discord_fake_models import (
     RecordedFile,
     form_error,
 )
-from .discord_fake_rest import Call, Reply, RestDispatcher
+from .rest import Call, Reply, RestDispatcher
 
 if TYPE_CHECKING:
-    from .discord_fake import FakeDiscord
+    from .server import FakeDiscord
 
 TRUTHY = ("1", "true", "True")
 WEBHOOK = "/webhooks/{webhook_id}/{webhook_token}"

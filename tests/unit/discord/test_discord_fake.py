@@ -16,9 +16,9 @@ import pytest
 import yarl
 from discord import app_commands
 
-from tests.fakes.discord_fake import FakeDiscord, FakeGuild
+from tests.fakes.discord import FakeDiscord, FakeGuild
 
-OPENAPI = Path(__file__).resolve().parents[1] / "fakes" / "discord-openapi.json"
+OPENAPI = Path(__file__).resolve().parents[2] / "fakes" / "discord" / "discord-openapi.json"
 FILE_BYTES = b"hello from the fake test\n" * 40
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from .discord_fake_models import (
+from .models import (
     FLAG_EPHEMERAL,
     FLAG_LOADING,
     JSON,

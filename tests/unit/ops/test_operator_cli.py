@@ -13,7 +13,7 @@ import discord
 
 from bot.ops.invite import application_id, invite_url, permissions_value
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 # The shape of a real bot token: base64 of the application id, a timestamp, an HMAC.
 TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GaBcDe.abcdefghijklmnopqrstuvwxyz0123456789AB"
 FAL_KEY = "6f1c7c0e-1234-4abc-9def-0123456789ab:0123456789abcdef0123456789abcdef"

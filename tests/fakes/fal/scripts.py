@@ -1,0 +1,166 @@
+"""How a fake fal job behaves: its script (outcome, faults, timings), its submission and its state.
+
+A job's state is a function of the time since its submission and of its ``JobScript``; see the
+package docstring.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+Outcome = Literal[
+    "ok",
+    "content_policy",
+    "validation_on_submit",
+    "server_error",
+    "result_gone",
+    "server_error_then_ok",
+]
+RequestKind = Literal["submit", "status", "result", "cancel", "file", "list"]
+# How the fake answers an accepted submit: "ok"; "drop" closes the connection once the job exists (the
+# answer is lost); "garbage" answers 200 with a body that is not JSON; "hang" never answers (the job
+# exists); "hang_before" never answers and never makes the job (fal did not get it).
+SubmitAnswer = Literal["ok", "drop", "garbage", "hang", "hang_before"]
+# A broken download: an HTML error page served as the video, or the mp4 cut in half.
+FileFault = Literal["html", "truncated"]
+
+CONTENT_POLICY_MESSAGE = "The prompt was flagged by the content moderation system."
+CANCELLED_MESSAGE = "Request was cancelled"
+
+
+@dataclass
+class JobScript:
+    """How the next job behaves. Durations are seconds (times ``time_scale``)."""
+
+    queue_seconds: float = 0.6
+    run_seconds: float = 1.0
+    start_position: int = 2
+    outcome: Outcome = "ok"
+    video: Path | None = None
+    video_by_seconds: dict[int, Path] | None = None  # the file for a job of that length (else the stock one)
+    video_id: str | None = None
+    status_errors: int = 0
+    time_scale: float = 1.0
+    honor_cancel_in_progress: bool = False
+    submit_answer: SubmitAnswer = "ok"
+    file_fault: FileFault | None = None
+    file_faults: int = 1  # how many downloads of the video are broken before a good one
+
+
+@dataclass
+class Submission:
+    """One authenticated POST to the queue, accepted (status 200) or not."""
+
+    request_id: str | None
+    endpoint: str
+    payload: Any
+    headers: dict[str, str]
+    time: float
+    status: int
+    errors: list[dict[str, Any]] | None = None
+    script: JobScript | None = None
+    raw_body: bytes = b""
+
+    @property
+    def accepted(self) -> bool:
+        return self.status == 200
+
+
+@dataclass
+class RecordedRequest:
+    """One HTTP request the fake answered."""
+
+    time: float
+    method: str
+    path: str
+    query: dict[str, str]
+    request_id: str | None
+    status: int
+    kind: RequestKind | None
+
+
+@dataclass
+class Job:
+    """A submitted request; its state follows from the clock and its script."""
+
+    request_id: str
+    endpoint: str
+    app: str
+    payload: dict[str, Any]
+    script: JobScript
+    submitted_at: float
+    submitted_wall: datetime
+    video_id: str
+    status_polls: int = 0
+    result_fetches: int = 0
+    cancel_requested: bool = False
+    # Seconds after submission when the job was stopped by a cancel (None: not stopped).
+    cancelled_after: float | None = None
+    file_name: str | None = None
+    char_id: str | None = None
+
+    @property
+    def queue_seconds(self) -> float:
+        return self.script.queue_seconds * self.script.time_scale
+
+    @property
+    def run_seconds(self) -> float:
+        return self.script.run_seconds * self.script.time_scale
+
+    def elapsed(self, now: float | None = None) -> float:
+        return (time.monotonic() if now is None else now) - self.submitted_at
+
+    def phase(self, now: float | None = None) -> Literal["IN_QUEUE", "IN_PROGRESS", "COMPLETED"]:
+        if self.cancelled_after is not None:
+            return "COMPLETED"
+        t = self.elapsed(now)
+        if t < self.queue_seconds:
+            return "IN_QUEUE"
+        if t < self.queue_seconds + self.run_seconds:
+            return "IN_PROGRESS"
+        return "COMPLETED"
+
+    @property
+    def cancelled(self) -> bool:
+        return self.cancelled_after is not None
+
+    def queue_position(self, now: float | None = None) -> int:
+        start = max(self.script.start_position, 0)
+        if self.queue_seconds <= 0:
+            return 0
+        step = self.queue_seconds / (start + 1)
+        passed = math.floor(self.elapsed(now) / step)
+        return max(0, min(start, start - passed))
+
+    def logs(self, now: float | None = None) -> list[dict[str, Any]]:
+        """Log lines emitted so far: one at start, then every 25 % of the run."""
+        t = self.elapsed(now)
+        if self.cancelled_after is not None:
+            t = min(t, self.cancelled_after)
+        run_t = t - self.queue_seconds
+        if run_t < 0:
+            return []
+        r = self.run_seconds
+        events: list[tuple[float, str]] = [(0.0, "Starting video generation")]
+        events += [(r * k / 4, f"Generating video... {25 * k}%") for k in (1, 2, 3)]
+        done = self.phase(now) == "COMPLETED" and not self.cancelled
+        if done:
+            events += [(r, "Generating video... 100%"), (r, "Video generation finished")]
+        out = []
+        for offset, message in events:
+            if offset <= run_t or (done and offset <= r):
+                stamp = self.submitted_wall + timedelta(seconds=self.queue_seconds + offset)
+                out.append(
+                    {
+                        "message": message,
+                        "level": "INFO",
+                        "source": "USER",
+                        "timestamp": stamp.isoformat(),
+                    }
+                )
+        return out
