@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from tests.e2e.helpers import callbacks, db_row, eventually, eventually_async, ledger_of, options, video_posts
-from tests.fakes.fal_fake import JobScript
+from tests.fakes.fal import JobScript
 
 MANAGE_GUILD = str(1 << 5)
 SUB, GROUP, CHANNEL = 1, 2, 7
