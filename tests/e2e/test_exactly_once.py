@@ -8,9 +8,9 @@ import pytest
 from bot.domain.models import JobState
 from bot.jobs.runner import BROKEN_VIDEO, NOT_FOUND_AT_FAL
 from tests.e2e.helpers import (
+    db_row,
     eventually,
     eventually_async,
-    job_in_state,
     job_messages,
     options,
     sha256,
@@ -20,6 +20,13 @@ from tests.e2e.helpers import ledger_of as ledger
 from tests.fakes.fal import JobScript, default_video_path
 
 FAST = dict(queue_seconds=0.3, run_seconds=0.5)
+
+
+async def committed(world, bot, state: JobState, timeout: float):
+    """The job once its row says `state` to another connection: the bot's own connection also sees a
+    transaction it has not committed yet (its ledger entries would then still be missing)."""
+    await eventually(lambda: (db_row(world) or {}).get("state") == state.value, timeout=timeout)
+    return await bot.app.store.get_job(1)
 
 
 async def generate(world, prompt: str = "a fox in the snow"):
@@ -37,7 +44,7 @@ async def test_a_lost_submit_answer_is_found_at_fal_and_never_sent_again(world, 
     world.fal.default_script = JobScript(**FAST, submit_answer=answer)
     bot = await start_bot()
     await generate(world)
-    job = await eventually_async(lambda: job_in_state(bot.app.store, 1, JobState.DELIVERED), timeout=40)
+    job = await committed(world, bot, JobState.DELIVERED, 40)
     # fal_client would have sent it again on the dropped connection (two videos, both billed).
     assert len(world.fal.submissions) == 1
     assert job.request_id == world.fal.submissions[0].request_id
@@ -52,7 +59,7 @@ async def test_a_lost_submit_that_fal_will_not_list_is_failed_refunded_and_expla
     world.fal.list_status = 403  # a key without the platform scope
     bot = await start_bot()
     await generate(world)
-    job = await eventually_async(lambda: job_in_state(bot.app.store, 1, JobState.FAILED), timeout=30)
+    job = await committed(world, bot, JobState.FAILED, 30)
     assert job.error == NOT_FOUND_AT_FAL
     assert len(world.fal.submissions) == 1
     assert ledger(world) == [("reserve", 400_000), ("refund", -400_000)]
@@ -64,7 +71,7 @@ async def test_discord_503s_on_the_post_are_retried_and_the_video_delivered_once
     posts = world.discord.fault("POST", f"/channels/{world.channel_id}/messages", "status", status=503, count=2)
     bot = await start_bot()
     await generate(world)
-    job = await eventually_async(lambda: job_in_state(bot.app.store, 1, JobState.DELIVERED), timeout=40)
+    job = await committed(world, bot, JobState.DELIVERED, 40)
     assert posts.hits == 2
     assert [int(m["id"]) for m in job_messages(world)] == [job.video_message_id]
     assert ledger(world) == [("reserve", 400_000), ("commit", 400_000)]
@@ -76,7 +83,7 @@ async def test_a_post_whose_answer_is_lost_is_not_posted_twice(world, start_bot)
     lost = world.discord.fault("POST", f"/channels/{world.channel_id}/messages", "answer_lost")
     bot = await start_bot()
     await generate(world)
-    job = await eventually_async(lambda: job_in_state(bot.app.store, 1, JobState.DELIVERED), timeout=40)
+    job = await committed(world, bot, JobState.DELIVERED, 40)
     assert lost.hits == 1
     messages = job_messages(world)
     assert len(messages) == 1 and int(messages[0]["id"]) == job.video_message_id
@@ -98,7 +105,7 @@ async def test_a_video_is_kept_while_discord_is_down_and_delivered_after_a_resta
 
     world.discord.faults.clear()
     bot = await start_bot()
-    job = await eventually_async(lambda: job_in_state(bot.app.store, 1, JobState.DELIVERED), timeout=40)
+    job = await committed(world, bot, JobState.DELIVERED, 40)
     assert world.fal.count(kind="file") == 1  # fal's link may have expired by now: the kept file was used
     assert [int(m["id"]) for m in job_messages(world)] == [job.video_message_id]
     assert ledger(world) == [("reserve", 400_000), ("commit", 400_000)]
@@ -110,7 +117,7 @@ async def test_an_html_page_instead_of_the_video_is_fetched_once_more(world, sta
     world.fal.default_script = JobScript(**FAST, file_fault="html", file_faults=1)
     bot = await start_bot()
     await generate(world)
-    job = await eventually_async(lambda: job_in_state(bot.app.store, 1, JobState.DELIVERED), timeout=40)
+    job = await committed(world, bot, JobState.DELIVERED, 40)
     assert world.fal.count(kind="file") == 2
     (message,) = job_messages(world)
     assert int(message["id"]) == job.video_message_id
@@ -123,7 +130,7 @@ async def test_a_truncated_video_twice_is_never_posted_and_is_refunded(world, st
     world.fal.default_script = JobScript(**FAST, file_fault="truncated", file_faults=2)
     bot = await start_bot()
     await generate(world)
-    job = await eventually_async(lambda: job_in_state(bot.app.store, 1, JobState.FAILED), timeout=40)
+    job = await committed(world, bot, JobState.FAILED, 40)
     assert job.error == BROKEN_VIDEO
     assert world.fal.count(kind="file") == 2
     assert job_messages(world) == []
@@ -138,7 +145,7 @@ async def test_a_failure_text_discord_did_not_take_is_shown_after_a_restart(worl
     channel = world.discord.fault("PATCH", rf"/channels/{world.channel_id}/messages/\d+", "status", count=-1)
     bot = await start_bot()
     await generate(world)
-    job = await eventually_async(lambda: job_in_state(bot.app.store, 1, JobState.FAILED), timeout=30)
+    job = await committed(world, bot, JobState.FAILED, 30)
     await eventually(lambda: webhook.hits + channel.hits >= 2)
     assert "content policy" in job.final_text and job.final_shown_at is None
     await bot.stop()
