@@ -5,10 +5,13 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from bot.domain.prompt_text import without_invisible
+
 
 def normalise(text: str) -> str:
-    """Fold case and accents and collapse spaces: 'Café  NOIR' -> 'cafe noir'."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    """Fold case and accents, drop what renders as nothing (a zero-width space inside a blocked word
+    must not hide it) and collapse spaces: 'Café  NOIR' -> 'cafe noir'."""
+    decomposed = unicodedata.normalize("NFKD", without_invisible(text).casefold())
     stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
     return " ".join(stripped.split())
 

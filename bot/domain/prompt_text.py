@@ -26,6 +26,11 @@ def clean(prompt: str) -> str:
     return _REMOVED.sub("", prompt).strip()
 
 
+def without_invisible(text: str) -> str:
+    """`text` without the characters that render as nothing (so matching sees what a reader sees)."""
+    return _IGNORABLE.sub("", text)
+
+
 def visible(text: str) -> bool:
     """Whether anything would show: a character that is not whitespace, a format or control
     character, or one that renders as nothing. Unassigned code points count as visible (they may be

@@ -22,6 +22,9 @@ from bot.storage.store import Store
         ("ÉCOLE", ["ecole"], True),
         ("nothing here", [], False),
         ("straße", ["STRASSE"], True),  # casefold, not lower
+        ("a dra\u200bgon over the sea", ["dragon"], True),  # a zero-width space hides nothing
+        ("a Dra\u00adg\u2060ón", ["dragon"], True),  # nor a soft hyphen or word joiner
+        ("a red\u200b hat", ["red hat"], True),
     ],
 )
 def test_blocklist_matcher(prompt, terms, blocked):
