@@ -4,11 +4,8 @@ our own typed errors (errors.py)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import json
-import ssl
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -64,8 +61,8 @@ class FalQueue:
         FalAnswerLost when fal may have taken the request without our hearing of it."""
         url = fal_client.client.QUEUE_URL_FORMAT + endpoint
         try:
-            async with self._slots, self._session() as http:
-                async with http.post(
+            async with self._slots:
+                async with self._session().post(
                     url, json=arguments, headers=self._auth(), timeout=aiohttp.ClientTimeout(total=SUBMIT_TIMEOUT)
                 ) as response:
                     body = await response.read()
@@ -89,22 +86,21 @@ class FalQueue:
         start = dt.datetime.fromtimestamp(since, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         params = {"endpoint_id": endpoint, "start": start, "expand": "payloads", "limit": "100"}
         found: list[tuple[str, str]] = []
-        async with self._session() as http:
-            for _ in range(LOOKUP_PAGES):
-                data = await self._platform_get(http, "/models/requests/by-endpoint", params)
-                for item in data.get("items") or []:
-                    if isinstance(item, dict) and item.get("json_input") == arguments and item.get("request_id"):
-                        found.append((str(item.get("sent_at") or ""), str(item["request_id"])))
-                cursor = data.get("next_cursor")
-                if not data.get("has_more") or not cursor:
-                    break
-                params["cursor"] = str(cursor)
+        for _ in range(LOOKUP_PAGES):
+            data = await self._platform_get("/models/requests/by-endpoint", params)
+            for item in data.get("items") or []:
+                if isinstance(item, dict) and item.get("json_input") == arguments and item.get("request_id"):
+                    found.append((str(item.get("sent_at") or ""), str(item["request_id"])))
+            cursor = data.get("next_cursor")
+            if not data.get("has_more") or not cursor:
+                break
+            params["cursor"] = str(cursor)
         return [request_id for _, request_id in sorted(found)]
 
-    async def _platform_get(self, http: aiohttp.ClientSession, path: str, params: dict[str, str]) -> dict[str, Any]:
+    async def _platform_get(self, path: str, params: dict[str, str]) -> dict[str, Any]:
         try:
             async with self._slots:
-                async with http.get(
+                async with self._session().get(
                     self._platform_url + path,
                     params=params,
                     headers=self._auth(),
@@ -123,15 +119,11 @@ class FalQueue:
     def _auth(self) -> dict[str, str]:
         return {"Authorization": f"Key {self._client.key}"}
 
-    @contextlib.asynccontextmanager
-    async def _session(self) -> AsyncIterator[aiohttp.ClientSession]:
-        """The bot's session; a short-lived one where none was given (tests of the status path alone)."""
-        if self._http is not None:
-            yield self._http
-            return
-        connector = aiohttp.TCPConnector(ssl=ssl.create_default_context())
-        async with aiohttp.ClientSession(connector=connector) as http:
-            yield http
+    def _session(self) -> aiohttp.ClientSession:
+        """The bot's session: submits and request lists never go through fal_client (see submit)."""
+        if self._http is None:
+            raise RuntimeError("FalQueue needs the bot's aiohttp session to submit or list requests")
+        return self._http
 
     async def status(self, endpoint: str, request_id: str) -> QueueStatus:
         if self._http is not None:

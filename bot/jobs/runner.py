@@ -415,7 +415,7 @@ class JobRunner:
         reporter.update(progress.uploading(job))
         if job.state != JobState.UPLOADING:
             job = await self._store.update_job(job.id, JobState.UPLOADING)
-        message_id = await self._post(job, card, ready.path, reporter)
+        message_id = await self._post(job, card, ready.path, result.video.url, reporter)
         await self._finish(job, result, message_id, reporter)
 
     def _job_dir(self, job_id: int) -> Path:
@@ -461,7 +461,9 @@ class JobRunner:
             await asyncio.to_thread(path.unlink, missing_ok=True)
         raise JobFailed(BROKEN_VIDEO)
 
-    async def _post(self, job: Job, card: VideoCard, path: Path | None, reporter: ProgressReporter) -> int:
+    async def _post(
+        self, job: Job, card: VideoCard, path: Path | None, fal_link: str, reporter: ProgressReporter
+    ) -> int:
         """Post until Discord has it: a 503 or a dropped connection is retried with backoff (the nonce and
         a look at the channel make each retry safe) for up to delivery_patience, across restarts too."""
         delay = self._config.post_retry_min
@@ -472,7 +474,7 @@ class JobRunner:
             except PostTooLarge:
                 card = replace(
                     card,
-                    link=(job.result or {}).get("video", {}).get("url"),
+                    link=fal_link,
                     note="Discord refused the file as too large: here is fal's link (it expires after a while).",
                 )
                 path = None

@@ -56,7 +56,7 @@ async def parts(tmp_path, fake_fal):
     conn = await db.connect(tmp_path / "jobs.sqlite3")
     await db.migrate(conn)
     session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=fake_fal.client_ssl_context()))
-    yield Store(conn), FalQueue(fal_client.AsyncClient(key="test-fal-key")), session, fake_fal
+    yield Store(conn), FalQueue(fal_client.AsyncClient(key="test-fal-key"), http=session), session, fake_fal
     await session.close()
     await conn.close()
 
