@@ -26,8 +26,24 @@ from bot.domain.sora import PriceTable, fal_call
 from bot.domain.video_refs import message_link
 from bot.fal.backend import FalBackend
 from bot.fal.errors import FalAnswerLost, FalError, FalLookupRefused, FalResultGone, FalUnavailable, refusal_sentence
-from bot.jobs import progress
+from bot.jobs import machine, progress
 from bot.jobs.download import DownloadError, download
+from bot.jobs.machine import (
+    Accepted,
+    Action,
+    AnswerLost,
+    Cancelled,
+    Effect,
+    Event,
+    Failed,
+    FinalShown,
+    Posted,
+    PostStarted,
+    ProgressMoved,
+    ResultFetched,
+    Started,
+    SubmitStarted,
+)
 from bot.jobs.probe import probe
 from bot.jobs.progress import ProgressReporter
 from bot.jobs.transcode import fit
@@ -176,22 +192,15 @@ class JobRunner:
                 self.start(fresh)
             return "fal has already started making this video, so it can no longer be cancelled."
         refunded = f"${job.cost_usd:.2f} refunded" if self._config.quota_defaults else "nothing was charged"
-        job = await self._store.update_job(
-            job.id,
-            JobState.CANCELLED,
-            error=f"cancelled by <@{actor_id}>",
-            final_text=progress.cancelled(job, actor_id, refunded),
-        )
+        job = await self._apply(job, Cancelled(actor_id, refunded))
         if job.state != JobState.CANCELLED:
             return "This video is already finished."
-        log.info("%s cancelled by %s", _who(job), actor_id)
-        await self._show_final(job)
         self._messenger.forget(job.id)
         return f"Cancelled; {refunded}."
 
     async def set_progress_message(self, job: Job, message_id: int) -> Job:
         """For jobs started from a message (reply-to-remix): the bot's acknowledgement is the progress message."""
-        return await self._store.update_job(job.id, progress_message_id=message_id)
+        return await self._apply(job, ProgressMoved(message_id))
 
     def start(self, job: Job, *, hold_edits: float = 0.0) -> None:
         if self._stopping or job.id in self._tasks:
@@ -248,7 +257,7 @@ class JobRunner:
         self._chores.add(task)
         task.add_done_callback(self._chores.discard)
 
-    # -- the state machine ------------------------------------------------------------------------------
+    # -- the state machine: perform what each state calls for, write each step, then its effects -------
 
     async def _run(self, job: Job, hold_edits: float = 0.0) -> None:
         reporter = ProgressReporter(
@@ -258,25 +267,79 @@ class JobRunner:
             reporter.hold(hold_edits)
         try:
             just_submitted = False
-            if job.state == JobState.PENDING:
-                job = await self._submit(job, reporter)
-                just_submitted = job.state == JobState.QUEUED
-            if job.state == JobState.SUBMITTING:
-                job = await self._find_lost_submit(job, reporter)
-            if job.state in (JobState.QUEUED, JobState.RUNNING):
-                job = await self._wait(job, reporter, first_poll_now=not just_submitted)
-            if job.state in (JobState.COMPLETED, JobState.UPLOADING):
-                await self._deliver(job, reporter)
+            while (action := machine.next_action(job.state)) is not Action.NONE:
+                if action is Action.SUBMIT:
+                    job = await self._submit(job, reporter)
+                    just_submitted = job.state == JobState.QUEUED
+                elif action is Action.LOOK_UP:
+                    job = await self._find_lost_submit(job, reporter)
+                elif action is Action.POLL:
+                    job = await self._wait(job, reporter, first_poll_now=not just_submitted)
+                else:
+                    await self._deliver(job, reporter)
+                    return
         except asyncio.CancelledError:
             await reporter.close()
             raise
         except (JobFailed, FalError, DownloadError) as exc:
-            await self._fail(await self._fresh(job), exc.user_message, reporter)
+            await self._apply(await self._fresh(job), Failed(exc.user_message), reporter)
         except Exception:
             log.exception("%s failed unexpectedly", _who(job))
-            await self._fail(await self._fresh(job), "Something went wrong on our side; nothing was charged.", reporter)
+            await self._apply(
+                await self._fresh(job), Failed("Something went wrong on our side; nothing was charged."), reporter
+            )
         finally:
             self._messenger.forget(job.id)
+
+    async def _apply(
+        self, job: Job, event: Event, reporter: ProgressReporter | None = None, video: Video | None = None
+    ) -> Job:
+        """One transition: the machine's step, written in one write that returns the new row, then its
+        effects. A job that had already ended (in the database, whatever this task thought) stays as it is
+        and no effect is performed."""
+        done = machine.step(job, event)
+        if done.ignored:
+            log.warning("%s ended already; %s ignored", _who(job), type(event).__name__)
+            return job
+        if not done.writes:
+            return job
+        fields = dict(done.fields)
+        if "result" in fields:
+            fields["result_json"] = json.dumps(fields.pop("result"))
+        try:
+            if done.state is JobState.DELIVERED:
+                assert video is not None
+                written = await self._store.mark_delivered(job, video, final_text=fields["final_text"])
+            else:
+                written = await self._store.update_job(job.id, done.state, **fields)
+        except JobAlreadyFinished:
+            written = await self._fresh(job)
+        if done.state is not None and written.state != done.state:
+            log.warning("%s had ended as %s; %s ignored", _who(job), written.state, type(event).__name__)
+            return written
+        if isinstance(event, Posted):
+            log.info("%s delivered message=%s", _who(written), event.message_id)
+        elif isinstance(event, Failed):
+            log.info("%s failed: %s", _who(written), event.reason)
+        elif isinstance(event, Cancelled):
+            log.info("%s cancelled by %s", _who(written), event.actor_id)
+        for effect in done.effects:
+            await self._perform(effect, written, reporter)
+        return written
+
+    async def _perform(self, effect: Effect, job: Job, reporter: ProgressReporter | None) -> None:
+        if effect is Effect.COUNT_SPEND:
+            if self._on_spend is not None:
+                self._on_spend(job.guild_id, job.cost_usd)
+        elif effect is Effect.DISCARD_FILES:
+            await self._discard_files(job.id)
+        elif effect is Effect.SHOW_FINAL:
+            await self._show_final(job, reporter)
+        elif effect is Effect.TELL_REQUESTER:
+            try:
+                await self._messenger.tell_requester(job, job.error or "")
+            except Exception as exc:
+                log.warning("%s could not tell the member it failed (%s)", _who(job), exc)
 
     async def _fresh(self, job: Job) -> Job:
         return await self._store.get_job(job.id) or job
@@ -287,12 +350,12 @@ class JobRunner:
             return None
         message_id = await self._messenger.edit_progress(job, text)
         if message_id is not None and message_id != job.progress_message_id:
-            await self._store.update_job(job.id, progress_message_id=message_id)
+            await self._apply(job, ProgressMoved(message_id))
         return message_id
 
     async def _submit(self, job: Job, reporter: ProgressReporter) -> Job:
         reporter.update(progress.submitting(job))
-        job = await self._store.update_job(job.id, JobState.SUBMITTING, submitted_at=self._clock())
+        job = await self._apply(job, SubmitStarted(self._clock()))
         for attempt in range(1, SUBMIT_ATTEMPTS + 1):
             try:
                 request_id = await self._fal.submit(job.endpoint, job.arguments)
@@ -300,13 +363,13 @@ class JobRunner:
             except FalAnswerLost as exc:
                 # fal may have the job: look for it instead of sending it again (a second video, billed).
                 log.warning("%s submit answer lost (%s); looking for it at fal", _who(job), exc.user_message)
-                return job
+                return await self._apply(job, AnswerLost())
             except FalUnavailable as exc:
                 # fal answered (5xx, 429): that proves it did not take the job, so sending it again is safe.
                 if exc.status is None or attempt == SUBMIT_ATTEMPTS:
                     raise
                 await asyncio.sleep(2**attempt)
-        job = await self._store.update_job(job.id, JobState.QUEUED, request_id=request_id)
+        job = await self._apply(job, Accepted(request_id))
         log.info("%s submitted request=%s", _who(job), request_id)
         return job
 
@@ -322,7 +385,7 @@ class JobRunner:
             try:
                 for request_id in await self._fal.find_request(job.endpoint, job.arguments, sent - LOOKUP_SLACK):
                     if await self._store.job_with_request(request_id) is None:  # not another job's twin
-                        job = await self._store.update_job(job.id, JobState.QUEUED, request_id=request_id)
+                        job = await self._apply(job, Accepted(request_id))
                         log.info("%s found at fal after a lost submit: request=%s", _who(job), request_id)
                         return job
             except FalLookupRefused as exc:
@@ -365,8 +428,8 @@ class JobRunner:
             if status.state == "queued":
                 reporter.update(progress.queued(job, status.position, self._clock() - job.created_at))
             elif status.state == "running":
-                if job.state != JobState.RUNNING:
-                    job = await self._store.update_job(job.id, JobState.RUNNING)
+                if job.state == JobState.QUEUED:
+                    job = await self._apply(job, Started())
                 running_since = running_since or self._clock()
                 last = status.logs[-1] if status.logs else None
                 reporter.update(progress.generating(job, self._clock() - running_since, last))
@@ -378,8 +441,7 @@ class JobRunner:
                     except FalError as exc:
                         raise JobFailed(exc.user_message) from exc
                     raise JobFailed(refusal_sentence(status.error, status.error_type))
-                result = await self._fetch_result(job)
-                return await self._store.update_job(job.id, JobState.COMPLETED, result_json=json.dumps(result))
+                return await self._apply(job, ResultFetched(await self._fetch_result(job)))
             await asyncio.sleep(delay)
             delay = min(self._config.poll_max, delay * 2)
 
@@ -409,12 +471,13 @@ class JobRunner:
             if posted is not None:
                 await self._finish(job, result, posted, reporter)
                 return
+            # Not posted: post it now (the job stays uploading, which is where a restart would look again).
         parent_link = await self._parent_link(job)
         ready = await self._ready_video(job, result, reporter)
         card = VideoCard.for_job(job, result.video_id, parent_link=parent_link, note=ready.note, link=ready.link)
         reporter.update(progress.uploading(job))
         if job.state != JobState.UPLOADING:
-            job = await self._store.update_job(job.id, JobState.UPLOADING)
+            job = await self._apply(job, PostStarted())
         message_id = await self._post(job, card, ready.path, result.video.url, reporter)
         await self._finish(job, result, message_id, reporter)
 
@@ -514,30 +577,9 @@ class JobRunner:
 
     async def _finish(self, job: Job, result: FalResult, message_id: int, reporter: ProgressReporter) -> None:
         video = Video.of(job, result.video_id, message_id, self._clock())
-        try:
-            job = await self._store.mark_delivered(job, video, final_text=progress.delivered(job))
-        except JobAlreadyFinished:  # cancelled meanwhile (and refunded): the post stays, uncharged
+        delivered = await self._apply(job, Posted(message_id), reporter, video)
+        if delivered.state != JobState.DELIVERED:  # cancelled meanwhile (and refunded): the post stays, uncharged
             log.warning("%s its video was posted after it had ended; not charged", _who(job))
-            return
-        if self._on_spend is not None:
-            self._on_spend(job.guild_id, job.cost_usd)
-        log.info("%s delivered message=%s", _who(job), message_id)
-        await self._discard_files(job.id)
-        await self._show_final(job, reporter)
-
-    async def _fail(self, job: Job, reason: str, reporter: ProgressReporter | None = None) -> None:
-        final = progress.failed(job, reason)
-        job = await self._store.update_job(job.id, JobState.FAILED, error=reason, final_text=final)
-        if job.state != JobState.FAILED:  # it had already ended (delivered, cancelled): that stands
-            log.warning("%s a late failure was ignored: %s", _who(job), reason)
-            return
-        log.info("%s failed: %s", _who(job), reason)
-        await self._discard_files(job.id)
-        await self._show_final(job, reporter)
-        try:
-            await self._messenger.tell_requester(job, reason)
-        except Exception as exc:
-            log.warning("%s could not tell the member it failed (%s)", _who(job), exc)
 
     async def _show_final(self, job: Job, reporter: ProgressReporter | None = None) -> None:
         """Show the job's last text, written with its final state; a few tries, then it waits for the next
@@ -552,7 +594,7 @@ class JobRunner:
             else:
                 shown = await self._try_edit(job.id, job.final_text)
             if shown:
-                await self._store.update_job(job.id, final_shown_at=self._clock())
+                await self._apply(job, FinalShown(self._clock()))
                 return
         log.warning("%s its last text is not shown yet; it is owed until the next start", _who(job))
 
