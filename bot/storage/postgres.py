@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import asyncpg
 
 from bot.config import ConfigurationError
-from bot.storage.database import Row
+from bot.storage.database import Database, Row, Session
 from bot.storage.db import MIGRATIONS_DIR, discover
 
 log = logging.getLogger(__name__)
@@ -272,3 +272,8 @@ def _scrub(text: str, url: str) -> str:
     for secret in _secrets(url):
         text = text.replace(secret, "***")
     return " ".join(text.split())
+
+
+def _implements(db: PostgresDatabase, session: PostgresSession) -> tuple[Database, Session]:
+    """Never called: mypy checks here that the classes satisfy the protocols of bot/storage/database.py."""
+    return db, session
