@@ -36,22 +36,24 @@ _MIGRATION_LOCK = "sora-discord-bot:migrate"
 
 
 def to_numbered(sql: str) -> str:
-    """`?` placeholders to PostgreSQL's `$1..$n`. A `?` inside a quoted literal ('...') or identifier
-    ("...") is left alone (our SQL has none, but a literal must never be rewritten)."""
+    """`?` placeholders to PostgreSQL's `$1..$n`. A `?` inside a quoted literal ('...'), identifier
+    ("...") or a -- comment is left alone (our SQL has none, but a literal must never be rewritten)."""
     return _to_numbered(sql)
 
 
 @lru_cache(maxsize=1024)
 def _to_numbered(sql: str) -> str:
     out: list[str] = []
-    quote: str | None = None
+    quote: str | None = None  # the quote we are inside, or "\n" inside a -- comment
     n = 0
-    for char in sql:
+    for i, char in enumerate(sql):
         if quote is not None:
             if char == quote:
                 quote = None  # a doubled quote ('it''s') closes and reopens: the same result
         elif char in ("'", '"'):
             quote = char
+        elif char == "-" and sql.startswith("--", i):
+            quote = "\n"
         elif char == "?":
             n += 1
             out.append(f"${n}")

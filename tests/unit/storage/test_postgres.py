@@ -40,6 +40,7 @@ def test_placeholders_are_numbered_in_order():
     assert to_numbered("SELECT '?', \"a?\", ? FROM t WHERE s = 'it''s ?' AND x = ?") == (
         "SELECT '?', \"a?\", $1 FROM t WHERE s = 'it''s ?' AND x = $2"
     )
+    assert to_numbered("SELECT ? -- isn't it?\nFROM t WHERE a = ?") == "SELECT $1 -- isn't it?\nFROM t WHERE a = $2"
 
 
 def test_status_strings_give_row_counts():
