@@ -3,7 +3,15 @@ asyncpg pool, and the migration runner over migrations/postgresql/NNNN_name.sql.
 
 The SQL of the stores is written once with `?` placeholders; this engine numbers them ($1, $2, ...) before
 asyncpg sees them. Values are plain Python int/float/str/None; NUMERIC results (PostgreSQL's SUM of a
-BIGINT column) come back as int when whole, float otherwise, as SQLite would give them."""
+BIGINT column) come back as int when whole, float otherwise, as SQLite would give them.
+
+What portable SQL must mind, for PostgreSQL's sake (checked against asyncpg 0.32):
+- a placeholder whose type PostgreSQL cannot infer (`? IS NULL`, `SELECT ?`) fails: `CAST(? AS BIGINT)`;
+- a str is not taken for a BIGINT column (an int, a bool or a whole float is); DOUBLE PRECISION takes ints;
+- name computed columns (`COUNT(*) AS n`): unnamed, SQLite calls it `COUNT(*)`, PostgreSQL `count`;
+- `INSERT OR IGNORE` / `OR REPLACE` are SQLite's: `ON CONFLICT (...) DO NOTHING / DO UPDATE` runs on both;
+- characters' names are unique per server whatever their case: compare `lower(name) = lower(?)`, not
+  `COLLATE NOCASE`."""
 
 from __future__ import annotations
 
