@@ -33,10 +33,35 @@ class StorageSettings(BaseSettings):
     model_config = _SOURCES
 
     database_path: Path = Path("data/sora-bot.sqlite3")
+    # PostgreSQL instead of the SQLite file of DATABASE_PATH (several bot processes on one database):
+    # postgresql://USER:PASSWORD@HOST:PORT/DATABASE. A secret: it may carry the password.
+    database_url: SecretStr | None = None
+    database_pool_size: int = Field(5, ge=1, le=100)  # connections per process (PostgreSQL only)
     log_level: LogLevel = "INFO"
     # `python -m bot health`: the gateway must have acknowledged a heartbeat this recently (Discord beats
     # about every 41 s, so the default allows two missed beats).
     health_max_age_seconds: float = Field(120.0, gt=0)
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgresql_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None  # DATABASE_URL= left blank: the SQLite file
+        url = value.get_secret_value().strip()
+        scheme, sep, rest = url.partition("://")
+        if not sep or scheme.lower() not in ("postgresql", "postgres") or not rest:
+            # Never the value: it may hold a password.
+            raise PydanticCustomError(
+                "url",
+                "must be a PostgreSQL URL, like postgresql://USER:PASSWORD@HOST:5432/DATABASE (unset it to use "
+                "the SQLite file of DATABASE_PATH)",
+            )
+        return SecretStr(url)
+
+    @property
+    def database_engine(self) -> Literal["sqlite", "postgresql"]:
+        """Which engine the settings select: PostgreSQL when DATABASE_URL is set, else SQLite."""
+        return "sqlite" if self.database_url is None else "postgresql"
 
 
 class InviteSettings(BaseSettings):

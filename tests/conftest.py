@@ -22,6 +22,8 @@ import pytest  # noqa: E402
 
 from tests.fakes.fal import FakeFal  # noqa: E402
 
+pytest_plugins = ["tests.pg"]  # a real PostgreSQL server: pg_server, pg_url, pg_empty_url
+
 
 @pytest.fixture
 async def fake_fal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeFal]:

@@ -104,6 +104,8 @@ MALFORMED = {
     "SIMULATED_QUEUE_SECONDS": "-2",
     "SIMULATED_RUN_SECONDS": "0",
     "METRICS_PORT": "70000",
+    "DATABASE_URL": "mysql://bot:secret@db/sora",
+    "DATABASE_POOL_SIZE": "0",
 }
 
 
