@@ -231,3 +231,26 @@ async def test_a_failing_command_is_answered_privately_and_logged(world, start_b
     assert fault.hits == 1
     assert errors_logged(caplog) == [f"command generate failed job=None guild={world.guild_id} user={world.user_id}"]
     assert world.fal.submissions == [] and ledger_of(world, 1) == []
+
+
+async def test_a_failing_form_is_answered_privately_and_logged_with_its_job(world, start_bot, caplog):
+    bot = await start_bot(quota_member_limit_usd=100)
+    job_id, message_id = await delivered_video(world, bot)
+    # The remix's deferral is refused: the form's handler raises before anything is reserved.
+    fault = world.discord.fault("POST", r"/interactions/.+/callback", "status", status=400, contains='"type": 5')
+    submit = await world.discord.send_modal_submit(
+        world.guild_id,
+        world.channel_id,
+        world.user_id,
+        f"sora:remix-prompt:{job_id}",
+        {"prompt": "in watercolour"},
+        message_id=message_id,
+    )
+    answer = await eventually(lambda: [r for r in callbacks(world.discord, submit.id) if r.status < 300])
+    assert private(answer[0].json) == (4, FAILED, EPHEMERAL)
+    assert fault.hits == 1
+    assert errors_logged(caplog) == [
+        f"form sora:remix-prompt:{job_id} failed job={job_id} guild={world.guild_id} user={world.user_id}"
+    ]
+    assert await bot.app.store.get_job(job_id + 1) is None and ledger_of(world, job_id + 1) == []
+    assert len(world.fal.submissions) == 1
