@@ -9,6 +9,7 @@ if TYPE_CHECKING:
     import aiohttp
     from discord.ext import commands
 
+    from bot.discord.buttons import JobButton
     from bot.discord.messenger import DiscordMessenger
     from bot.jobs.characters import CharacterService
     from bot.jobs.runner import JobRunner
@@ -43,7 +44,7 @@ async def install(bot: commands.Bot, deps: CogDeps) -> None:
     from cogs.cancel import CancelCog
     from cogs.characters import CharacterCog
     from cogs.characters_option import CharacterPicker
-    from cogs.components import ComponentRouter
+    from cogs.components import ComponentListener
     from cogs.generate import GenerateCog
     from cogs.help import HelpCog
     from cogs.quota import QuotaCog
@@ -61,12 +62,15 @@ async def install(bot: commands.Bot, deps: CogDeps) -> None:
         QuotaCog(deps.quotas),
         CancelCog(deps.runner, deps.store),
     ]
-    handlers: dict[str, Handler] = {}
+    forms: dict[str, Handler] = {}
+    buttons: list[type[JobButton]] = []
     for cog in cogs:
         await bot.add_cog(cog)
         for menu in getattr(cog, "context_menus", []):
             bot.tree.add_command(menu)
-        handlers.update(getattr(cog, "components", {}))
-    await bot.add_cog(ComponentRouter(handlers))  # every button click and form submit, by its custom id
+        forms.update(getattr(cog, "forms", {}))
+        buttons.extend(getattr(cog, "buttons", []))
+    bot.add_dynamic_items(*buttons)  # every persistent button, by its custom id's template
+    await bot.add_cog(ComponentListener(forms, buttons))  # form submits, and clicks no button takes
     await bot.add_cog(HelpCog(deps.help))
     await bot.add_cog(StatusCog(deps.status))

@@ -49,7 +49,7 @@ class AnimateCog(commands.Cog):
         menu = app_commands.ContextMenu(name="Animate image", callback=self.animate_menu)
         menu.guild_only = True
         self.context_menus = [menu]
-        self.components = {"animate": self.animate_form}
+        self.forms = {"animate": self.animate_form}
 
     @app_commands.command(name="animate-attachment", description="Make a video that starts from an image")
     @app_commands.describe(

@@ -1,21 +1,24 @@
-"""The Cancel button on progress messages. Handled by custom id (cogs.components), not a view kept in
-memory, so a button posted before a restart still works: the job's state is re-read from the database."""
+"""The Cancel button on progress messages. A DynamicItem matched by custom id (bot.discord.buttons), not a
+view kept in memory, so a button posted before a restart still works: the job's state is re-read from the
+database."""
 
 from __future__ import annotations
 
 import discord
 from discord.ext import commands
 
+from bot.discord.buttons import JobButton
+from bot.domain import custom_ids
 from bot.jobs.runner import JobRunner
 from bot.storage.store import Store
-from cogs.components import gone
+from cogs.components import cog_of, gone
 
 
 class CancelCog(commands.Cog):
     def __init__(self, runner: JobRunner, store: Store) -> None:
         self._runner = runner
         self._store = store
-        self.components = {"cancel": self.cancel}
+        self.buttons = [CancelButton]
 
     async def cancel(self, interaction: discord.Interaction, job_id: int) -> None:
         job = await self._store.get_job(job_id)
@@ -30,3 +33,8 @@ class CancelCog(commands.Cog):
             return
         await interaction.response.defer(ephemeral=True, thinking=True)  # cancelling asks fal: may take a moment
         await interaction.followup.send(await self._runner.cancel(job.id, interaction.user.id), ephemeral=True)
+
+
+class CancelButton(JobButton, template=custom_ids.CANCEL_TEMPLATE):
+    async def clicked(self, interaction: discord.Interaction, job_id: int) -> None:
+        await cog_of(interaction, CancelCog).cancel(interaction, job_id)

@@ -1,38 +1,45 @@
-"""Every button click and form submit reaches the bot here and gets an answer. The custom id says what it
-is about (bot.domain.custom_ids); the cog that owns that kind handles it. An id the bot cannot read (mangled,
-forged, from before a change, too large for the database) is answered privately instead of left to
-Discord's "This interaction failed".
+"""What reaches the bot from its buttons and forms besides the buttons' own DynamicItems
+(bot.discord.buttons): form submits, and clicks no DynamicItem takes.
 
-Why one listener and not discord.py's DynamicItem: forms cannot be DynamicItems, ids that match no
-template need a listener anyway, and DynamicItem drops a click silently when the message no longer
-carries that button or the item cannot be built, which is the silence this removes."""
+Forms are routed here by custom id (bot.domain.custom_ids) to the cog that owns their kind: a form sent
+before a restart is unknown to discord.py's modal store, so its submit would otherwise go unanswered. A
+click whose id matches no button template, or that names a button the clicked message does not carry
+(mangled, forged, from before a change, too large for the database), is answered privately instead of
+left to Discord's "This interaction failed"; a click a DynamicItem takes is left to it. Forms, like
+buttons, go through the shutdown check, and every failure ends in bot.discord.errors.report."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Awaitable, Callable, Iterator, Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from typing import Any, TypeVar
 
 import discord
 from discord.ext import commands
 
+from bot.discord import errors
+from bot.discord.buttons import BUTTON_GONE, JobButton, will_handle
+from bot.discord.client import RESTARTING, is_draining
 from bot.domain import custom_ids
-from cogs.flow import refuse
-
-log = logging.getLogger(__name__)
 
 Handler = Callable[[discord.Interaction, int], Awaitable[None]]
-KINDS = {
-    discord.InteractionType.component: custom_ids.BUTTONS,
-    discord.InteractionType.modal_submit: custom_ids.FORMS,
-}
+FORM_GONE = "This form no longer works."
+CogT = TypeVar("CogT", bound=commands.Cog)
 
 
 async def gone(interaction: discord.Interaction) -> None:
     """The answer to a button or form that names nothing the bot knows in this server. A job of another
     server gets the same answer as one that never existed, so ids cannot be probed across servers."""
     form = interaction.type is discord.InteractionType.modal_submit
-    await refuse(interaction, "This form no longer works." if form else "This button no longer works.")
+    await errors.answer(interaction, FORM_GONE if form else BUTTON_GONE)
+
+
+def cog_of(interaction: discord.Interaction, cog: type[CogT]) -> CogT:
+    """The installed cog of this type, for a DynamicItem (discord.py builds those, without the cog)."""
+    client = interaction.client
+    found = client.get_cog(cog.__cog_name__) if isinstance(client, commands.Bot) else None
+    if not isinstance(found, cog):
+        raise LookupError(f"{cog.__cog_name__} is not installed")
+    return found
 
 
 def _raw_data(interaction: discord.Interaction) -> Mapping[str, Any]:
@@ -56,28 +63,31 @@ def form_values(interaction: discord.Interaction) -> dict[str, str]:
     return {str(c["custom_id"]): str(c["value"]) for c in found if "custom_id" in c and "value" in c}
 
 
-class ComponentRouter(commands.Cog):
-    def __init__(self, handlers: dict[str, Handler]) -> None:
-        self._handlers = handlers
+class ComponentListener(commands.Cog):
+    def __init__(self, forms: dict[str, Handler], buttons: Sequence[type[JobButton]]) -> None:
+        self._forms = forms
+        self._buttons = tuple(buttons)
 
     @commands.Cog.listener()
     async def on_interaction(self, interaction: discord.Interaction) -> None:
-        kinds = KINDS.get(interaction.type)
-        if kinds is None:
-            return  # commands and autocomplete have their own tree
-        parsed = custom_ids.parse(str(_raw_data(interaction).get("custom_id", "")))
-        # Discord sends the bot only its own components' interactions, and every one of them carries a
-        # sora: id, so anything unreadable is stale or forged: answer it rather than let it fail.
-        if parsed is None or parsed.kind not in kinds or parsed.kind not in self._handlers:
-            await gone(interaction)
-            return
+        if interaction.type is discord.InteractionType.component:
+            # Discord sends the bot only its own components' interactions: one no DynamicItem takes is
+            # stale or forged, and is answered rather than left to fail.
+            if not will_handle(interaction, self._buttons):
+                await errors.tell(interaction, BUTTON_GONE)
+        elif interaction.type is discord.InteractionType.modal_submit:
+            await self._submitted(interaction)
+
+    async def _submitted(self, interaction: discord.Interaction) -> None:
+        custom_id = str(_raw_data(interaction).get("custom_id", ""))
+        parsed = custom_ids.parse(custom_id)
         try:
-            await self._handlers[parsed.kind](interaction, parsed.id)
-        except Exception:
-            log.exception(
-                "%s %s failed guild=%s user=%s", parsed.kind, parsed.id, interaction.guild_id, interaction.user.id
-            )
-            try:
-                await refuse(interaction, "Sorry, that failed on our side; please try again.")
-            except discord.HTTPException:
-                log.warning("could not tell the member about the error (token expired?)")
+            if parsed is None or parsed.kind not in custom_ids.FORMS or parsed.kind not in self._forms:
+                await gone(interaction)
+            elif is_draining(interaction.client):
+                await errors.answer(interaction, RESTARTING)  # nothing starts while the bot shuts down
+            else:
+                await self._forms[parsed.kind](interaction, parsed.id)
+        except Exception as exc:
+            job_id = parsed.id if parsed is not None and parsed.kind == "remix-prompt" else None
+            await errors.report(interaction, exc, kind="form", name=custom_id, job_id=job_id)

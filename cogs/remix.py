@@ -9,6 +9,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.discord import errors
+from bot.discord.buttons import JobButton
 from bot.discord.messenger import DiscordMessenger
 from bot.domain import custom_ids, sora, video_refs
 from bot.domain.guild_settings import remix_off
@@ -16,7 +18,7 @@ from bot.domain.models import Video
 from bot.jobs.runner import JobRunner
 from bot.storage.settings import SettingsStore
 from bot.storage.store import Store
-from cogs.components import form_values, gone
+from cogs.components import cog_of, form_values, gone
 from cogs.flow import refuse, start_job, start_reply_job
 
 PROMPT_INPUT = "prompt"
@@ -39,7 +41,8 @@ class RemixCog(commands.Cog):
         menu = app_commands.ContextMenu(name="Remix video", callback=self.remix_menu)
         menu.guild_only = True
         self.context_menus = [menu]
-        self.components = {"remix": self.remix_button, "reroll": self.reroll_button, "remix-prompt": self.remix_form}
+        self.buttons = [RemixButton, RerollButton]
+        self.forms = {"remix-prompt": self.remix_form}
 
     # -- /remix ------------------------------------------------------------------------------------------
 
@@ -141,15 +144,33 @@ class RemixCog(commands.Cog):
         target = message.reference.message_id
         if target is None:
             return
-        source = await self._store.get_video_by_message(target)
-        if source is None or source.guild_id != message.guild.id:
-            return
-        prompt = _without_mentions(message.content, message.guild.me.id if message.guild.me else 0)
-        if not prompt:
-            return
-        await start_reply_job(
-            self._client, message, self._runner, lambda: sora.remix(prompt, source), queued="🎬 Remix queued…"
-        )
+        source: Video | None = None
+        try:
+            source = await self._store.get_video_by_message(target)
+            if source is None or source.guild_id != message.guild.id:
+                return
+            prompt = _without_mentions(message.content, message.guild.me.id if message.guild.me else 0)
+            if not prompt:
+                return
+            remixed = source
+            await start_reply_job(
+                self._client, message, self._runner, lambda: sora.remix(prompt, remixed), queued="🎬 Remix queued…"
+            )
+        except Exception as exc:
+            # Answered only once the message is known to be a reply to one of the bot's videos: any other
+            # reply was not meant for the bot.
+            job_id = source.job_id if source is not None else None
+            await errors.report_message(message, exc, kind="reply-to-remix", job_id=job_id, reply=source is not None)
+
+
+class RemixButton(JobButton, template=custom_ids.REMIX_TEMPLATE):
+    async def clicked(self, interaction: discord.Interaction, job_id: int) -> None:
+        await cog_of(interaction, RemixCog).remix_button(interaction, job_id)
+
+
+class RerollButton(JobButton, template=custom_ids.REROLL_TEMPLATE):
+    async def clicked(self, interaction: discord.Interaction, job_id: int) -> None:
+        await cog_of(interaction, RemixCog).reroll_button(interaction, job_id)
 
 
 class RemixModal(discord.ui.Modal, title="Remix video"):

@@ -15,6 +15,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.discord import errors
+
 log = logging.getLogger(__name__)
 
 
@@ -104,8 +106,12 @@ def is_draining(client: discord.Client) -> bool:
     return bool(getattr(client, "draining", False))
 
 
+COMMAND_FAILED = "Sorry, that failed on our side. Nothing was charged; please try again."
+
+
 class ErrorReportingTree(app_commands.CommandTree):
-    """The one place an app-command error ends: logged with context, answered ephemerally."""
+    """Where an app command's error ends: a refusal is answered privately, anything else goes to
+    bot.discord.errors.report (logged with context, answered privately)."""
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         if is_draining(self.client):
@@ -121,18 +127,7 @@ class ErrorReportingTree(app_commands.CommandTree):
         elif isinstance(error, app_commands.CheckFailure):
             text = "You are not allowed to use this command here."
         else:
-            log.error(
-                "command %s failed guild=%s user=%s",
-                interaction.command.qualified_name if interaction.command else "?",
-                interaction.guild_id,
-                interaction.user.id,
-                exc_info=error,
-            )
-            text = "Sorry, that failed on our side. Nothing was charged; please try again."
-        try:
-            if interaction.response.is_done():
-                await interaction.followup.send(text, ephemeral=True)
-            else:
-                await interaction.response.send_message(text, ephemeral=True)
-        except discord.HTTPException:
-            log.warning("could not tell the member about the error (token expired?)")
+            name = interaction.command.qualified_name if interaction.command else "?"
+            await errors.report(interaction, error, kind="command", name=name, text=COMMAND_FAILED)
+            return
+        await errors.tell(interaction, text)

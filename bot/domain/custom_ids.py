@@ -13,7 +13,12 @@ BUTTONS = ("cancel", "remix", "reroll")
 FORMS = ("remix-prompt", "animate")
 MAX_ID = 2**63 - 1  # SQLite's INTEGER, and a snowflake's range: anything larger names nothing
 
-_ID = re.compile(rf"{PREFIX}({'|'.join(BUTTONS + FORMS)}):([1-9][0-9]{{0,18}})")
+_NUMBER = "([1-9][0-9]{0,18})"  # no sign, no leading zero, ASCII digits only; MAX_ID is checked by bounded()
+_ID = re.compile(rf"{PREFIX}({'|'.join(BUTTONS + FORMS)}):{_NUMBER}")
+# The buttons' templates (discord.py's DynamicItem): group 1 is the id, read with bounded().
+CANCEL_TEMPLATE = rf"{PREFIX}cancel:{_NUMBER}"
+REMIX_TEMPLATE = rf"{PREFIX}remix:{_NUMBER}"
+REROLL_TEMPLATE = rf"{PREFIX}reroll:{_NUMBER}"
 
 
 class CustomId(NamedTuple):
@@ -24,9 +29,16 @@ class CustomId(NamedTuple):
 def parse(custom_id: str) -> CustomId | None:
     """The kind and id of one of the bot's custom ids; None for anything else (forged, stale, mangled)."""
     match = _ID.fullmatch(custom_id)
-    if match is None or int(match[2]) > MAX_ID:
+    number = None if match is None else bounded(match[2])
+    if match is None or number is None:
         return None
-    return CustomId(match[1], int(match[2]))
+    return CustomId(match[1], number)
+
+
+def bounded(digits: str) -> int | None:
+    """The id a template's digits name; None when too large to name anything (above MAX_ID)."""
+    number = int(digits)
+    return number if number <= MAX_ID else None
 
 
 def cancel(job_id: int) -> str:
