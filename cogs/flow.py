@@ -5,6 +5,7 @@ checks and answers by replying, since a message has no private answer."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
@@ -15,6 +16,8 @@ from bot.discord.messenger import DiscordMessenger
 from bot.domain import sora
 from bot.domain.models import Refused, VideoRequest
 from bot.jobs.runner import JobRunner, Origin
+
+log = logging.getLogger(__name__)
 
 NEEDED = ("send_messages", "attach_files", "embed_links")
 
@@ -124,6 +127,14 @@ async def start_reply_job(
         text = exc.user_message if isinstance(exc, Refused) else str(exc)
         await message.reply(text, mention_author=False, delete_after=60)
         return
-    ack = await message.reply(queued, mention_author=False)
+    try:
+        ack = await message.reply(queued, mention_author=False)
+    except discord.HTTPException as exc:
+        # The job is accepted and its cost reserved: it runs without a progress message (rather than wait
+        # for the next start, or tell the member to ask again for a video already on its way); the video
+        # still arrives as a reply to the member's message.
+        log.warning("job=%s the remix's acknowledgement could not be posted (%s); running without it", job.id, exc)
+        runner.start(job)
+        return
     job = await runner.set_progress_message(job, ack.id)
     runner.start(job)

@@ -8,7 +8,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypedDict
+from typing import Any, TypedDict
 
 import aiohttp
 import discord
@@ -69,6 +69,13 @@ class SoraBot(commands.Bot):
         if not self._readied:
             self._readied = True
             await self._on_first_ready()
+
+    async def on_command_error(self, context: commands.Context[Any], exception: commands.CommandError, /) -> None:
+        # The bot has no prefix commands: a message that mentions it (a reply-to-remix pings it by default)
+        # is read by discord.py as one and found to be no command. That is expected, not an error.
+        if isinstance(exception, commands.CommandNotFound):
+            return
+        await super().on_command_error(context, exception)
 
     async def on_ready(self) -> None:
         log.info("gateway ready as %s in %d guilds", self.user, len(self.guilds))

@@ -191,10 +191,11 @@ async def test_an_error_once_the_token_is_dead_ends_in_the_channel_pinging_only_
 
 
 async def test_a_failing_reply_to_remix_is_answered_by_a_reply(world, start_bot, caplog):
-    bot = await start_bot(quota_member_limit_usd=100)
+    # $1.00 a day: the first 8 s video ($0.80) leaves too little for its remix, whose refusal Discord drops.
+    bot = await start_bot(quota_member_limit_usd=1.0)
     job_id, message_id = await delivered_video(world, bot)
     fault = world.discord.fault(
-        "POST", rf"/channels/{world.channel_id}/messages", "status", status=503, contains="Remix queued"
+        "POST", rf"/channels/{world.channel_id}/messages", "status", status=503, contains="costs"
     )
 
     reply = await world.discord.send_message_create(
@@ -217,6 +218,39 @@ async def test_a_failing_reply_to_remix_is_answered_by_a_reply(world, start_bot,
     assert errors_logged(caplog, "bot") == [
         f"reply-to-remix message {reply['id']} failed job={job_id} guild={world.guild_id} user={world.user_id}"
     ]
+    assert ledger_of(world, job_id) == [("reserve", 800000), ("commit", 800000)]
+    assert ledger_of(world, job_id + 1) == []  # the refused remix reserved nothing
+
+
+async def test_a_lost_remix_acknowledgement_still_delivers_the_remix_once(world, start_bot, caplog):
+    """The remix is accepted (and reserved) before its "Remix queued" reply: when Discord drops that reply,
+    the job runs anyway and its video arrives as a reply to the member's message; nobody is told to ask
+    again for a video already on its way."""
+    bot = await start_bot(quota_member_limit_usd=100)
+    _, message_id = await delivered_video(world, bot)
+    fault = world.discord.fault(
+        "POST", rf"/channels/{world.channel_id}/messages", "status", status=503, contains="Remix queued"
+    )
+
+    reply = await world.discord.send_message_create(
+        world.guild_id, world.channel_id, world.user_id, "make it snow", reply_to=message_id, mentions_bot=True
+    )
+
+    def answers():
+        return [
+            r.json
+            for r in video_posts(world.discord, world.channel_id)
+            if str(((r.json or {}).get("message_reference") or {}).get("message_id")) == str(reply["id"])
+        ]
+
+    answer = (await eventually(answers, timeout=20))[0]
+    assert answer["content"] == f"<@{world.user_id}> your video is ready."
+    assert fault.hits >= 1
+    await eventually_async(lambda: job_in_state(bot.app.store, 2, JobState.DELIVERED))
+    await asyncio.sleep(0.5)
+    assert len(answers()) == 1
+    assert errors_logged(caplog) == []  # none at all: a reply that pings the bot is no failed command
+    assert ledger_of(world, 2) == [("reserve", 800000), ("commit", 800000)]
 
 
 async def test_a_failing_command_is_answered_privately_and_logged(world, start_bot, caplog):
