@@ -5,6 +5,7 @@ checks and answers by replying, since a message has no private answer."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -91,6 +92,12 @@ async def start_job(
     except Refused as exc:
         await refuse_deferred(interaction, exc.user_message)
         return
+    except Exception:
+        # Nothing was recorded. The public "thinking…" goes first, so the error path's answer (the first
+        # followup, which would otherwise replace it) stays private.
+        with contextlib.suppress(discord.HTTPException):
+            await interaction.delete_original_response()
+        raise
     messenger.attach(job.id, interaction)
     runner.start(job)
 

@@ -6,6 +6,7 @@ once the interaction's token is dead, in a channel message that pings only the m
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 
 from bot.domain.models import JobState
 from tests.e2e.helpers import (
@@ -263,6 +264,33 @@ async def test_a_failing_command_is_answered_privately_and_logged(world, start_b
     answer = await eventually(lambda: [r for r in callbacks(world.discord, inter.id) if r.status < 300])
     assert private(answer[0].json) == (4, COMMAND_FAILED, EPHEMERAL)
     assert fault.hits == 1
+    assert errors_logged(caplog) == [f"command generate failed job=None guild={world.guild_id} user={world.user_id}"]
+    assert world.fal.submissions == [] and ledger_of(world, 1) == []
+
+
+async def test_a_failure_after_the_public_deferral_is_answered_privately(world, start_bot, caplog):
+    """The database stays locked by another program past the bot's busy timeout while /generate reserves
+    the quota, after its public "thinking…": that answer is deleted, the error is told privately, and
+    nothing is recorded."""
+    await start_bot(quota_member_limit_usd=10)
+    blocker = sqlite3.connect(world.tmp / "data" / "bot.sqlite3", isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        inter = await world.discord.send_slash_command(
+            world.guild_id, world.channel_id, world.user_id, name="generate", options=options("a red kite")
+        )
+        told = await eventually(lambda: followups(world.discord, inter.token), timeout=30)
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert callbacks(world.discord, inter.id)[0].json["type"] == 5  # the public "thinking…"
+    deleted = [
+        r
+        for r in world.discord.requests
+        if r.method == "DELETE" and r.path.endswith(f"/{inter.token}/messages/@original")
+    ]
+    assert len(deleted) == 1 and deleted[0].time < told[0].time
+    assert (told[0].json["content"], told[0].json["flags"]) == (COMMAND_FAILED, EPHEMERAL)
     assert errors_logged(caplog) == [f"command generate failed job=None guild={world.guild_id} user={world.user_id}"]
     assert world.fal.submissions == [] and ledger_of(world, 1) == []
 
