@@ -94,6 +94,13 @@ class SnowflakeFactory:
         self._last = max(candidate, self._last + 1)
         return self._last
 
+    def next_on_shard(self, shard_id: int, shard_count: int) -> int:
+        """The next snowflake whose shard, ``(id >> 22) % shard_count``, is `shard_id` (up to count-1 ms ahead)."""
+        base = self.next()
+        stamp = (base >> 22) + (shard_id - (base >> 22)) % shard_count
+        self._last = max((stamp << 22) | (1 << 17), self._last + 1)
+        return self._last
+
     def dated(self, seconds_ago: float) -> int:
         """A unique snowflake from the past (for an interaction created before it was dispatched)."""
         then_ms = int((time.time() - seconds_ago) * 1000)

@@ -93,7 +93,7 @@ class Routes:
 
     async def get_gateway_bot(self, call: Call) -> Reply:
         limit = {"total": 1000, "remaining": 999, "reset_after": 14400000, "max_concurrency": 1}
-        return Reply(200, {"url": self.f.gateway_url, "shards": 1, "session_start_limit": limit})
+        return Reply(200, {"url": self.f.gateway_url, "shards": self.f.shards, "session_start_limit": limit})
 
     async def get_application(self, call: Call) -> Reply:
         return Reply(200, self.f._application_json())

@@ -29,7 +29,7 @@ from typing import TypeVar
 from aiohttp import web
 
 from .faults import Action, Fault, Faults
-from .gateway import FakeGateway, GatewaySession
+from .gateway import FakeGateway, GatewaySession, event_guild_id, shard_of
 from .messages import MessageStore, Origin
 from .models import (
     ALL_PERMISSIONS,
@@ -86,8 +86,11 @@ class FakeDiscord:
         bot_token: str | None = None,
         bot_username: str = "SoraBot",
         heartbeat_interval_ms: int = 41250,
+        shards: int = 1,
     ) -> None:
         self.openapi_path = openapi_path
+        # The shard count GET /gateway/bot recommends (what AutoShardedClient uses without shard_count).
+        self.shards = shards
         self.heartbeat_interval_ms = heartbeat_interval_ms
         # Interaction tokens (webhook routes) are valid this long after dispatch.
         self.token_lifetime: float = 15 * 60.0
@@ -245,9 +248,24 @@ class FakeDiscord:
         perms = EVERYONE_PERMISSIONS if permissions is None else int(permissions)
         member = FakeMember(self.users[user_id], guild_id, perms, list(roles))
         guild.members[user_id] = member
-        if self.gateway.wants(INTENT_GUILD_MEMBERS):
+        if self.gateway.wants(INTENT_GUILD_MEMBERS, guild_id):
             self._dispatch_if_connected("GUILD_MEMBER_ADD", lambda: member.to_json() | {"guild_id": str(guild_id)})
         return member
+
+    def guild_id_for_shard(self, shard_id: int, shard_count: int) -> int:
+        """A fresh guild id (a snowflake) that shard `shard_id` of `shard_count` owns: pass it to add_guild."""
+        if not 0 <= shard_id < shard_count:
+            raise ValueError(f"no shard {shard_id} among {shard_count}")
+        return self.ids.next_on_shard(shard_id, shard_count)
+
+    def shard_of(self, guild_id: int | None, shard_count: int | None = None) -> int:
+        """The shard owning a guild (0 for DMs), of `shard_count` or else the count of the newest IDENTIFY."""
+        return shard_of(guild_id, shard_count or self.gateway.shard_count)
+
+    def shard_session(self, shard_id: int, shard_count: int | None = None) -> GatewaySession | None:
+        """The session that owns shard `shard_id` (of `shard_count`, else the count in use): the newest to
+        identify as it. Its ``log``/``events()`` show what that shard was sent; None if it never identified."""
+        return self.gateway.owners.get((shard_id, shard_count or self.gateway.shard_count))
 
     def _new_channel(self, guild: FakeGuild, name: str, *, bot_can_send: bool, topic: str | None = None) -> FakeChannel:
         channel = FakeChannel(self.ids.next(), guild.id, name, len(guild.channels), bot_can_send, topic=topic)
@@ -262,11 +280,15 @@ class FakeDiscord:
         timeout: float = 10.0,  # noqa: ASYNC109 - the tests' API asks for a plain timeout argument
         *,
         since: float | None = None,
+        shard: int | None = None,
+        shard_count: int | None = None,
     ) -> GatewaySession:
-        """Wait until a connected bot identified and got READY + GUILD_CREATEs (after `since`, if given)."""
+        """Wait until a connected bot identified and got READY + GUILD_CREATEs (after `since`, if given).
+
+        With `shard`, wait for the session owning that shard (of `shard_count`, else the count in use)."""
 
         def ready() -> GatewaySession | None:
-            session = self.gateway.current
+            session = self.gateway.current if shard is None else self.shard_session(shard, shard_count)
             if session is None or session.ready_at is None or not session.connected:
                 return None
             return session if since is None or session.ready_at >= since else None
@@ -487,12 +509,13 @@ class FakeDiscord:
         return copy.deepcopy(message)
 
     async def dispatch(self, event: str, data: JSON) -> None:
-        """Send any dispatch event to the current bot session."""
+        """Send any dispatch event to the bot: to the session of the shard owning its guild (see gateway.py)."""
         await self.gateway.dispatch(event, data)
 
-    async def disconnect_bot(self, code: int = 4000, *, resumable: bool = True) -> None:
-        """Close the bot's gateway socket(s) from the server side (discord.py then RESUMEs)."""
-        await self.gateway.disconnect(code, resumable=resumable)
+    async def disconnect_bot(self, code: int = 4000, *, resumable: bool = True, shard: int | None = None) -> None:
+        """Close the bot's gateway socket(s) from the server side (discord.py then RESUMEs); only shard `shard`'s
+        if given."""
+        await self.gateway.disconnect(code, resumable=resumable, shard=shard)
 
     # -- inspection -----------------------------------------------------------------------
 
@@ -588,12 +611,16 @@ class FakeDiscord:
                 await asyncio.wait_for(changed.wait(), remaining)
 
     def _dispatch_if_connected(self, event: str, build: Callable[[], JSON]) -> None:
-        if self.gateway.current is not None:
-            self.gateway.dispatch(event, build())
+        """Dispatch to the shard owning the event's guild, if that shard ever identified."""
+        data = build()
+        session = self.gateway.route(event, data)
+        if session is not None:
+            self.gateway.dispatch(event, data, session=session)
 
     def _emit_message(self, event: str, message: JSON) -> asyncio.Future[None] | None:
         """Tell the bot about a message change over the gateway, as Discord would."""
-        if message["flags"] & FLAG_EPHEMERAL or not self.gateway.wants(INTENT_GUILD_MESSAGES):
+        guild_id = event_guild_id(event, message)
+        if message["flags"] & FLAG_EPHEMERAL or not self.gateway.wants(INTENT_GUILD_MESSAGES, guild_id):
             return None
         if event == "MESSAGE_DELETE":
             data: JSON = {k: message[k] for k in ("id", "channel_id", "guild_id")}
