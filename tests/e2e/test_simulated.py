@@ -81,7 +81,8 @@ async def test_generate_delivers_a_marked_simulated_video(sim_world, start_sim):
     assert sim_world.discord.check_against_openapi() == []
 
     # Stored for remixes, and the simulated backend accepts exactly the videos it made.
-    video = await bot.app.videos.get_video(video_id)
+    # The post comes before the delivery's commit; reads see only committed rows.
+    video = await eventually_async(lambda: bot.app.videos.get_video(video_id))
     assert video is not None and video.remixable
     simulated = bot.app.ops.simulated
     assert simulated is not None
@@ -164,7 +165,7 @@ async def test_a_reply_to_a_simulated_video_remixes_it(sim_world, start_sim):
     assert len(remix.files) == 1 and abs(float(probe(remix.files[0].path)["format"]["duration"]) - 4.0) < 0.3
     job = await bot.app.jobs.get_job(2)
     assert job.spec.kind == "remix" and job.spec.prompt == "make it snow" and job.arguments["video_id"] == source_video
-    child = await bot.app.videos.get_video_by_message(int(remix.response_json["id"]))
+    child = await eventually_async(lambda: bot.app.videos.get_video_by_message(int(remix.response_json["id"])))
     assert child.spec.parent_video_id == source_video and not child.remixable
     assert world.discord.check_against_openapi() == []
 
