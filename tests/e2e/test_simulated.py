@@ -146,6 +146,8 @@ async def test_a_reply_to_a_simulated_video_remixes_it(sim_world, start_sim):
     source = (await eventually(lambda: video_posts(world.discord, world.channel_id), timeout=60))[0]
     source_message = int(source.response_json["id"])
     source_video = embed_fields(source)["Video ID"].strip("`")
+    # Its post comes just before its delivery is committed: reply once the video is recorded, as a member would.
+    await eventually_async(lambda: bot.app.videos.get_video(source_video))
 
     reply = await world.discord.send_message_create(
         world.guild_id, world.channel_id, world.user_id, "make it snow", reply_to=source_message, mentions_bot=True
