@@ -25,7 +25,7 @@ from pydantic import ValidationError
 from bot.app import App, sync
 from bot.config import ConfigurationError, DiscordSettings, Settings, StorageSettings, describe_error
 from bot.ops import checks, health, invite, logs
-from bot.storage import db
+from bot.storage.sqlite import SqliteDatabase
 
 log = logging.getLogger("bot")
 
@@ -97,9 +97,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 async def migrate_only(settings: StorageSettings) -> int:
-    conn, applied = await db.open_migrated(settings.database_path)
-    await conn.close()
-    print(f"database {settings.database_path}: applied {len(applied)} migration(s)")
+    database = await SqliteDatabase.open(settings.database_path)
+    await database.close()
+    print(f"database {settings.database_path}: applied {len(database.applied)} migration(s)")
     return 0
 
 

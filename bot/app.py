@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
-import aiosqlite
 import fal_client
 
 from bot.config import DiscordSettings, Settings
@@ -34,12 +33,14 @@ from bot.ops.metrics import Metrics, discord_trace
 from bot.ops.operations import Operations
 from bot.ops.quota import QuotaService
 from bot.ops.status_report import StatusService, version
-from bot.storage import db
 from bot.storage.characters import CharacterStore
 from bot.storage.command_registry import CommandRegistry
+from bot.storage.database import Database
 from bot.storage.job_stats import JobStats
+from bot.storage.jobs import JobStore
 from bot.storage.settings import SettingsStore
-from bot.storage.store import Store
+from bot.storage.sqlite import SqliteDatabase
+from bot.storage.videos import VideoStore
 
 if TYPE_CHECKING:
     from discord.app_commands import CommandTree
@@ -94,8 +95,9 @@ async def fal_backend(settings: Settings, http: aiohttp.ClientSession) -> tuple[
 @dataclass
 class App:
     settings: Settings
-    conn: aiosqlite.Connection
-    store: Store
+    db: Database
+    jobs: JobStore
+    videos: VideoStore
     http: aiohttp.ClientSession
     bot: SoraBot
     messenger: DiscordMessenger
@@ -104,24 +106,25 @@ class App:
 
     @classmethod
     async def create(cls, settings: Settings) -> App:
-        conn, _ = await db.open_migrated(settings.database_path)
+        database = await SqliteDatabase.open(settings.database_path)
         # A context made now honours SSL_CERT_FILE as httpx (fal_client) does; aiohttp's own is fixed at import.
         http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ssl.create_default_context()))
         try:
-            return await cls._assemble(settings, conn, http)
+            return await cls._assemble(settings, database, http)
         except BaseException:
             await http.close()
-            await conn.close()  # its worker thread would otherwise keep the process alive
+            await database.close()  # its worker thread would otherwise keep the process alive
             raise
 
     @classmethod
-    async def _assemble(cls, settings: Settings, conn: aiosqlite.Connection, http: aiohttp.ClientSession) -> App:
+    async def _assemble(cls, settings: Settings, database: Database, http: aiohttp.ClientSession) -> App:
         started_at = time.time()
         metrics = Metrics()
         metrics.info.info({"version": version(), "backend": settings.fal_backend})
         backend, simulated = await fal_backend(settings, http)
         fal = TimedFal(backend, metrics)
-        store = Store(conn)
+        jobs = JobStore(database)
+        videos = VideoStore(database)
         ffmpeg = find_ffmpeg()
         if ffmpeg is None:
             log.warning("ffmpeg not found: videos over a server's upload limit will be posted as links")
@@ -137,9 +140,9 @@ class App:
             work_dir=work_dir,
             quota_defaults=quota_defaults(settings),
         )
-        quotas = QuotaService(store, quota_defaults(settings))
-        characters = CharacterStore(store)
-        settings_store = SettingsStore(store)
+        quotas = QuotaService(database, videos, quota_defaults(settings))
+        characters = CharacterStore(database)
+        settings_store = SettingsStore(database)
         character_service = CharacterService(
             fal, characters, poll_min=settings.fal_poll_min_seconds, poll_max=settings.fal_poll_max_seconds
         )
@@ -152,7 +155,8 @@ class App:
                 runner=runner,
                 messenger=messenger,
                 quotas=quotas,
-                store=store,
+                jobs=jobs,
+                videos=videos,
                 characters=characters,
                 character_service=character_service,
                 http=http,
@@ -165,7 +169,7 @@ class App:
         async def resume() -> None:
             log.info("resumed %d unfinished job(s)", await runner.resume_all())
 
-        registry = CommandRegistry(store)
+        registry = CommandRegistry(database)
 
         async def register(tree: CommandTree) -> None:
             await register_at_start(tree, registry, settings.dev_guild_id)
@@ -179,7 +183,8 @@ class App:
         )
         messenger = DiscordMessenger(bot)
         runner = JobRunner(
-            store,
+            jobs,
+            videos,
             fal,
             messenger,
             http,
@@ -188,7 +193,7 @@ class App:
             settings=settings_store,
             on_spend=metrics.record_spend,
         )
-        ops = Operations(settings, metrics, simulated, JobStats(conn), bot)
+        ops = Operations(settings, metrics, simulated, JobStats(database), bot)
 
         async def quota_lines(guild_id: int, user_id: int) -> list[str]:
             return quota_texts.help_lines(await quotas.usage(guild_id, user_id))
@@ -203,7 +208,7 @@ class App:
             gateway_latency=ops.gateway_latency,
             started_at=started_at,
         )
-        return cls(settings, conn, store, http, bot, messenger, runner, ops)
+        return cls(settings, database, jobs, videos, http, bot, messenger, runner, ops)
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Run until `stopping` is set or the gateway connection ends for good. Whatever fails, everything
@@ -227,16 +232,16 @@ class App:
         self.bot.stop_taking_commands()  # first: no job may start while the others are put away
         await self.runner.stop()
         await self.bot.close()
-        await self.ops.close(self.store)
+        await self.ops.close(self.jobs)
         await self.http.close()
-        await self.conn.close()
+        await self.db.close()
 
 
 async def sync(settings: DiscordSettings) -> list[str]:
     """`python -m bot sync`: log in, install the cogs (their shapes only) and register them, whatever the
     database says; returns what was done, per scope."""
-    conn, _ = await db.open_migrated(settings.database_path)  # it records what was registered
-    registry = CommandRegistry(Store(conn))
+    database = await SqliteDatabase.open(settings.database_path)  # it records what was registered
+    registry = CommandRegistry(database)
     done: list[str] = []
 
     async def register(tree: CommandTree) -> None:
@@ -250,7 +255,7 @@ async def sync(settings: DiscordSettings) -> list[str]:
         async with bot:
             await bot.login(settings.discord_token.get_secret_value())  # runs setup_hook: install, register
     finally:
-        await conn.close()
+        await database.close()
     return done
 
 
@@ -259,4 +264,4 @@ async def install_shapes(bot: SoraBot) -> None:
     called, so None stands for every service."""
     from cogs import CogDeps, install
 
-    await install(bot, CogDeps(*[None] * 10))  # type: ignore[arg-type]  # no services (above)
+    await install(bot, CogDeps(*[None] * 11))  # type: ignore[arg-type]  # no services (above)

@@ -17,8 +17,9 @@ if TYPE_CHECKING:
     from bot.ops.quota import QuotaService
     from bot.ops.status_report import StatusService
     from bot.storage.characters import CharacterStore
+    from bot.storage.jobs import JobStore
     from bot.storage.settings import SettingsStore
-    from bot.storage.store import Store
+    from bot.storage.videos import VideoStore
     from cogs.components import Handler
 
 
@@ -29,7 +30,8 @@ class CogDeps:
     runner: JobRunner
     messenger: DiscordMessenger
     quotas: QuotaService
-    store: Store
+    jobs: JobStore
+    videos: VideoStore
     characters: CharacterStore
     character_service: CharacterService
     http: aiohttp.ClientSession
@@ -56,11 +58,11 @@ async def install(bot: commands.Bot, deps: CogDeps) -> None:
     cogs: list[commands.Cog] = [
         GenerateCog(deps.runner, deps.messenger, picker, deps.settings),
         AnimateCog(deps.runner, deps.messenger, deps.http, picker, deps.settings),
-        RemixCog(bot, deps.runner, deps.messenger, deps.store, deps.settings),
+        RemixCog(bot, deps.runner, deps.messenger, deps.jobs, deps.videos, deps.settings),
         SettingsCog(deps.settings),
         CharacterCog(deps.character_service),
         QuotaCog(deps.quotas),
-        CancelCog(deps.runner, deps.store),
+        CancelCog(deps.runner, deps.jobs),
     ]
     forms: dict[str, Handler] = {}
     buttons: list[type[JobButton]] = []

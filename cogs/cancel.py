@@ -10,18 +10,18 @@ from discord.ext import commands
 from bot.discord.buttons import JobButton
 from bot.domain import custom_ids
 from bot.jobs.runner import JobRunner
-from bot.storage.store import Store
+from bot.storage.jobs import JobStore
 from cogs.components import cog_of, gone
 
 
 class CancelCog(commands.Cog):
-    def __init__(self, runner: JobRunner, store: Store) -> None:
+    def __init__(self, runner: JobRunner, jobs: JobStore) -> None:
         self._runner = runner
-        self._store = store
+        self._jobs = jobs
         self.buttons = [CancelButton]
 
     async def cancel(self, interaction: discord.Interaction, job_id: int) -> None:
-        job = await self._store.get_job(job_id)
+        job = await self._jobs.get_job(job_id)
         if job is None or job.guild_id != interaction.guild_id:
             await gone(interaction)
             return

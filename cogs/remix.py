@@ -16,8 +16,9 @@ from bot.domain import custom_ids, sora, video_refs
 from bot.domain.guild_settings import remix_off
 from bot.domain.models import Video
 from bot.jobs.runner import JobRunner
+from bot.storage.jobs import JobStore
 from bot.storage.settings import SettingsStore
-from bot.storage.store import Store
+from bot.storage.videos import VideoStore
 from cogs.components import cog_of, form_values, gone
 from cogs.flow import refuse, start_job, start_reply_job
 
@@ -30,14 +31,16 @@ class RemixCog(commands.Cog):
         client: discord.Client,
         runner: JobRunner,
         messenger: DiscordMessenger,
-        store: Store,
+        jobs: JobStore,
+        videos: VideoStore,
         settings: SettingsStore,
     ) -> None:
         self._client = client  # reply-to-remix has no interaction to ask whether the bot is shutting down
         self._settings = settings
         self._runner = runner
         self._messenger = messenger
-        self._store = store
+        self._jobs = jobs
+        self._video_store = videos
         menu = app_commands.ContextMenu(name="Remix video", callback=self.remix_menu)
         menu.guild_only = True
         self.context_menus = [menu]
@@ -57,7 +60,7 @@ class RemixCog(commands.Cog):
     ) -> None:
         assert interaction.guild_id is not None
         try:
-            source = await video_refs.resolve(self._store, interaction.guild_id, video)
+            source = await video_refs.resolve(self._video_store, interaction.guild_id, video)
         except video_refs.UnknownVideo as exc:
             await refuse(interaction, str(exc))
             return
@@ -68,14 +71,14 @@ class RemixCog(commands.Cog):
         if interaction.guild_id is None:
             return []
         needle = current.strip().lower()
-        recent = await self._store.recent_videos(interaction.guild_id, limit=100, remixable_only=True)
-        found = [v for v in recent if needle in v.prompt.lower() or needle in v.video_id.lower()]
+        recent = await self._video_store.recent_videos(interaction.guild_id, limit=100, remixable_only=True)
+        found = [v for v in recent if needle in v.spec.prompt.lower() or needle in v.video_id.lower()]
         return [app_commands.Choice(name=_label(v), value=v.video_id) for v in found[:25]]
 
     # -- the message menu, the buttons and the form ----------------------------------------------------------
 
     async def remix_menu(self, interaction: discord.Interaction, message: discord.Message) -> None:
-        video = await self._store.get_video_by_message(message.id)
+        video = await self._video_store.get_video_by_message(message.id)
         if video is None or video.guild_id != interaction.guild_id:
             await refuse(interaction, "That isn't one of my videos: remix works on the videos I posted.")
             return
@@ -88,7 +91,7 @@ class RemixCog(commands.Cog):
 
     async def reroll_button(self, interaction: discord.Interaction, job_id: int) -> None:
         """The same request again, charged to whoever clicked."""
-        job = await self._store.get_job(job_id)
+        job = await self._jobs.get_job(job_id)
         if job is None or job.guild_id != interaction.guild_id:
             await gone(interaction)
             return
@@ -108,10 +111,10 @@ class RemixCog(commands.Cog):
 
     async def _video_of(self, interaction: discord.Interaction, job_id: int) -> Video | None:
         """The video a job made in this server; answers the member and returns None otherwise."""
-        job = await self._store.get_job(job_id)
+        job = await self._jobs.get_job(job_id)
         video = None
         if job is not None and job.guild_id == interaction.guild_id and job.video_message_id is not None:
-            video = await self._store.get_video_by_message(job.video_message_id)
+            video = await self._video_store.get_video_by_message(job.video_message_id)
         if video is None:
             await gone(interaction)
         return video
@@ -146,7 +149,7 @@ class RemixCog(commands.Cog):
             return
         source: Video | None = None
         try:
-            source = await self._store.get_video_by_message(target)
+            source = await self._video_store.get_video_by_message(target)
             if source is None or source.guild_id != message.guild.id:
                 return
             prompt = _without_mentions(message.content, message.guild.me.id if message.guild.me else 0)
@@ -190,8 +193,8 @@ class RemixModal(discord.ui.Modal, title="Remix video"):
 
 
 def _label(video: Video) -> str:
-    prompt = " ".join(video.prompt.split())
-    label = f"{prompt[:80]}{'…' if len(prompt) > 80 else ''} ({video.duration} s)"
+    prompt = " ".join(video.spec.prompt.split())
+    label = f"{prompt[:80]}{'…' if len(prompt) > 80 else ''} ({video.spec.duration} s)"
     return label[:100]
 
 

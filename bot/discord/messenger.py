@@ -154,18 +154,18 @@ def footer_text(job_id: int) -> str:
 
 
 def render_card(card: VideoCard) -> discord.Embed:
-    model = "Sora 2 Pro" if card.model == "sora-2-pro" else "Sora 2"
-    description = card.prompt if len(card.prompt) <= 4000 else card.prompt[:3999] + "…"
-    what = "remix" if card.kind == "remix" else "video"
+    model = "Sora 2 Pro" if card.spec.model == "sora-2-pro" else "Sora 2"
+    description = card.spec.prompt if len(card.spec.prompt) <= 4000 else card.spec.prompt[:3999] + "…"
+    what = "remix" if card.spec.kind == "remix" else "video"
     title = f"{model} {what} (simulated)" if card.simulated else f"{model} {what}"
     colour = discord.Colour.light_grey() if card.simulated else discord.Colour.blurple()
     embed = discord.Embed(title=title, description=description, colour=colour)
     if card.link:
         embed.url = card.link
     embed.add_field(name="Model", value=model)
-    embed.add_field(name="Duration", value=f"{card.duration} s")
-    embed.add_field(name="Aspect ratio", value=card.aspect_ratio)
-    embed.add_field(name="Resolution", value=card.resolution)
+    embed.add_field(name="Duration", value=f"{card.spec.duration} s")
+    embed.add_field(name="Aspect ratio", value=card.spec.aspect_ratio)
+    embed.add_field(name="Resolution", value=card.spec.resolution)
     embed.add_field(name="Cost", value=f"${card.cost_usd:.2f}" + (" (counted, not billed)" if card.simulated else ""))
     embed.add_field(name="Requested by", value=f"<@{card.user_id}>")
     embed.add_field(name="Video ID", value=f"`{card.video_id}`", inline=False)

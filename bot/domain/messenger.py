@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from bot.domain.models import Job
+from bot.domain.models import Job, VideoSpec
 
 
 class PostForbidden(Exception):
@@ -27,18 +27,13 @@ class VideoCard:
     """Everything the embed under a delivered video shows."""
 
     job_id: int
-    prompt: str
-    model: str
-    duration: int
-    aspect_ratio: str
-    resolution: str
+    spec: VideoSpec
     cost_usd: float
     user_id: int
     video_id: str
     note: str | None = None
     link: str | None = None  # set when the file could not be attached
     simulated: bool = False  # made by simulated mode (FAL_BACKEND=simulated), not by Sora
-    kind: str = "text_to_video"
     remixable: bool = True  # offer the Remix button
     parent_link: str | None = None  # a remix: the message of the video it started from
 
@@ -53,11 +48,7 @@ class VideoCard:
     ) -> VideoCard:
         return cls(
             job_id=job.id,
-            prompt=job.prompt,
-            model=job.model,
-            duration=job.duration,
-            aspect_ratio=job.aspect_ratio,
-            resolution=job.resolution,
+            spec=job.spec,
             cost_usd=job.cost_usd,
             user_id=job.user_id,
             video_id=video_id,
@@ -65,7 +56,6 @@ class VideoCard:
             link=link,
             # The simulated backend marks its results; fal's never carry this key.
             simulated=bool((job.result or {}).get("simulated")),
-            kind=job.kind,
             remixable=job.remixable,
             parent_link=parent_link,
         )

@@ -37,6 +37,22 @@ class JobState(enum.StrEnum):
         return self in (JobState.DELIVERED, JobState.FAILED, JobState.CANCELLED)
 
 
+class VideoSpec(BaseModel):
+    """What a video is, as asked: the facts a job, the video it leaves and the card under that video share.
+    The storage maps it to the columns of the jobs and videos tables (the videos table takes `kind` from
+    the video's job)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Kind
+    prompt: str
+    model: Model
+    duration: int
+    aspect_ratio: str
+    resolution: str
+    parent_video_id: str | None = None  # a remix: the fal video_id it started from
+
+
 class VideoRequest(BaseModel):
     """What a member asked for, already validated (sora.py makes these)."""
 
@@ -52,18 +68,30 @@ class VideoRequest(BaseModel):
     source_video_id: str | None = None  # remix: the fal video_id it starts from
     character_ids: tuple[str, ...] = ()
 
+    @property
+    def spec(self) -> VideoSpec:
+        """What the job made from this request records (image and characters go in its fal arguments)."""
+        return VideoSpec(
+            kind=self.kind,
+            prompt=self.prompt,
+            model=self.model,
+            duration=self.duration,
+            aspect_ratio=self.aspect_ratio,
+            resolution=self.resolution,
+            parent_video_id=self.source_video_id,
+        )
+
     @classmethod
     def from_job(cls, job: Job) -> VideoRequest:
         """The same request again (a re-roll)."""
-        # Job keeps kind and model as the plain strings of its database row; pydantic checks them against
-        # Kind and Model here, at run time, which is the check a re-roll needs.
+        spec = job.spec
         return cls(
-            kind=job.kind,  # type: ignore[arg-type]  # a str checked by pydantic against Kind (above)
-            prompt=job.prompt,
-            duration=job.duration,
-            aspect_ratio=job.aspect_ratio,
-            model=job.model,  # type: ignore[arg-type]  # a str checked by pydantic against Model (above)
-            resolution=job.resolution,
+            kind=spec.kind,
+            prompt=spec.prompt,
+            duration=spec.duration,
+            aspect_ratio=spec.aspect_ratio,
+            model=spec.model,
+            resolution=spec.resolution,
             image_url=job.arguments.get("image_url"),
             source_video_id=job.arguments.get("video_id"),
             character_ids=tuple(job.arguments.get("character_ids") or ()),
@@ -72,21 +100,15 @@ class VideoRequest(BaseModel):
 
 class Job(BaseModel):
     id: int
-    kind: str
+    spec: VideoSpec
     state: JobState
     guild_id: int
     channel_id: int
     user_id: int
     endpoint: str
     arguments: dict[str, Any]
-    prompt: str
-    model: str
-    duration: int
-    aspect_ratio: str
-    resolution: str
     cost_usd: float
     request_id: str | None = None
-    parent_video_id: str | None = None
     progress_message_id: int | None = None
     reply_to_message_id: int | None = None
     result: dict[str, Any] | None = None
@@ -101,7 +123,7 @@ class Job(BaseModel):
     @property
     def remixable(self) -> bool:
         """fal remixes only text- and image-to-video results that it was told not to delete."""
-        return self.kind != "remix" and self.arguments.get("delete_video") is False
+        return self.spec.kind != "remix" and self.arguments.get("delete_video") is False
 
 
 class VideoFile(BaseModel):
@@ -125,13 +147,8 @@ class Video(BaseModel):
     channel_id: int
     message_id: int
     user_id: int
-    prompt: str
-    model: str
-    duration: int
-    aspect_ratio: str
-    resolution: str
+    spec: VideoSpec
     remixable: bool
-    parent_video_id: str | None = None
     created_at: float
 
     @classmethod
@@ -144,13 +161,8 @@ class Video(BaseModel):
             channel_id=job.channel_id,
             message_id=message_id,
             user_id=job.user_id,
-            prompt=job.prompt,
-            model=job.model,
-            duration=job.duration,
-            aspect_ratio=job.aspect_ratio,
-            resolution=job.resolution,
+            spec=job.spec,
             remixable=job.remixable,
-            parent_video_id=job.parent_video_id,
             created_at=created_at,
         )
 

@@ -39,7 +39,7 @@ def usage(who: str, data: Usage) -> str:
         lines.append("Last videos:")
         for video in data.recent:
             link = f"https://discord.com/channels/{video.guild_id}/{video.channel_id}/{video.message_id}"
-            prompt = video.prompt if len(video.prompt) <= 60 else video.prompt[:59] + "…"
+            prompt = video.spec.prompt if len(video.spec.prompt) <= 60 else video.spec.prompt[:59] + "…"
             lines.append(f"• [{prompt}]({link}) · `{video.video_id}`")
     return "\n".join(lines)
 

@@ -142,14 +142,14 @@ def remix(prompt: str, source: Video) -> VideoRequest:
     """Validate a remix of a video the bot made; it keeps the source's length, shape and model."""
     if not source.remixable:
         raise InvalidRequest("That video can't be remixed: it was itself a remix, or fal deleted it after making it.")
-    prompt, checked_model = _check_common(prompt, source.duration, source.model)
+    prompt, checked_model = _check_common(prompt, source.spec.duration, source.spec.model)
     return VideoRequest(
         kind="remix",
         prompt=prompt,
-        duration=source.duration,
-        aspect_ratio=source.aspect_ratio,
+        duration=source.spec.duration,
+        aspect_ratio=source.spec.aspect_ratio,
         model=checked_model,
-        resolution=source.resolution,
+        resolution=source.spec.resolution,
         source_video_id=source.video_id,
     )
 
@@ -157,7 +157,7 @@ def remix(prompt: str, source: Video) -> VideoRequest:
 def again(job: Job) -> VideoRequest:
     """A re-roll: the stored request once more. Its prompt is checked as at intake, since a job stored
     before prompts were cleaned may still hold what cleaning removes."""
-    return VideoRequest.from_job(job).model_copy(update={"prompt": _check_prompt(job.prompt)})
+    return VideoRequest.from_job(job).model_copy(update={"prompt": _check_prompt(job.spec.prompt)})
 
 
 def fal_call(request: VideoRequest) -> tuple[str, dict[str, Any]]:

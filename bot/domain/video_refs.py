@@ -46,7 +46,7 @@ class UnknownVideo(LookupError):
 
 
 class StoredVideos(Protocol):
-    """Where resolve() looks videos up (bot/storage/store.py Store)."""
+    """Where resolve() looks videos up (bot/storage/videos.py VideoStore)."""
 
     async def get_video(self, video_id: str) -> Video | None: ...
 

@@ -13,8 +13,9 @@ log = logging.getLogger(__name__)
 
 
 def headline(job: Job) -> str:
-    model = "Sora 2 Pro" if job.model == "sora-2-pro" else "Sora 2"
-    return f"🎥 {model} · {job.duration} s · {job.aspect_ratio} · {job.resolution} · ${job.cost_usd:.2f}"
+    spec = job.spec
+    model = "Sora 2 Pro" if spec.model == "sora-2-pro" else "Sora 2"
+    return f"🎥 {model} · {spec.duration} s · {spec.aspect_ratio} · {spec.resolution} · ${job.cost_usd:.2f}"
 
 
 def elapsed(seconds: float) -> str:

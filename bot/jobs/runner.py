@@ -47,8 +47,9 @@ from bot.jobs.machine import (
 from bot.jobs.probe import probe
 from bot.jobs.progress import ProgressReporter
 from bot.jobs.transcode import fit
+from bot.storage.jobs import JobAlreadyFinished, JobStore, Reservation
 from bot.storage.settings import SettingsStore
-from bot.storage.store import JobAlreadyFinished, Reservation, Store
+from bot.storage.videos import VideoStore
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +102,8 @@ class RunnerConfig:
 class JobRunner:
     def __init__(
         self,
-        store: Store,
+        store: JobStore,
+        videos: VideoStore,
         fal: FalBackend,
         messenger: Messenger,
         http: aiohttp.ClientSession,
@@ -114,6 +116,7 @@ class JobRunner:
         self._settings = settings
         self._on_spend = on_spend  # (guild id, USD): told once per delivered job, when its cost is committed
         self._store = store
+        self._videos = videos
         self._fal = fal
         self._messenger = messenger
         self._http = http
@@ -154,21 +157,15 @@ class JobRunner:
             Reservation(self._prices.cost_micros(request), defaults, sora.describe(request)) if defaults else None
         )
         return await self._store.create_job(
-            kind=request.kind,
+            request.spec,
             guild_id=origin.guild_id,
             channel_id=origin.channel_id,
             user_id=origin.user_id,
             endpoint=endpoint,
             arguments=arguments,
-            prompt=request.prompt,
-            model=request.model,
-            duration=request.duration,
-            aspect_ratio=request.aspect_ratio,
-            resolution=request.resolution,
             cost_usd=self._prices.cost(request),
             reply_to_message_id=origin.reply_to_message_id,
             progress_message_id=origin.progress_message_id,
-            parent_video_id=request.source_video_id,
             reservation=reservation,
         )
 
@@ -499,7 +496,7 @@ class JobRunner:
         ready = ReadyVideo(path)
         if path.stat().st_size > limit:
             reporter.update(progress.compressing(job, limit))
-            fitted = await fit(self._config.ffmpeg, path, limit, job.duration) if self._config.ffmpeg else None
+            fitted = await fit(self._config.ffmpeg, path, limit, job.spec.duration) if self._config.ffmpeg else None
             if fitted is None:
                 ready = ReadyVideo(
                     None,
@@ -517,7 +514,7 @@ class JobRunner:
         cut short, or a CDN error page), then give up: a broken file is never posted nor charged."""
         for attempt in (1, 2):
             path = await download(self._http, url, work, max_bytes=self._config.max_download_bytes)
-            checked = await probe(self._config.ffmpeg, path, job.duration)
+            checked = await probe(self._config.ffmpeg, path, job.spec.duration)
             if checked.ok:
                 return path
             log.warning("%s fal's video is broken (%s); attempt %d of 2", _who(job), checked.why, attempt)
@@ -572,7 +569,7 @@ class JobRunner:
             delay = min(self._config.post_retry_max, delay * 2)
 
     async def _parent_link(self, job: Job) -> str | None:
-        parent = await self._store.get_video(job.parent_video_id) if job.parent_video_id else None
+        parent = await self._videos.get_video(job.spec.parent_video_id) if job.spec.parent_video_id else None
         return message_link(parent.guild_id, parent.channel_id, parent.message_id) if parent else None
 
     async def _finish(self, job: Job, result: FalResult, message_id: int, reporter: ProgressReporter) -> None:

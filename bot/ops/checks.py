@@ -17,7 +17,7 @@ from bot.domain.credentials import application_id
 from bot.fal.simulated.inputs import Shape
 from bot.fal.simulated.render import RenderFailed, caption, render
 from bot.jobs.transcode import find_ffmpeg
-from bot.storage import db
+from bot.storage.sqlite import SqliteDatabase
 
 
 @dataclass(frozen=True)
@@ -49,16 +49,16 @@ def credential_checks(settings: Settings) -> list[Check]:
 
 async def database_check(path: Path) -> Check:
     try:
-        conn, applied = await db.open_migrated(path)
+        database = await SqliteDatabase.open(path)
         try:
-            async with conn.execute("SELECT MAX(version) FROM schema_migrations") as cur:
-                row = await cur.fetchone()
+            async with database.reading() as session:
+                version = await session.fetch_value("SELECT MAX(version) FROM schema_migrations")
         finally:
-            await conn.close()
+            await database.close()
     except ConfigurationError as exc:
         return Check(False, str(exc))
-    assert row is not None  # an aggregate without GROUP BY always returns one row
-    return Check(True, f"database {path}: schema at version {row[0]} ({len(applied)} migration(s) applied now)")
+    applied = len(database.applied)
+    return Check(True, f"database {path}: schema at version {version} ({applied} migration(s) applied now)")
 
 
 async def ffmpeg_check(ffmpeg: str | None) -> Check:

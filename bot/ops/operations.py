@@ -17,7 +17,7 @@ from bot.ops.health import HeartbeatFile, heartbeat_path
 from bot.ops.metrics import Metrics
 from bot.ops.metrics_server import MetricsServer
 from bot.storage.job_stats import JobStats
-from bot.storage.store import Store
+from bot.storage.jobs import JobStore
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +51,9 @@ class Operations:
                     "choose a free port, or unset METRICS_PORT"
                 ) from None
 
-    async def close(self, store: Store) -> None:
+    async def close(self, jobs: JobStore) -> None:
         """After the runner stopped: say where each unfinished job was left, then stop serving."""
-        for job in await store.unfinished_jobs():
+        for job in await jobs.unfinished_jobs():
             log.info(
                 "job=%s guild=%s user=%s state=%s kept for the next start", job.id, job.guild_id, job.user_id, job.state
             )

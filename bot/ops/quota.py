@@ -10,11 +10,10 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TypedDict, Unpack
 
-import aiosqlite
-
 from bot.domain.quota import Limits, Period, Report, Usage, period_bounds, to_micros
 from bot.storage import ledger
-from bot.storage.store import Store
+from bot.storage.database import Database, Session
+from bot.storage.videos import VideoStore
 
 
 class _LimitChanges(TypedDict, total=False):
@@ -26,8 +25,11 @@ class _LimitChanges(TypedDict, total=False):
 
 
 class QuotaService:
-    def __init__(self, store: Store, defaults: Limits, clock: Callable[[], float] = time.time) -> None:
-        self._store = store
+    def __init__(
+        self, db: Database, videos: VideoStore, defaults: Limits, clock: Callable[[], float] = time.time
+    ) -> None:
+        self._db = db
+        self._videos = videos
         self._defaults = defaults
         self._clock = clock
 
@@ -39,35 +41,35 @@ class QuotaService:
         return dt.datetime.fromtimestamp(self._clock(), dt.UTC)
 
     async def usage(self, guild_id: int, user_id: int) -> Usage:
-        async with self._store.reading() as conn:
-            standing = await ledger.standing(conn, guild_id, user_id, self._defaults, self._now())
-            has_override, _ = await ledger.member_override(conn, guild_id, user_id)
-        recent = await self._store.recent_videos(guild_id, user_id, limit=5)
+        async with self._db.reading() as session:
+            standing = await ledger.standing(session, guild_id, user_id, self._defaults, self._now())
+            has_override, _ = await ledger.member_override(session, guild_id, user_id)
+        recent = await self._videos.recent_videos(guild_id, user_id, limit=5)
         return Usage(standing, has_override, recent)
 
     async def rules(self, guild_id: int) -> Limits:
-        async with self._store.reading() as conn:
-            return await ledger.limits(conn, guild_id, self._defaults)
+        async with self._db.reading() as session:
+            return await ledger.limits(session, guild_id, self._defaults)
 
     async def set_member_limit(self, guild_id: int, actor_id: int, user_id: int, usd: float | None) -> None:
         """usd None = unlimited."""
         if usd is not None and usd < 0:
             raise ValueError("A limit cannot be negative.")
         micros = None if usd is None else to_micros(usd)
-        async with self._store.transaction() as conn:
-            await ledger.save_member_limit(conn, guild_id, user_id, micros, actor_id, self._clock())
-            await self._audit(conn, guild_id, actor_id, "member_limit", user_id=user_id, limit_micros=micros)
+        async with self._db.transaction() as session:
+            await ledger.save_member_limit(session, guild_id, user_id, micros, actor_id, self._clock())
+            await self._audit(session, guild_id, actor_id, "member_limit", user_id=user_id, limit_micros=micros)
 
     async def reset_member(self, guild_id: int, actor_id: int, user_id: int) -> int:
         """Clear the member's usage this period with a ledger entry (history stays). Returns what was cleared."""
         now = self._clock()
-        async with self._store.transaction() as conn:
-            rules = await ledger.limits(conn, guild_id, self._defaults)
+        async with self._db.transaction() as session:
+            rules = await ledger.limits(session, guild_id, self._defaults)
             start, end = period_bounds(rules.period, self._now())
-            used = await ledger.spent(conn, guild_id, user_id, start, end)
+            used = await ledger.spent(session, guild_id, user_id, start, end)
             if used > 0:
                 await ledger.add_entry(
-                    conn,
+                    session,
                     guild_id=guild_id,
                     user_id=user_id,
                     job_id=None,
@@ -77,7 +79,7 @@ class QuotaService:
                     actor_id=actor_id,
                     now=now,
                 )
-            await self._audit(conn, guild_id, actor_id, "reset", user_id=user_id, cleared_micros=used)
+            await self._audit(session, guild_id, actor_id, "reset", user_id=user_id, cleared_micros=used)
         return used
 
     async def set_default(self, guild_id: int, actor_id: int, usd: float, period: Period) -> Limits:
@@ -91,28 +93,26 @@ class QuotaService:
         return await self._change(guild_id, actor_id, "budget", budget_micros=None if usd is None else to_micros(usd))
 
     async def report(self, guild_id: int, top: int = 5) -> Report:
-        async with self._store.reading() as conn:
-            rules = await ledger.limits(conn, guild_id, self._defaults)
+        async with self._db.reading() as session:
+            rules = await ledger.limits(session, guild_id, self._defaults)
             start, end = period_bounds(rules.period, self._now())
             return Report(
                 limits=rules,
                 period_start=start,
                 period_end=end,
-                spent_micros=await ledger.spent(conn, guild_id, None, start, end),
-                top=await ledger.top_spenders(conn, guild_id, start, end, top),
-                videos=await ledger.videos_made(conn, guild_id, start, end),
-                running=await ledger.running(conn, guild_id, None),
+                spent_micros=await ledger.spent(session, guild_id, None, start, end),
+                top=await ledger.top_spenders(session, guild_id, start, end, top),
+                videos=await ledger.videos_made(session, guild_id, start, end),
+                running=await ledger.running(session, guild_id, None),
             )
 
     async def _change(self, guild_id: int, actor_id: int, action: str, **changes: Unpack[_LimitChanges]) -> Limits:
-        async with self._store.transaction() as conn:
-            current = await ledger.limits(conn, guild_id, self._defaults)
+        async with self._db.transaction() as session:
+            current = await ledger.limits(session, guild_id, self._defaults)
             updated = replace(current, **changes)
-            await ledger.save_limits(conn, guild_id, updated, actor_id, self._clock())
-            await self._audit(conn, guild_id, actor_id, action, **{k: str(v) for k, v in changes.items()})
+            await ledger.save_limits(session, guild_id, updated, actor_id, self._clock())
+            await self._audit(session, guild_id, actor_id, action, **{k: str(v) for k, v in changes.items()})
         return updated
 
-    async def _audit(
-        self, conn: aiosqlite.Connection, guild_id: int, actor_id: int, action: str, **details: object
-    ) -> None:
-        await ledger.audit(conn, guild_id, actor_id, action, json.dumps(details), self._clock())
+    async def _audit(self, session: Session, guild_id: int, actor_id: int, action: str, **details: object) -> None:
+        await ledger.audit(session, guild_id, actor_id, action, json.dumps(details), self._clock())

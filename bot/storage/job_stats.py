@@ -1,16 +1,16 @@
-"""Counting reads over the jobs table for /status and the metrics. Kept beside Store (which owns every
+"""Counting reads over the jobs table for /status and the metrics. Kept beside JobStore (which owns every
 write) so the operator views need no change to it; the one statement is portable SQL."""
 
 from __future__ import annotations
 
-import aiosqlite
+from bot.storage.database import Database
 
 
 class JobStats:
-    def __init__(self, conn: aiosqlite.Connection) -> None:
-        self._conn = conn
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     async def by_state(self) -> dict[str, int]:
-        async with self._conn.execute("SELECT state, COUNT(*) FROM jobs GROUP BY state") as cur:
-            rows = await cur.fetchall()
-        return {str(state): int(count) for state, count in rows}
+        async with self._db.reading() as session:
+            rows = await session.fetch_all("SELECT state, COUNT(*) AS count FROM jobs GROUP BY state")
+        return {str(row["state"]): int(row["count"]) for row in rows}

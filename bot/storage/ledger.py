@@ -1,42 +1,43 @@
-"""The quota ledger's SQL, as functions over a connection already inside a transaction, so that a
-reservation is checked and written in the same transaction that creates its job."""
+"""The quota ledger's SQL, as functions over a Session (bot/storage/database.py): inside a transaction,
+so that a reservation is checked and written in the same transaction that creates its job, or reading."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-import aiosqlite
-
 from bot.domain.models import JobState
 from bot.domain.quota import Limits, Period, Standing, period_bounds
+from bot.storage.database import Session
 
 _FINISHED = tuple(s.value for s in JobState if s.finished)
 
 
-async def limits(conn: aiosqlite.Connection, guild_id: int, defaults: Limits) -> Limits:
-    async with conn.execute(
+async def limits(session: Session, guild_id: int, defaults: Limits) -> Limits:
+    row = await session.fetch_one(
         "SELECT member_limit_micros, period, budget_micros, max_jobs_per_member, max_jobs_per_guild "
         "FROM guild_quotas WHERE guild_id = ?",
-        (guild_id,),
-    ) as cur:
-        row = await cur.fetchone()
+        guild_id,
+    )
     if row is None:
         return defaults
-    return Limits(row[0], Period(row[1]), row[2], row[3], row[4])
+    return Limits(
+        row["member_limit_micros"],
+        Period(row["period"]),
+        row["budget_micros"],
+        row["max_jobs_per_member"],
+        row["max_jobs_per_guild"],
+    )
 
 
-async def member_override(conn: aiosqlite.Connection, guild_id: int, user_id: int) -> tuple[bool, int | None]:
+async def member_override(session: Session, guild_id: int, user_id: int) -> tuple[bool, int | None]:
     """(has an override, its limit: None = unlimited)."""
-    async with conn.execute(
-        "SELECT limit_micros FROM member_quotas WHERE guild_id = ? AND user_id = ?", (guild_id, user_id)
-    ) as cur:
-        row = await cur.fetchone()
-    return (row is not None, row[0] if row else None)
+    row = await session.fetch_one(
+        "SELECT limit_micros FROM member_quotas WHERE guild_id = ? AND user_id = ?", guild_id, user_id
+    )
+    return (row is not None, row["limit_micros"] if row else None)
 
 
-async def spent(
-    conn: aiosqlite.Connection, guild_id: int, user_id: int | None, start: dt.datetime, end: dt.datetime
-) -> int:
+async def spent(session: Session, guild_id: int, user_id: int | None, start: dt.datetime, end: dt.datetime) -> int:
     sql = (
         "SELECT COALESCE(SUM(amount_micros), 0) FROM ledger WHERE guild_id = ? "
         "AND kind IN ('reserve', 'refund', 'reset') AND period_start >= ? AND period_start < ?"
@@ -45,41 +46,35 @@ async def spent(
     if user_id is not None:
         sql += " AND user_id = ?"
         args += (user_id,)
-    async with conn.execute(sql, args) as cur:
-        row = await cur.fetchone()
-    return int(row[0]) if row else 0
+    return int(await session.fetch_value(sql, *args) or 0)
 
 
-async def running(conn: aiosqlite.Connection, guild_id: int, user_id: int | None) -> int:
+async def running(session: Session, guild_id: int, user_id: int | None) -> int:
     sql = "SELECT COUNT(*) FROM jobs WHERE guild_id = ? AND state NOT IN (?, ?, ?)"
     args: tuple[object, ...] = (guild_id, *_FINISHED)
     if user_id is not None:
         sql += " AND user_id = ?"
         args += (user_id,)
-    async with conn.execute(sql, args) as cur:
-        row = await cur.fetchone()
-    return int(row[0]) if row else 0
+    return int(await session.fetch_value(sql, *args) or 0)
 
 
-async def standing(
-    conn: aiosqlite.Connection, guild_id: int, user_id: int, defaults: Limits, now: dt.datetime
-) -> Standing:
-    rules = await limits(conn, guild_id, defaults)
+async def standing(session: Session, guild_id: int, user_id: int, defaults: Limits, now: dt.datetime) -> Standing:
+    rules = await limits(session, guild_id, defaults)
     start, end = period_bounds(rules.period, now)
-    has_override, override = await member_override(conn, guild_id, user_id)
+    has_override, override = await member_override(session, guild_id, user_id)
     return Standing(
         limits=rules,
         member_limit_micros=override if has_override else rules.member_limit_micros,
-        member_spent_micros=await spent(conn, guild_id, user_id, start, end),
-        guild_spent_micros=await spent(conn, guild_id, None, start, end),
-        member_running=await running(conn, guild_id, user_id),
-        guild_running=await running(conn, guild_id, None),
+        member_spent_micros=await spent(session, guild_id, user_id, start, end),
+        guild_spent_micros=await spent(session, guild_id, None, start, end),
+        member_running=await running(session, guild_id, user_id),
+        guild_running=await running(session, guild_id, None),
         period_end=end,
     )
 
 
 async def add_entry(
-    conn: aiosqlite.Connection,
+    session: Session,
     *,
     guild_id: int,
     user_id: int,
@@ -90,85 +85,104 @@ async def add_entry(
     actor_id: int | None,
     now: float,
 ) -> None:
-    await conn.execute(
+    await session.execute(
         "INSERT INTO ledger (guild_id, user_id, job_id, kind, amount_micros, period_start, actor_id, created_at) "
         "VALUES (?,?,?,?,?,?,?,?)",
-        (guild_id, user_id, job_id, kind, amount_micros, period_start.timestamp(), actor_id, now),
+        guild_id,
+        user_id,
+        job_id,
+        kind,
+        amount_micros,
+        period_start.timestamp(),
+        actor_id,
+        now,
     )
 
 
-async def settle(conn: aiosqlite.Connection, job_id: int, kind: str, now: float) -> None:
+async def settle(session: Session, job_id: int, kind: str, now: float) -> None:
     """Commit (delivered) or refund (failed, cancelled, interrupted) a job's reservation, at most once,
     and never both: the entry counts in the reservation's own period."""
     assert kind in ("commit", "refund")
     sign = 1 if kind == "commit" else -1
-    await conn.execute(
+    await session.execute(
         "INSERT INTO ledger (guild_id, user_id, job_id, kind, amount_micros, period_start, actor_id, created_at) "
         "SELECT guild_id, user_id, job_id, ?, ? * amount_micros, period_start, NULL, ? FROM ledger "
         "WHERE job_id = ? AND kind = 'reserve' "
         "AND NOT EXISTS (SELECT 1 FROM ledger WHERE job_id = ? AND kind IN ('commit', 'refund')) "
         "ON CONFLICT DO NOTHING",
-        (kind, sign, now, job_id, job_id),
+        kind,
+        sign,
+        now,
+        job_id,
+        job_id,
     )
 
 
-async def audit(
-    conn: aiosqlite.Connection, guild_id: int, actor_id: int, action: str, details: str, now: float
-) -> None:
-    await conn.execute(
+async def audit(session: Session, guild_id: int, actor_id: int, action: str, details: str, now: float) -> None:
+    await session.execute(
         "INSERT INTO quota_audit (guild_id, actor_id, action, details, created_at) VALUES (?,?,?,?,?)",
-        (guild_id, actor_id, action, details, now),
+        guild_id,
+        actor_id,
+        action,
+        details,
+        now,
     )
 
 
-async def save_limits(conn: aiosqlite.Connection, guild_id: int, rules: Limits, actor_id: int, now: float) -> None:
-    await conn.execute(
+async def save_limits(session: Session, guild_id: int, rules: Limits, actor_id: int, now: float) -> None:
+    await session.execute(
         "INSERT INTO guild_quotas (guild_id, member_limit_micros, period, budget_micros, max_jobs_per_member, "
         "max_jobs_per_guild, updated_by, updated_at) VALUES (?,?,?,?,?,?,?,?) "
         "ON CONFLICT (guild_id) DO UPDATE SET member_limit_micros = excluded.member_limit_micros, "
         "period = excluded.period, budget_micros = excluded.budget_micros, "
         "max_jobs_per_member = excluded.max_jobs_per_member, max_jobs_per_guild = excluded.max_jobs_per_guild, "
         "updated_by = excluded.updated_by, updated_at = excluded.updated_at",
-        (
-            guild_id,
-            rules.member_limit_micros,
-            rules.period.value,
-            rules.budget_micros,
-            rules.max_jobs_per_member,
-            rules.max_jobs_per_guild,
-            actor_id,
-            now,
-        ),
+        guild_id,
+        rules.member_limit_micros,
+        rules.period.value,
+        rules.budget_micros,
+        rules.max_jobs_per_member,
+        rules.max_jobs_per_guild,
+        actor_id,
+        now,
     )
 
 
 async def save_member_limit(
-    conn: aiosqlite.Connection, guild_id: int, user_id: int, limit_micros: int | None, actor_id: int, now: float
+    session: Session, guild_id: int, user_id: int, limit_micros: int | None, actor_id: int, now: float
 ) -> None:
-    await conn.execute(
+    await session.execute(
         "INSERT INTO member_quotas (guild_id, user_id, limit_micros, updated_by, updated_at) VALUES (?,?,?,?,?) "
         "ON CONFLICT (guild_id, user_id) DO UPDATE SET limit_micros = excluded.limit_micros, "
         "updated_by = excluded.updated_by, updated_at = excluded.updated_at",
-        (guild_id, user_id, limit_micros, actor_id, now),
+        guild_id,
+        user_id,
+        limit_micros,
+        actor_id,
+        now,
     )
 
 
 async def top_spenders(
-    conn: aiosqlite.Connection, guild_id: int, start: dt.datetime, end: dt.datetime, limit: int
+    session: Session, guild_id: int, start: dt.datetime, end: dt.datetime, limit: int
 ) -> list[tuple[int, int]]:
-    async with conn.execute(
+    rows = await session.fetch_all(
         "SELECT user_id, SUM(amount_micros) AS total FROM ledger WHERE guild_id = ? "
         "AND kind IN ('reserve', 'refund', 'reset') AND period_start >= ? AND period_start < ? "
         "GROUP BY user_id HAVING SUM(amount_micros) > 0 ORDER BY total DESC LIMIT ?",
-        (guild_id, start.timestamp(), end.timestamp(), limit),
-    ) as cur:
-        return [(int(r[0]), int(r[1])) for r in await cur.fetchall()]
+        guild_id,
+        start.timestamp(),
+        end.timestamp(),
+        limit,
+    )
+    return [(int(r["user_id"]), int(r["total"])) for r in rows]
 
 
-async def videos_made(conn: aiosqlite.Connection, guild_id: int, start: dt.datetime, end: dt.datetime) -> int:
-    async with conn.execute(
+async def videos_made(session: Session, guild_id: int, start: dt.datetime, end: dt.datetime) -> int:
+    count = await session.fetch_value(
         "SELECT COUNT(*) FROM videos WHERE guild_id = ? AND created_at >= ? AND created_at < ?",
-        (guild_id, start.timestamp(), end.timestamp()),
-    ) as cur:
-        row = await cur.fetchone()
-    return int(row[0]) if row else 0
+        guild_id,
+        start.timestamp(),
+        end.timestamp(),
+    )
+    return int(count or 0)

@@ -30,7 +30,7 @@ import asyncpg
 
 from bot.config import ConfigurationError
 from bot.storage.database import Database, Row, Session
-from bot.storage.db import MIGRATIONS_DIR, discover
+from bot.storage.migrations import MIGRATIONS_DIR, discover
 
 log = logging.getLogger(__name__)
 

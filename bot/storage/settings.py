@@ -9,7 +9,7 @@ from typing import Any
 
 from bot.domain.blocklist import normalise
 from bot.domain.guild_settings import GuildSettings
-from bot.storage.store import Store
+from bot.storage.database import Database, Session
 
 _COLUMNS = {
     "allowed_channels",
@@ -25,32 +25,31 @@ _COLUMNS = {
 
 
 class SettingsStore:
-    def __init__(self, store: Store, clock: Callable[[], float] = time.time) -> None:
-        self._store = store
+    def __init__(self, db: Database, clock: Callable[[], float] = time.time) -> None:
+        self._db = db
         self._clock = clock
 
     async def get(self, guild_id: int) -> GuildSettings:
-        async with self._store.reading() as conn:  # read on every request: never wait for a writer
-            async with conn.execute(
+        async with self._db.reading() as session:  # read on every request: never wait for a writer
+            row = await session.fetch_one(
                 "SELECT allowed_channels, pro_role_id, default_model, default_duration, default_aspect, "
                 "default_resolution, snapshot, ip_block, remixable FROM guild_settings WHERE guild_id = ?",
-                (guild_id,),
-            ) as cur:
-                row = await cur.fetchone()
-            async with conn.execute("SELECT term FROM blocklist WHERE guild_id = ? ORDER BY term", (guild_id,)) as cur:
-                terms = tuple(r[0] for r in await cur.fetchall())
+                guild_id,
+            )
+            rows = await session.fetch_all("SELECT term FROM blocklist WHERE guild_id = ? ORDER BY term", guild_id)
+        terms = tuple(r["term"] for r in rows)
         if row is None:
             return GuildSettings(blocklist=terms)
         return GuildSettings(
-            allowed_channels=tuple(json.loads(row[0])),
-            pro_role_id=row[1],
-            default_model=row[2],
-            default_duration=row[3],
-            default_aspect=row[4],
-            default_resolution=row[5],
-            snapshot=row[6],
-            ip_block=bool(row[7]),
-            remixable=bool(row[8]),
+            allowed_channels=tuple(json.loads(row["allowed_channels"])),
+            pro_role_id=row["pro_role_id"],
+            default_model=row["default_model"],
+            default_duration=row["default_duration"],
+            default_aspect=row["default_aspect"],
+            default_resolution=row["default_resolution"],
+            snapshot=row["snapshot"],
+            ip_block=bool(row["ip_block"]),
+            remixable=bool(row["remixable"]),
             blocklist=terms,
         )
 
@@ -62,42 +61,54 @@ class SettingsStore:
         names = ", ".join(stored)
         updates = ", ".join(f"{k} = excluded.{k}" for k in stored)
         now = self._clock()
-        async with self._store.transaction() as conn:
-            await conn.execute(
+        async with self._db.transaction() as session:
+            await session.execute(
                 f"INSERT INTO guild_settings (guild_id, {names}, updated_by, updated_at) "
                 f"VALUES (?, {', '.join('?' for _ in stored)}, ?, ?) "
                 f"ON CONFLICT (guild_id) DO UPDATE SET {updates}, updated_by = excluded.updated_by, "
                 "updated_at = excluded.updated_at",
-                (guild_id, *stored.values(), actor_id, now),
+                guild_id,
+                *stored.values(),
+                actor_id,
+                now,
             )
-            await self._audit(conn, guild_id, actor_id, action, values, now)
+            await self._audit(session, guild_id, actor_id, action, values, now)
         return await self.get(guild_id)
 
     async def block(self, guild_id: int, actor_id: int, term: str) -> bool:
         term = normalise(term)
         now = self._clock()
-        async with self._store.transaction() as conn:
-            cur = await conn.execute(
-                "INSERT INTO blocklist (guild_id, term, added_by, added_at) VALUES (?,?,?,?) ON CONFLICT DO NOTHING",
-                (guild_id, term, actor_id, now),
+        async with self._db.transaction() as session:
+            added = (
+                await session.execute(
+                    "INSERT INTO blocklist (guild_id, term, added_by, added_at) VALUES (?,?,?,?) "
+                    "ON CONFLICT DO NOTHING",
+                    guild_id,
+                    term,
+                    actor_id,
+                    now,
+                )
+                > 0
             )
-            added = cur.rowcount > 0
-            await self._audit(conn, guild_id, actor_id, "blocklist_add", {"term": term}, now)
+            await self._audit(session, guild_id, actor_id, "blocklist_add", {"term": term}, now)
         return added
 
     async def unblock(self, guild_id: int, actor_id: int, term: str) -> bool:
         term = normalise(term)
         now = self._clock()
-        async with self._store.transaction() as conn:
-            cur = await conn.execute("DELETE FROM blocklist WHERE guild_id = ? AND term = ?", (guild_id, term))
-            removed = cur.rowcount > 0
-            await self._audit(conn, guild_id, actor_id, "blocklist_remove", {"term": term}, now)
+        async with self._db.transaction() as session:
+            removed = await session.execute("DELETE FROM blocklist WHERE guild_id = ? AND term = ?", guild_id, term) > 0
+            await self._audit(session, guild_id, actor_id, "blocklist_remove", {"term": term}, now)
         return removed
 
     async def _audit(
-        self, conn: Any, guild_id: int, actor_id: int, action: str, details: dict[str, Any], now: float
+        self, session: Session, guild_id: int, actor_id: int, action: str, details: dict[str, Any], now: float
     ) -> None:
-        await conn.execute(
+        await session.execute(
             "INSERT INTO settings_audit (guild_id, actor_id, action, details, created_at) VALUES (?,?,?,?,?)",
-            (guild_id, actor_id, action, json.dumps(details, default=list), now),
+            guild_id,
+            actor_id,
+            action,
+            json.dumps(details, default=list),
+            now,
         )

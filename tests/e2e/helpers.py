@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.domain.models import Job, JobState
-from bot.storage.store import Store
+from bot.storage.jobs import JobStore
 from tests.fakes.discord import FakeDiscord, FakeInteraction, RecordedRequest
 
 STRING, INTEGER = 3, 4
@@ -73,7 +73,7 @@ async def eventually_async(check: Callable[[], Awaitable[Any]], timeout: float =
         await asyncio.sleep(interval)
 
 
-async def job_in_state(store: Store, job_id: int, state: JobState) -> Job | None:
+async def job_in_state(store: JobStore, job_id: int, state: JobState) -> Job | None:
     job = await store.get_job(job_id)
     return job if job is not None and job.state == state else None
 

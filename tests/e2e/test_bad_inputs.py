@@ -45,8 +45,8 @@ async def test_control_and_bidi_override_characters_reach_neither_fal_nor_the_em
     clean = "gnol a fox in [1msnow قطة"
     assert world.fal.submissions[0].payload["prompt"] == clean
     assert post.json["embeds"][0]["description"] == clean
-    videos = await eventually_async(lambda: bot.app.store.recent_videos(world.guild_id, limit=1))
-    assert videos[0].prompt == clean
+    videos = await eventually_async(lambda: bot.app.videos.recent_videos(world.guild_id, limit=1))
+    assert videos[0].spec.prompt == clean
 
 
 async def test_an_invisible_remix_prompt_in_the_modal_is_refused_privately(world, start_bot):
@@ -84,7 +84,7 @@ async def test_an_image_that_only_looks_like_one_is_refused_privately_before_fal
     )
     text = await private_refusal(world.discord, inter)
     assert text == "That image is damaged or incomplete: I couldn't open it. Try saving it again."
-    assert world.fal.submissions == [] and await bot.app.store.recent_videos(world.guild_id, limit=1) == []
+    assert world.fal.submissions == [] and await bot.app.videos.recent_videos(world.guild_id, limit=1) == []
 
 
 BUTTON_GONE = "This button no longer works."

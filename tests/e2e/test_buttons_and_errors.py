@@ -35,7 +35,7 @@ async def queued_job(world, bot):
     inter = await world.discord.send_slash_command(
         world.guild_id, world.channel_id, world.user_id, name="generate", options=options("never mind")
     )
-    await eventually_async(lambda: job_in_state(bot.app.store, 1, JobState.QUEUED))
+    await eventually_async(lambda: job_in_state(bot.app.jobs, 1, JobState.QUEUED))
     edits = await eventually(
         lambda: [e for e in original_edits(world.discord, inter.token) if e.json.get("components")]
     )
@@ -51,7 +51,7 @@ async def delivered_video(world, bot):
     )
 
     async def delivered():
-        videos = await bot.app.store.recent_videos(world.guild_id, limit=100)
+        videos = await bot.app.videos.recent_videos(world.guild_id, limit=100)
         return videos[0] if videos else None
 
     video = await eventually_async(delivered)
@@ -93,7 +93,7 @@ async def test_cancel_works_after_a_restart_and_is_answered_once(world, start_bo
     reply = await eventually(lambda: [r for r in followups(world.discord, click.token) if r.json])
     assert reply[0].json["content"] == "Cancelled; $0.40 refunded." and reply[0].json["flags"] == EPHEMERAL
     assert (await only_answer(world, click))["type"] == 5  # the deferral, and no "no longer works" besides
-    assert (await bot.app.store.get_job(1)).state == JobState.CANCELLED
+    assert (await bot.app.jobs.get_job(1)).state == JobState.CANCELLED
     assert world.fal.count(kind="cancel") == 1
 
 
@@ -152,8 +152,8 @@ async def test_cancel_and_reroll_while_draining_are_refused_privately_and_reserv
         answer = await only_answer(world, click, settle=0.3)
         assert private(answer) == (4, RESTARTING, EPHEMERAL)
     assert {n: ledger_of(world, n) for n in ledger_before} == ledger_before
-    assert (await bot.app.store.get_job(job_id + 1)).state == JobState.QUEUED  # not cancelled
-    assert await bot.app.store.get_job(job_id + 2) is None
+    assert (await bot.app.jobs.get_job(job_id + 1)).state == JobState.QUEUED  # not cancelled
+    assert await bot.app.jobs.get_job(job_id + 2) is None
     assert world.fal.count(kind="cancel") == 0 and len(world.fal.submissions) == 2
 
 
@@ -163,7 +163,7 @@ async def queued_job_after(world, bot, job_id):
     inter = await world.discord.send_slash_command(
         world.guild_id, world.channel_id, world.user_id, name="generate", options=options("slowly")
     )
-    await eventually_async(lambda: job_in_state(bot.app.store, job_id, JobState.QUEUED))
+    await eventually_async(lambda: job_in_state(bot.app.jobs, job_id, JobState.QUEUED))
     edits = await eventually(
         lambda: [e for e in original_edits(world.discord, inter.token) if e.json.get("components")]
     )
@@ -247,7 +247,7 @@ async def test_a_lost_remix_acknowledgement_still_delivers_the_remix_once(world,
     answer = (await eventually(answers, timeout=20))[0]
     assert answer["content"] == f"<@{world.user_id}> your video is ready."
     assert fault.hits >= 1
-    await eventually_async(lambda: job_in_state(bot.app.store, 2, JobState.DELIVERED))
+    await eventually_async(lambda: job_in_state(bot.app.jobs, 2, JobState.DELIVERED))
     await asyncio.sleep(0.5)
     assert len(answers()) == 1
     assert errors_logged(caplog) == []  # none at all: a reply that pings the bot is no failed command
@@ -314,5 +314,5 @@ async def test_a_failing_form_is_answered_privately_and_logged_with_its_job(worl
     assert errors_logged(caplog) == [
         f"form sora:remix-prompt:{job_id} failed job={job_id} guild={world.guild_id} user={world.user_id}"
     ]
-    assert await bot.app.store.get_job(job_id + 1) is None and ledger_of(world, job_id + 1) == []
+    assert await bot.app.jobs.get_job(job_id + 1) is None and ledger_of(world, job_id + 1) == []
     assert len(world.fal.submissions) == 1

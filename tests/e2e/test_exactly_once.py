@@ -26,7 +26,7 @@ async def committed(world, bot, state: JobState, timeout: float):
     """The job once its row says `state` to another connection: the bot's own connection also sees a
     transaction it has not committed yet (its ledger entries would then still be missing)."""
     await eventually(lambda: (db_row(world) or {}).get("state") == state.value, timeout=timeout)
-    return await bot.app.store.get_job(1)
+    return await bot.app.jobs.get_job(1)
 
 
 async def generate(world, prompt: str = "a fox in the snow"):
@@ -96,7 +96,7 @@ async def test_a_video_is_kept_while_discord_is_down_and_delivered_after_a_resta
     bot = await start_bot()
     await generate(world)
     await eventually(lambda: down.hits >= 2, timeout=40)
-    job = await bot.app.store.get_job(1)
+    job = await bot.app.jobs.get_job(1)
     assert job.state == JobState.UPLOADING
     await bot.stop()
     kept = world.tmp / "data" / "tmp" / "job1"
@@ -152,7 +152,7 @@ async def test_a_failure_text_discord_did_not_take_is_shown_after_a_restart(worl
 
     world.discord.faults.clear()
     bot = await start_bot()
-    shown = await eventually_async(lambda: _shown(bot.app.store, 1), timeout=20)
+    shown = await eventually_async(lambda: _shown(bot.app.jobs, 1), timeout=20)
     assert "content policy" in progress_text(world, shown)
     assert ledger(world) == [("reserve", 400_000), ("refund", -400_000)]
 

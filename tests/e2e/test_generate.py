@@ -73,9 +73,9 @@ async def test_generate_delivers_fal_video_with_progress(world, start_bot, tmp_p
     assert len(edits) <= 6  # 9 s of queue + generation, then delivery, at one edit per 3 s: not one per poll
 
     # The video is remembered for remixes.
-    video = await bot.app.store.get_video("video_abc")
+    video = await bot.app.videos.get_video("video_abc")
     assert video is not None and video.message_id == int(post.response_json["id"])
-    assert video.remixable and video.user_id == world.user_id and video.prompt == "a lighthouse in a storm"
+    assert video.remixable and video.user_id == world.user_id and video.spec.prompt == "a lighthouse in a storm"
     assert world.discord.check_against_openapi() == []
 
 
@@ -99,9 +99,9 @@ async def test_content_policy_refusal_is_explained(world, start_bot):
     )
     assert "content policy" in ephemeral[0].json["content"]
     assert video_posts(world.discord, world.channel_id) == []
-    jobs = await bot.app.store.unfinished_jobs()
+    jobs = await bot.app.jobs.unfinished_jobs()
     assert jobs == []
-    job = await bot.app.store.get_job(1)
+    job = await bot.app.jobs.get_job(1)
     assert job.state == JobState.FAILED and "content policy" in job.error
 
 
@@ -189,7 +189,7 @@ async def test_server_error_fails_clearly(world, start_bot):
     await eventually(
         lambda: [e for e in original_edits(world.discord, inter.token) if "❌" in e.json.get("content", "")]
     )
-    job = await bot.app.store.get_job(1)
+    job = await bot.app.jobs.get_job(1)
     assert job.state == JobState.FAILED and "internal error" in job.error
     assert video_posts(world.discord, world.channel_id) == []
 
@@ -201,7 +201,7 @@ async def test_expired_result_fails_clearly(world, start_bot):
         world.guild_id, world.channel_id, world.user_id, name="generate", options=options("a cat")
     )
 
-    job = await eventually_async(lambda: job_in_state(bot.app.store, 1, JobState.FAILED))
+    job = await eventually_async(lambda: job_in_state(bot.app.jobs, 1, JobState.FAILED))
     assert "no longer has this video" in job.error
 
 

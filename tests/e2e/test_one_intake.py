@@ -21,7 +21,7 @@ async def make_video(world, bot, video_id="video_src"):
     )
 
     async def delivered():
-        videos = await bot.app.store.recent_videos(world.guild_id, limit=100)
+        videos = await bot.app.videos.recent_videos(world.guild_id, limit=100)
         return videos[0] if videos else None
 
     video = await eventually_async(delivered)

@@ -43,7 +43,7 @@ async def test_help_shows_what_the_member_has_left_and_the_server_limits(sim_wor
     await sim_world.discord.send_slash_command(
         sim_world.guild_id, sim_world.channel_id, sim_world.user_id, name="generate", options=options("a cat")
     )
-    await eventually_async(lambda: job_in_state(bot.app.store, 1, JobState.DELIVERED), timeout=40)
+    await eventually_async(lambda: job_in_state(bot.app.jobs, 1, JobState.DELIVERED), timeout=40)
     reply = await answer(sim_world, sim_world.user_id, "help")
     fields = {f["name"]: f["value"] for f in reply["data"]["embeds"][0]["fields"]}
     quota = fields["Your quota"]
@@ -60,7 +60,7 @@ async def test_status_answers_the_owner_only(sim_world, start_sim):
     await sim_world.discord.send_slash_command(
         sim_world.guild_id, sim_world.channel_id, sim_world.user_id, name="generate", options=options("a cat")
     )
-    await eventually_async(lambda: job_in_state(bot.app.store, 1, JobState.DELIVERED), timeout=40)
+    await eventually_async(lambda: job_in_state(bot.app.jobs, 1, JobState.DELIVERED), timeout=40)
 
     refused = await answer(sim_world, sim_world.user_id, "status")
     assert refused["data"]["flags"] == 64 and "Only the bot's owner" in refused["data"]["content"]
@@ -82,7 +82,7 @@ async def test_commands_are_refused_once_shutdown_begins(sim_world, start_sim):
     reply = await answer(sim_world, sim_world.user_id, "generate", options("a cat"))
     assert reply["type"] == 4 and reply["data"]["flags"] == 64
     assert "restarting" in reply["data"]["content"]
-    assert await bot.app.store.get_job(1) is None
+    assert await bot.app.jobs.get_job(1) is None
 
 
 def sample(text: str, name: str, **labels: str) -> float | None:
@@ -99,12 +99,12 @@ async def test_metrics_count_jobs_timings_and_discord_429s(sim_world, start_sim)
     await sim_world.discord.send_slash_command(
         sim_world.guild_id, sim_world.channel_id, sim_world.user_id, name="generate", options=options("a cat")
     )
-    await eventually_async(lambda: job_in_state(bot.app.store, 1, JobState.DELIVERED), timeout=40)
+    await eventually_async(lambda: job_in_state(bot.app.jobs, 1, JobState.DELIVERED), timeout=40)
     assert len(video_posts(sim_world.discord, sim_world.channel_id)) == 1
     await sim_world.discord.send_slash_command(  # refused by the content policy: refunded, so no spend
         sim_world.guild_id, sim_world.channel_id, sim_world.user_id, name="generate", options=options("#refuse")
     )
-    await eventually_async(lambda: job_in_state(bot.app.store, 2, JobState.FAILED), timeout=40)
+    await eventually_async(lambda: job_in_state(bot.app.jobs, 2, JobState.FAILED), timeout=40)
 
     async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/metrics") as response:
         assert response.status == 200

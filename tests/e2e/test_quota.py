@@ -97,7 +97,7 @@ async def test_cancel_while_queued_cancels_at_fal_and_refunds(world, start_bot, 
     inter = await world.discord.send_slash_command(
         world.guild_id, world.channel_id, world.user_id, name="generate", options=options("never mind")
     )
-    await eventually_async(lambda: job_in_state(bot.app.store, 1, JobState.QUEUED))
+    await eventually_async(lambda: job_in_state(bot.app.jobs, 1, JobState.QUEUED))
     edits = await eventually(
         lambda: [e for e in original_edits(world.discord, inter.token) if e.json.get("components")]
     )
@@ -117,7 +117,7 @@ async def test_cancel_while_queued_cancels_at_fal_and_refunds(world, start_bot, 
     )
     reply = await eventually(lambda: [r for r in followups(world.discord, click.token) if r.json])
     assert reply[0].json["content"] == "Cancelled; $0.40 refunded." and reply[0].json["flags"] == 64
-    job = await bot.app.store.get_job(1)
+    job = await bot.app.jobs.get_job(1)
     assert job.state == JobState.CANCELLED
     assert world.fal.count(kind="cancel") == 1
     assert f"job=1 guild={world.guild_id} user={world.user_id} state=cancelled cancelled by {world.user_id}" in (
@@ -143,7 +143,7 @@ async def test_usage_shows_what_is_spent_and_left(world, start_bot):
     await world.discord.send_slash_command(
         world.guild_id, world.channel_id, world.user_id, name="generate", options=options("a fox", duration=8)
     )
-    await eventually_async(lambda: job_in_state(bot.app.store, 1, JobState.DELIVERED))
+    await eventually_async(lambda: job_in_state(bot.app.jobs, 1, JobState.DELIVERED))
     inter = await world.discord.send_slash_command(world.guild_id, world.channel_id, world.user_id, name="usage")
     answer = (await eventually(lambda: callbacks(world.discord, inter.id)))[0]
     text = answer.json["data"]["content"]

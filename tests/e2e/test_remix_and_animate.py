@@ -27,10 +27,10 @@ async def make_video(world, bot, prompt="a red kite over hills", video_id="video
     await world.discord.send_slash_command(
         world.guild_id, world.channel_id, world.user_id, name="generate", options=options(prompt, duration=8)
     )
-    before = len(await bot.app.store.recent_videos(world.guild_id, limit=100))
+    before = len(await bot.app.videos.recent_videos(world.guild_id, limit=100))
 
     async def delivered():
-        videos = await bot.app.store.recent_videos(world.guild_id, limit=100)
+        videos = await bot.app.videos.recent_videos(world.guild_id, limit=100)
         return videos[0] if len(videos) > before else None
 
     video = await eventually_async(delivered)
@@ -129,8 +129,8 @@ async def test_remix_by_id_by_link_and_by_autocomplete(world, start_bot):
     fields = {f["name"]: f["value"] for f in remix_post.json["embeds"][0]["fields"]}
     assert link in fields["Remix of"]
     # The row is written just after the post is answered: wait for it rather than race it.
-    child = await eventually_async(lambda: bot.app.store.get_video_by_message(int(remix_post.response_json["id"])))
-    assert child.parent_video_id == "video_src" and child.remixable is False
+    child = await eventually_async(lambda: bot.app.videos.get_video_by_message(int(remix_post.response_json["id"])))
+    assert child.spec.parent_video_id == "video_src" and child.remixable is False
 
 
 async def test_unknown_and_other_server_videos_are_refused_alike(world, start_bot):
@@ -233,7 +233,7 @@ async def test_remix_and_reroll_buttons_work_after_a_restart(world, start_bot):
     )
     await eventually(lambda: len(world.fal.submissions) == 2)
     assert world.fal.submissions[1].payload == world.fal.submissions[0].payload
-    rerolled = await eventually_async(lambda: job_in_state(second.app.store, 2, JobState.DELIVERED))
+    rerolled = await eventually_async(lambda: job_in_state(second.app.jobs, 2, JobState.DELIVERED))
     assert rerolled.user_id == clicker.id  # charged to whoever clicked
 
     click = await world.discord.send_component_click(
@@ -343,7 +343,7 @@ async def test_characters_option_autocompletes_the_server_characters(world, star
     bot = await start_bot()
     from bot.storage.characters import CharacterStore
 
-    characters = CharacterStore(bot.app.store)
+    characters = CharacterStore(bot.app.db)
     for name in ("Alice", "Albert", "Bob"):
         await characters.add(world.guild_id, name, f"char_{name}", world.user_id, 0.0)
     inter = await world.discord.send_autocomplete(

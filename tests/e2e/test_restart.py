@@ -79,7 +79,7 @@ async def test_job_caught_while_submitting_is_failed_not_resubmitted(world, star
     conn.close()
 
     bot = await start_bot()
-    job = await eventually_async(lambda: job_in_state(bot.app.store, 1, JobState.FAILED))
+    job = await eventually_async(lambda: job_in_state(bot.app.jobs, 1, JobState.FAILED))
     assert "restarted while sending" in job.error
     edit = await eventually(
         lambda: [
@@ -98,7 +98,7 @@ async def test_crash_after_posting_does_not_post_twice(world, start_bot):
     await world.discord.send_slash_command(
         world.guild_id, world.channel_id, world.user_id, name="generate", options=options("only once")
     )
-    await eventually_async(lambda: job_in_state(bot.app.store, 1, JobState.DELIVERED))
+    await eventually_async(lambda: job_in_state(bot.app.jobs, 1, JobState.DELIVERED))
     await bot.stop()
     # Rewind to the moment after Discord took the post and before the database heard of it.
     conn = sqlite3.connect(world.tmp / "data" / "bot.sqlite3")
@@ -108,8 +108,8 @@ async def test_crash_after_posting_does_not_post_twice(world, start_bot):
     conn.close()
 
     bot = await start_bot()
-    job = await eventually_async(lambda: job_in_state(bot.app.store, 1, JobState.DELIVERED))
+    job = await eventually_async(lambda: job_in_state(bot.app.jobs, 1, JobState.DELIVERED))
     posts = video_posts(world.discord, world.channel_id)
     assert len(posts) == 1
     assert job.video_message_id == int(posts[0].response_json["id"])
-    assert (await bot.app.store.get_video_by_message(job.video_message_id)) is not None
+    assert (await bot.app.videos.get_video_by_message(job.video_message_id)) is not None

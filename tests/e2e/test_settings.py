@@ -126,7 +126,7 @@ async def test_remix_says_it_is_off(world, start_bot):
     from bot.domain.models import JobState
     from tests.e2e.helpers import eventually_async, job_in_state
 
-    await eventually_async(lambda: job_in_state(bot.app.store, 1, JobState.DELIVERED))
+    await eventually_async(lambda: job_in_state(bot.app.jobs, 1, JobState.DELIVERED))
     await admin(world, "remixable", [{"name": "state", "type": 3, "value": "off"}])
     inter = await world.discord.send_slash_command(
         world.guild_id,

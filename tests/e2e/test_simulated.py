@@ -81,7 +81,8 @@ async def test_generate_delivers_a_marked_simulated_video(sim_world, start_sim):
     assert sim_world.discord.check_against_openapi() == []
 
     # Stored for remixes, and the simulated backend accepts exactly the videos it made.
-    video = await bot.app.store.get_video(video_id)
+    # The post comes before the delivery's commit; reads see only committed rows.
+    video = await eventually_async(lambda: bot.app.videos.get_video(video_id))
     assert video is not None and video.remixable
     simulated = bot.app.ops.simulated
     assert simulated is not None
@@ -103,7 +104,7 @@ async def test_a_refused_prompt_is_explained_and_posts_nothing(sim_world, start_
         name="generate",
         options=options("please #refuse this"),
     )
-    job = await eventually_async(lambda: job_in_state(bot.app.store, 1, JobState.FAILED), timeout=30)
+    job = await eventually_async(lambda: job_in_state(bot.app.jobs, 1, JobState.FAILED), timeout=30)
     assert "content policy" in job.error
     assert f"job=1 guild={sim_world.guild_id} user={sim_world.user_id} state=failed failed: " in caplog.text
     ephemeral = await eventually(
@@ -122,12 +123,12 @@ async def test_a_job_in_flight_resumes_after_a_clean_restart(sim_world, start_si
     await sim_world.discord.send_slash_command(
         sim_world.guild_id, sim_world.channel_id, sim_world.user_id, name="generate", options=options("restart me")
     )
-    await eventually_async(lambda: job_in_state(bot.app.store, 1, JobState.RUNNING), timeout=20)
+    await eventually_async(lambda: job_in_state(bot.app.jobs, 1, JobState.RUNNING), timeout=20)
     await bot.stop()
     assert video_posts(sim_world.discord, sim_world.channel_id) == []
 
     bot = await start_sim(simulated_run_seconds=4.0)
-    await eventually_async(lambda: job_in_state(bot.app.store, 1, JobState.DELIVERED), timeout=40)
+    await eventually_async(lambda: job_in_state(bot.app.jobs, 1, JobState.DELIVERED), timeout=40)
     posts = video_posts(sim_world.discord, sim_world.channel_id)
     assert len(posts) == 1 and len(posts[0].files) == 1
 
@@ -145,6 +146,8 @@ async def test_a_reply_to_a_simulated_video_remixes_it(sim_world, start_sim):
     source = (await eventually(lambda: video_posts(world.discord, world.channel_id), timeout=60))[0]
     source_message = int(source.response_json["id"])
     source_video = embed_fields(source)["Video ID"].strip("`")
+    # Its post comes just before its delivery is committed: reply once the video is recorded, as a member would.
+    await eventually_async(lambda: bot.app.videos.get_video(source_video))
 
     reply = await world.discord.send_message_create(
         world.guild_id, world.channel_id, world.user_id, "make it snow", reply_to=source_message, mentions_bot=True
@@ -162,10 +165,10 @@ async def test_a_reply_to_a_simulated_video_remixes_it(sim_world, start_sim):
     assert "(simulated)" in embed["title"] and "not a Sora video" in fields["Simulated"]
     assert fields["Remix of"].endswith(f"/{world.channel_id}/{source_message}")
     assert len(remix.files) == 1 and abs(float(probe(remix.files[0].path)["format"]["duration"]) - 4.0) < 0.3
-    job = await bot.app.store.get_job(2)
-    assert job.kind == "remix" and job.prompt == "make it snow" and job.arguments["video_id"] == source_video
-    child = await bot.app.store.get_video_by_message(int(remix.response_json["id"]))
-    assert child.parent_video_id == source_video and not child.remixable
+    job = await bot.app.jobs.get_job(2)
+    assert job.spec.kind == "remix" and job.spec.prompt == "make it snow" and job.arguments["video_id"] == source_video
+    child = await eventually_async(lambda: bot.app.videos.get_video_by_message(int(remix.response_json["id"])))
+    assert child.spec.parent_video_id == source_video and not child.remixable
     assert world.discord.check_against_openapi() == []
 
 
@@ -189,8 +192,8 @@ async def test_over_the_member_limit_is_refused_privately_and_nothing_is_made(si
     assert text in expected
 
     # Only the first is made and charged; the refused one left no job and no ledger entry.
-    await eventually_async(lambda: job_in_state(bot.app.store, 1, JobState.DELIVERED), timeout=40)
-    assert await bot.app.store.get_job(2) is None
+    await eventually_async(lambda: job_in_state(bot.app.jobs, 1, JobState.DELIVERED), timeout=40)
+    assert await bot.app.jobs.get_job(2) is None
     assert len(video_posts(world.discord, world.channel_id)) == 1
     conn = sqlite3.connect(world.tmp / "data" / "bot.sqlite3")
     try:

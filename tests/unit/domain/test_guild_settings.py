@@ -4,9 +4,8 @@ from bot.domain import sora
 from bot.domain.blocklist import contains_blocked, normalise
 from bot.domain.guild_settings import GuildSettings, refusal, shape_arguments
 from bot.fal.errors import refusal_sentence
-from bot.storage import db
 from bot.storage.settings import SettingsStore
-from bot.storage.store import Store
+from bot.storage.sqlite import SqliteDatabase
 
 
 @pytest.mark.parametrize(
@@ -64,9 +63,8 @@ def test_ip_refusals_are_explained():
 
 
 async def test_settings_are_stored_and_audited(tmp_path):
-    conn = await db.connect(tmp_path / "s.sqlite3")
-    await db.migrate(conn)
-    settings = SettingsStore(Store(conn), clock=lambda: 5.0)
+    database = await SqliteDatabase.open(tmp_path / "s.sqlite3")
+    settings = SettingsStore(database, clock=lambda: 5.0)
     assert await settings.get(1) == GuildSettings()
     await settings.change(1, 9, "channels_add", allowed_channels=(3, 4))
     await settings.change(1, 9, "remixable", remixable=False)
@@ -75,8 +73,11 @@ async def test_settings_are_stored_and_audited(tmp_path):
     rules = await settings.get(1)
     assert rules.allowed_channels == (3, 4) and rules.remixable is False and rules.blocklist == ("dragon",)
     assert await settings.unblock(1, 9, "DRAGON") is True
-    async with conn.execute("SELECT actor_id, action FROM settings_audit ORDER BY id") as cur:
-        audit = [tuple(r) for r in await cur.fetchall()]
+    async with database.reading() as session:
+        audit = [
+            (r["actor_id"], r["action"])
+            for r in await session.fetch_all("SELECT actor_id, action FROM settings_audit ORDER BY id")
+        ]
     assert audit == [
         (9, "channels_add"),
         (9, "remixable"),
@@ -86,4 +87,4 @@ async def test_settings_are_stored_and_audited(tmp_path):
     ]
     with pytest.raises(ValueError):
         await settings.change(1, 9, "x", owner_id=1)
-    await conn.close()
+    await database.close()

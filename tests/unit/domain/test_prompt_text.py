@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.domain import prompt_text, sora
-from bot.domain.models import Job, JobState
+from bot.domain.models import Job, JobState, VideoSpec
 
 BIDI_CONTROLS = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
@@ -61,25 +61,27 @@ def test_real_text_is_kept_as_typed(prompt):
 def test_a_reroll_cleans_a_prompt_stored_before_cleaning_existed():
     job = Job(
         id=1,
-        kind="text_to_video",
+        spec=VideoSpec(
+            kind="text_to_video",
+            prompt="\u202ea fox\x1b",
+            model="sora-2",
+            duration=4,
+            aspect_ratio="16:9",
+            resolution="720p",
+        ),
         state=JobState.DELIVERED,
         guild_id=1,
         channel_id=2,
         user_id=3,
         endpoint="fal-ai/sora-2/text-to-video",
         arguments={"delete_video": False},
-        prompt="\u202ea fox\x1b",
-        model="sora-2",
-        duration=4,
-        aspect_ratio="16:9",
-        resolution="720p",
         cost_usd=0.4,
         created_at=0,
         updated_at=0,
     )
     assert sora.again(job).prompt == "a fox"
     with pytest.raises(sora.InvalidRequest, match="no visible text"):
-        sora.again(job.model_copy(update={"prompt": "\u200b\u202e"}))
+        sora.again(job.model_copy(update={"spec": job.spec.model_copy(update={"prompt": "\u200b\u202e"})}))
 
 
 @given(st.text(max_size=200))

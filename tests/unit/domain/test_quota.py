@@ -16,8 +16,9 @@ from bot.domain.sora import PriceTable
 from bot.fal.simulated.queue import SimulatedFal
 from bot.jobs.runner import JobRunner, Origin, RunnerConfig
 from bot.ops.quota import QuotaService
-from bot.storage import db
-from bot.storage.store import Store
+from bot.storage.jobs import JobStore
+from bot.storage.sqlite import SqliteDatabase
+from bot.storage.videos import VideoStore
 from tests.unit.jobs.test_jobs import RecordingMessenger
 
 UTC = dt.UTC
@@ -119,27 +120,29 @@ def test_help_says_what_is_left_or_that_there_is_no_limit_then_the_rules():
 
 @pytest.fixture
 async def store(tmp_path):
-    conn = await db.connect(tmp_path / "q.sqlite3")
-    await db.migrate(conn)
+    database = await SqliteDatabase.open(tmp_path / "q.sqlite3")
     clock = Clock(dt.datetime(2026, 11, 25, 12, 0, tzinfo=UTC))  # a Wednesday
-    store = Store(conn, clock=clock)
+    store = JobStore(database, clock=clock)
     store.clock = clock  # the test moves time through it
+    store.db = database
+    store.videos = VideoStore(database)
     yield store
-    await conn.close()
+    await database.close()
 
 
-def runner(store: Store, quota: Limits) -> JobRunner:
+def runner(store: JobStore, quota: Limits) -> JobRunner:
     # Accepting jobs needs neither fal nor Discord: they are only used once a job is started.
-    return JobRunner(store, None, None, None, PriceTable(), RunnerConfig(quota_defaults=quota), clock=store.clock)  # type: ignore[arg-type]
+    config = RunnerConfig(quota_defaults=quota)
+    return JobRunner(store, store.videos, None, None, None, PriceTable(), config, clock=store.clock)  # type: ignore[arg-type]
 
 
 ALICE = Origin(guild_id=1, channel_id=2, user_id=3)
 
 
-async def ledger(store: Store) -> list[tuple[str, int]]:
-    async with store.transaction() as conn:
-        async with conn.execute("SELECT kind, amount_micros FROM ledger ORDER BY id") as cur:
-            return [(r[0], r[1]) for r in await cur.fetchall()]
+async def ledger(store: JobStore) -> list[tuple[str, int]]:
+    async with store.db.reading() as session:
+        rows = await session.fetch_all("SELECT kind, amount_micros FROM ledger ORDER BY id")
+    return [(r["kind"], r["amount_micros"]) for r in rows]
 
 
 async def test_a_limit_of_080_accepts_one_8_s_job_and_refuses_the_next_with_exact_amounts(store):
@@ -188,7 +191,7 @@ async def test_failed_cancelled_and_delivered_jobs_settle_once(store):
     await store.update_job(cancelled.id, JobState.CANCELLED)
     entries = await ledger(store)
     assert entries == [("reserve", 400_000), ("reserve", 400_000), ("refund", -400_000), ("refund", -400_000)]
-    usage = await QuotaService(store, limits(), clock=store.clock).usage(1, 3)
+    usage = await QuotaService(store.db, store.videos, limits(), clock=store.clock).usage(1, 3)
     assert usage.standing.member_spent_micros == 0
 
 
@@ -200,7 +203,7 @@ async def test_an_interrupted_job_that_fal_never_received_is_refunded_at_restart
     # own timeout (0 here), then failed and refunded.
     config = RunnerConfig(quota_defaults=limits(), job_timeout=0)
     fal = SimulatedFal(tmp_path / "sim", None)
-    restarted = JobRunner(store, fal, RecordingMessenger(), None, PriceTable(), config, clock=store.clock)  # type: ignore[arg-type]
+    restarted = JobRunner(store, store.videos, fal, RecordingMessenger(), None, PriceTable(), config, clock=store.clock)  # type: ignore[arg-type]
     await restarted.resume_all()
     await restarted.wait_idle()
     assert (await store.get_job(job.id)).state == JobState.FAILED
@@ -217,7 +220,7 @@ async def test_usage_rolls_over_at_the_period_boundary(store):
     store.clock.moment = dt.datetime(2026, 11, 26, 0, 1, tzinfo=UTC)
     await store.update_job(1, JobState.DELIVERED)  # finished, so the concurrency cap is not in the way
     await jobs.accept(sora.text_to_video("a", duration=8), ALICE)
-    usage = await QuotaService(store, daily, clock=store.clock).usage(1, 3)
+    usage = await QuotaService(store.db, store.videos, daily, clock=store.clock).usage(1, 3)
     assert usage.standing.member_spent_micros == 800_000
 
 
@@ -228,14 +231,14 @@ async def test_a_refund_after_midnight_counts_in_the_reservation_period(store):
     job = await jobs.accept(sora.text_to_video("a", duration=8), ALICE)
     store.clock.moment = dt.datetime(2026, 11, 26, 0, 5, tzinfo=UTC)
     await store.update_job(job.id, JobState.FAILED, error="x")
-    service = QuotaService(store, daily, clock=store.clock)
+    service = QuotaService(store.db, store.videos, daily, clock=store.clock)
     assert (await service.usage(1, 3)).standing.member_spent_micros == 0  # today's usage untouched
     store.clock.moment = dt.datetime(2026, 11, 25, 23, 59, 30, tzinfo=UTC)
     assert (await service.usage(1, 3)).standing.member_spent_micros == 0  # yesterday's netted
 
 
 async def test_admin_changes_apply_and_are_audited(store):
-    service = QuotaService(store, limits(), clock=store.clock)
+    service = QuotaService(store.db, store.videos, limits(), clock=store.clock)
     jobs = runner(store, limits())
     await service.set_member_limit(1, actor_id=7, user_id=3, usd=None)
     for _ in range(3):  # unlimited: more than $0.80
@@ -249,9 +252,9 @@ async def test_admin_changes_apply_and_are_audited(store):
     assert rules.period == Period.MONTHLY
     report = await service.report(1)
     assert report.spent_micros == 0 and report.limits == rules
-    async with store.transaction() as conn:
-        async with conn.execute("SELECT actor_id, action FROM quota_audit ORDER BY id") as cur:
-            audit = [(r[0], r[1]) for r in await cur.fetchall()]
+    async with store.db.reading() as session:
+        rows = await session.fetch_all("SELECT actor_id, action FROM quota_audit ORDER BY id")
+    audit = [(r["actor_id"], r["action"]) for r in rows]
     assert audit == [(7, "member_limit"), (7, "reset"), (7, "budget"), (7, "default")]
     assert [kind for kind, _ in await ledger(store)].count("reset") == 1
     with pytest.raises(ValueError):
@@ -261,17 +264,17 @@ async def test_admin_changes_apply_and_are_audited(store):
 async def test_a_commit_and_a_refund_never_both_happen(store):
     jobs = runner(store, limits())
     job = await jobs.accept(sora.text_to_video("a"), ALICE)
-    async with store.transaction() as conn:
+    async with store.db.transaction() as session:
         from bot.storage import ledger as ledger_sql
 
-        await ledger_sql.settle(conn, job.id, "commit", 1.0)
-        await ledger_sql.settle(conn, job.id, "refund", 2.0)
-        await ledger_sql.settle(conn, job.id, "commit", 3.0)
+        await ledger_sql.settle(session, job.id, "commit", 1.0)
+        await ledger_sql.settle(session, job.id, "refund", 2.0)
+        await ledger_sql.settle(session, job.id, "commit", 3.0)
     assert [k for k, _ in await ledger(store)] == ["reserve", "commit"]
     with pytest.raises(sqlite3.IntegrityError):
-        async with store.transaction() as conn:
-            await conn.execute(
+        async with store.db.transaction() as session:
+            await session.execute(
                 "INSERT INTO ledger (guild_id, user_id, job_id, kind, amount_micros, period_start, created_at) "
                 "VALUES (1, 3, ?, 'commit', 1, 0, 0)",
-                (job.id,),
+                job.id,
             )

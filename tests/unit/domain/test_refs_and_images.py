@@ -1,7 +1,7 @@
 import pytest
 
 from bot.domain import sora, video_refs
-from bot.domain.models import Video
+from bot.domain.models import Video, VideoSpec
 from bot.domain.video_refs import MessageLink, VideoId
 from bot.jobs import images
 
@@ -81,11 +81,9 @@ def _video(**overrides) -> Video:
         channel_id=2,
         message_id=3,
         user_id=4,
-        prompt="p",
-        model="sora-2-pro",
-        duration=12,
-        aspect_ratio="9:16",
-        resolution="1080p",
+        spec=VideoSpec(
+            kind="text_to_video", prompt="p", model="sora-2-pro", duration=12, aspect_ratio="9:16", resolution="1080p"
+        ),
         remixable=True,
         created_at=0.0,
     )

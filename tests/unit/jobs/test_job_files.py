@@ -6,17 +6,17 @@ from __future__ import annotations
 from bot.domain import sora
 from bot.domain.models import JobState
 from bot.jobs.runner import JobRunner, Origin, RunnerConfig
-from bot.storage import db
-from bot.storage.store import Store
+from bot.storage.jobs import JobStore
+from bot.storage.sqlite import SqliteDatabase
+from bot.storage.videos import VideoStore
 
 
 async def test_the_next_start_removes_the_folders_of_ended_jobs_only(tmp_path):
-    conn = await db.connect(tmp_path / "bot.sqlite3")
-    await db.migrate(conn)
-    store = Store(conn)
+    database = await SqliteDatabase.open(tmp_path / "bot.sqlite3")
+    store = JobStore(database)
     work = tmp_path / "work"
     config = RunnerConfig(work_dir=work)
-    runner = JobRunner(store, None, None, None, sora.PriceTable(), config)  # type: ignore[arg-type]  # no job runs
+    runner = JobRunner(store, VideoStore(database), None, None, None, sora.PriceTable(), config)  # type: ignore[arg-type]  # no job runs
     origin = Origin(guild_id=1, channel_id=2, user_id=3)
     ended = await runner.accept(sora.text_to_video("ended"), origin)
     waiting = await runner.accept(sora.text_to_video("waiting"), origin)
@@ -31,4 +31,4 @@ async def test_the_next_start_removes_the_folders_of_ended_jobs_only(tmp_path):
     await runner.resume_all()
 
     assert sorted(p.name for p in work.iterdir()) == sorted(["jobnotes", f"job{waiting.id}"])
-    await conn.close()
+    await database.close()

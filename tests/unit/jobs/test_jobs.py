@@ -15,8 +15,9 @@ from bot.domain.messenger import PostForbidden, PostTooLarge, VideoCard
 from bot.domain.models import Job, JobState
 from bot.fal.queue import FalQueue
 from bot.jobs.runner import JobRunner, Origin, RunnerConfig
-from bot.storage import db
-from bot.storage.store import Store
+from bot.storage.jobs import JobStore
+from bot.storage.sqlite import SqliteDatabase
+from bot.storage.videos import VideoStore
 from tests.fakes.fal import JobScript
 
 
@@ -53,19 +54,19 @@ class RecordingMessenger:
 
 @pytest.fixture
 async def parts(tmp_path, fake_fal):
-    conn = await db.connect(tmp_path / "jobs.sqlite3")
-    await db.migrate(conn)
+    database = await SqliteDatabase.open(tmp_path / "jobs.sqlite3")
     session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=fake_fal.client_ssl_context()))
-    yield Store(conn), FalQueue(fal_client.AsyncClient(key="test-fal-key"), http=session), session, fake_fal
+    fal = FalQueue(fal_client.AsyncClient(key="test-fal-key"), http=session)
+    yield JobStore(database), fal, session, fake_fal, VideoStore(database)
     await session.close()
-    await conn.close()
+    await database.close()
 
 
 def runner_with(parts, messenger, **config) -> JobRunner:
-    store, fal, session, _ = parts
+    store, fal, session, _, videos = parts
     values = dict(poll_min=0.1, poll_max=0.2, progress_interval=0.0, work_dir=None, ffmpeg=None)
     values.update(config)
-    return JobRunner(store, fal, messenger, session, sora.PriceTable(), RunnerConfig(**values))
+    return JobRunner(store, videos, fal, messenger, session, sora.PriceTable(), RunnerConfig(**values))
 
 
 async def run_one(runner: JobRunner, prompt: str = "a cat") -> Job:
@@ -85,7 +86,7 @@ async def test_a_video_is_delivered_and_recorded(parts):
     assert len(messenger.posts) == 1 and messenger.posts[0][1] is not None
     assert any("Queued" in e or "Generating" in e for e in messenger.edits)
     assert "Done" in messenger.edits[-1]
-    video = await store.get_video(done.result["video_id"])
+    video = await parts[4].get_video(done.result["video_id"])
     assert video.remixable and video.message_id == 2001
 
 

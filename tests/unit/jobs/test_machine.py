@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.domain.models import Job, JobState
+from bot.domain.models import Job, JobState, VideoSpec
 from bot.jobs import machine
 from bot.jobs.machine import (
     Accepted,
@@ -74,18 +74,15 @@ EXPECTED: dict[tuple[JobState, type], JobState | None] = {
 def _job(state: JobState) -> Job:
     return Job(
         id=7,
-        kind="text_to_video",
         state=state,
         guild_id=1,
         channel_id=2,
         user_id=3,
         endpoint="fal-ai/sora-2/text-to-video",
         arguments={},
-        prompt="a cat",
-        model="sora-2",
-        duration=4,
-        aspect_ratio="16:9",
-        resolution="720p",
+        spec=VideoSpec(
+            kind="text_to_video", prompt="a cat", model="sora-2", duration=4, aspect_ratio="16:9", resolution="720p"
+        ),
         cost_usd=0.4,
         created_at=0.0,
         updated_at=0.0,

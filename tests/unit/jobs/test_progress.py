@@ -1,6 +1,6 @@
 import asyncio
 
-from bot.domain.models import Job, JobState
+from bot.domain.models import Job, JobState, VideoSpec
 from bot.jobs import progress
 from bot.jobs.progress import ProgressReporter
 
@@ -8,18 +8,15 @@ from bot.jobs.progress import ProgressReporter
 def _job(**overrides) -> Job:
     values = dict(
         id=1,
-        kind="text_to_video",
+        spec=VideoSpec(
+            kind="text_to_video", prompt="p", model="sora-2-pro", duration=8, aspect_ratio="9:16", resolution="1080p"
+        ),
         state=JobState.QUEUED,
         guild_id=1,
         channel_id=2,
         user_id=3,
         endpoint="e",
         arguments={},
-        prompt="p",
-        model="sora-2-pro",
-        duration=8,
-        aspect_ratio="9:16",
-        resolution="1080p",
         cost_usd=4.0,
         created_at=0.0,
         updated_at=0.0,

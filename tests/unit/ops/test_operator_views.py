@@ -8,7 +8,7 @@ import logging
 
 from bot.discord.messenger import render_card
 from bot.domain.messenger import VideoCard
-from bot.domain.models import Job, JobState
+from bot.domain.models import Job, JobState, VideoSpec
 from bot.ops.help_page import HelpService
 from bot.ops.logs import OneLineFormatter, RedactSecrets
 from bot.ops.status_report import duration, milliseconds
@@ -18,18 +18,15 @@ from cogs.help import render as render_help
 def job(result: dict | None) -> Job:
     return Job(
         id=7,
-        kind="text_to_video",
+        spec=VideoSpec(
+            kind="text_to_video", prompt="a cat", model="sora-2", duration=4, aspect_ratio="16:9", resolution="720p"
+        ),
         state=JobState.UPLOADING,
         guild_id=1,
         channel_id=2,
         user_id=3,
         endpoint="fal-ai/sora-2/text-to-video",
         arguments={},
-        prompt="a cat",
-        model="sora-2",
-        duration=4,
-        aspect_ratio="16:9",
-        resolution="720p",
         cost_usd=0.4,
         result=result,
         created_at=0,

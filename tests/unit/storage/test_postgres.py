@@ -8,11 +8,12 @@ import re
 import pytest
 
 from bot.config import ConfigurationError
-from bot.storage import db as sqlite_db
+from bot.storage import migrations as sqlite_migrations
 from bot.storage.postgres import PG_MIGRATIONS_DIR, PostgresDatabase, lock_key, redact, rowcount, to_numbered
+from bot.storage.sqlite import SqliteDatabase
 from tests.pg import PgServer, _free_port
 
-ALL = [v for v, _ in sqlite_db.discover(PG_MIGRATIONS_DIR)]
+ALL = [v for v, _ in sqlite_migrations.discover(PG_MIGRATIONS_DIR)]
 JOB = (
     "INSERT INTO jobs (kind, state, guild_id, channel_id, user_id, endpoint, arguments, prompt, model, duration, "
     "aspect_ratio, resolution, cost_usd, created_at, updated_at) "
@@ -79,7 +80,7 @@ async def test_migrations_are_recorded_and_a_second_run_applies_none(pg_empty_ur
         await database.close()
     assert first == ALL == [1, 2, 3, 4, 5, 6] and second == []
     assert [r["version"] for r in rows] == ALL
-    assert [r["name"] for r in rows] == [f.name for _, f in sqlite_db.discover()]  # the SQLite files' names
+    assert [r["name"] for r in rows] == [f.name for _, f in sqlite_migrations.discover()]  # the SQLite files' names
     assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", r["applied_at"]) for r in rows)
 
 
@@ -126,7 +127,8 @@ def _default(value: str | None) -> str | None:
 
 
 async def _sqlite_schema(tmp_path):
-    conn, _ = await sqlite_db.open_migrated(tmp_path / "schema.sqlite3")
+    database = await SqliteDatabase.open(tmp_path / "schema.sqlite3")
+    conn = database.writer
     try:
 
         async def rows(sql):
@@ -148,7 +150,7 @@ async def _sqlite_schema(tmp_path):
                     indexes[index[1]] = (table, bool(index[2]), bool(index[4]))
         return columns, keys, foreign, indexes
     finally:
-        await conn.close()
+        await database.close()
 
 
 async def _postgres_schema(pg):

@@ -1,0 +1,74 @@
+"""The SQL of the videos the bot delivered: what reply-to-remix, /remix and /usage look up. A video's
+kind is its job's (the videos table has no column of its own for it)."""
+
+from __future__ import annotations
+
+from bot.domain.models import Video, VideoSpec
+from bot.storage.database import Database, Row, Session
+
+_SELECT = (
+    "SELECT v.video_id, v.job_id, v.guild_id, v.channel_id, v.message_id, v.user_id, j.kind, v.prompt, v.model, "
+    "v.duration, v.aspect_ratio, v.resolution, v.remixable, v.parent_video_id, v.created_at "
+    "FROM videos v JOIN jobs j ON j.id = v.job_id"
+)
+
+
+class VideoStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def get_video(self, video_id: str) -> Video | None:
+        async with self._db.reading() as session:
+            row = await session.fetch_one(f"{_SELECT} WHERE v.video_id = ?", video_id)
+        return _video(row) if row else None
+
+    async def recent_videos(
+        self, guild_id: int, user_id: int | None = None, limit: int = 5, *, remixable_only: bool = False
+    ) -> list[Video]:
+        sql = f"{_SELECT} WHERE v.guild_id = ?"
+        args: tuple[object, ...] = (guild_id,)
+        if user_id is not None:
+            sql += " AND v.user_id = ?"
+            args += (user_id,)
+        if remixable_only:
+            sql += " AND v.remixable = 1"
+        sql += " ORDER BY v.created_at DESC LIMIT ?"
+        async with self._db.reading() as session:
+            rows = await session.fetch_all(sql, *args, limit)
+        return [_video(r) for r in rows]
+
+    async def get_video_by_message(self, message_id: int) -> Video | None:
+        async with self._db.reading() as session:
+            row = await session.fetch_one(f"{_SELECT} WHERE v.message_id = ?", message_id)
+        return _video(row) if row else None
+
+
+async def add(session: Session, video: Video) -> None:
+    """Record a delivered video, inside the transaction that finishes its job (JobStore.mark_delivered)."""
+    spec = video.spec
+    await session.execute(
+        "INSERT INTO videos (video_id, job_id, guild_id, channel_id, message_id, user_id, prompt, model, "
+        "duration, aspect_ratio, resolution, remixable, parent_video_id, created_at) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        video.video_id,
+        video.job_id,
+        video.guild_id,
+        video.channel_id,
+        video.message_id,
+        video.user_id,
+        spec.prompt,
+        spec.model,
+        spec.duration,
+        spec.aspect_ratio,
+        spec.resolution,
+        int(video.remixable),
+        spec.parent_video_id,
+        video.created_at,
+    )
+
+
+def _video(row: Row) -> Video:
+    data = dict(row)
+    spec = VideoSpec(**{name: data.pop(name) for name in VideoSpec.model_fields})
+    data["remixable"] = bool(data["remixable"])
+    return Video(spec=spec, **data)
