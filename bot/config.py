@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.domain.credentials import looks_like_bot_token, looks_like_fal_key
 
@@ -134,6 +134,14 @@ class Settings(DiscordSettings):
     metrics_port: int | None = Field(None, ge=1, le=65535)
     metrics_host: str = "127.0.0.1"
 
+    # Sharding (several processes, or a bot in 2,500+ servers): SHARD_COUNT shards in all, this process
+    # serving SHARD_IDS of them ("0-3", "0,2", "0-1,4"; all of them when unset). Unset: one unsharded client.
+    shard_count: int | None = Field(None, ge=1)
+    shard_ids: Annotated[tuple[int, ...] | None, NoDecode] = None
+    # Seconds between the IDENTIFYs of this process's shards: Discord requires 5 with max_concurrency 1
+    # (discord.py's own pause); only the tests lower it.
+    shard_identify_interval_seconds: float = Field(5.0, ge=0)
+
     @field_validator("fal_platform_url")
     @classmethod
     def _https_url(cls, value: str) -> str:
@@ -145,6 +153,37 @@ class Settings(DiscordSettings):
     @classmethod
     def _blank_port_is_off(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("shard_count", mode="before")
+    @classmethod
+    def _blank_shard_count_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("shard_ids", mode="before")
+    @classmethod
+    def _shard_ranges(cls, value: object) -> object:
+        if isinstance(value, str):
+            return parse_shard_ids(value) if value.strip() else None
+        return value
+
+    @field_validator("shard_ids")
+    @classmethod
+    def _shards_of_the_count(cls, value: tuple[int, ...] | None, info: ValidationInfo) -> tuple[int, ...] | None:
+        if value is None or "shard_count" not in info.data:  # an invalid SHARD_COUNT is reported alone
+            return value
+        count = info.data["shard_count"]
+        if count is None:
+            raise PydanticCustomError(
+                "shards", "needs SHARD_COUNT, the number of shards of all the bot's processes together"
+            )
+        too_big = [shard for shard in value if shard >= count]
+        if too_big:
+            raise PydanticCustomError(
+                "shards",
+                "shard {shard} is out of range: SHARD_COUNT {count} numbers the shards 0 to {last}",
+                {"shard": too_big[0], "count": count, "last": count - 1},
+            )
+        return value
 
     @field_validator("fal_key")
     @classmethod
@@ -168,6 +207,28 @@ class Settings(DiscordSettings):
         if isinstance(value, str) and value.strip().lower() in ("", "none", "unlimited"):
             return None
         return value
+
+
+SHARD_IDS_FORMAT = "must be shard numbers from 0: a range like 0-3, a list like 0,2, or both, like 0-1,4"
+
+
+def parse_shard_ids(text: str) -> tuple[int, ...]:
+    """ "0-3" -> (0, 1, 2, 3); "0,2" -> (0, 2); "0-1,4" -> (0, 1, 4): sorted, each once. Raises the
+    PydanticCustomError that names the format."""
+    shards: set[int] = set()
+    for part in text.split(","):
+        first, dash, last = part.strip().partition("-")
+        if not (first.strip().isdecimal() and (not dash or last.strip().isdecimal())):
+            raise PydanticCustomError("shards", SHARD_IDS_FORMAT)
+        low, high = int(first), int(last) if dash else int(first)
+        if high < low:
+            raise PydanticCustomError(
+                "shards",
+                "the range {part} runs backwards: write it {high}-{low}",
+                {"part": part.strip(), "high": high, "low": low},
+            )
+        shards.update(range(low, high + 1))
+    return tuple(sorted(shards))
 
 
 def setting_problems(error: ValidationError) -> list[str]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypedDict
 
 import aiohttp
@@ -35,7 +35,10 @@ class SoraBot(commands.Bot):
         register: Callable[[app_commands.CommandTree], Awaitable[None]],
         on_first_ready: Callable[[], Awaitable[None]],
         http_trace: aiohttp.TraceConfig | None = None,
+        identify_interval: float = 5.0,
+        **shards: Any,
     ) -> None:
+        """`shards`: shard_count and shard_ids, for ShardedSoraBot (make_bot chooses the class)."""
         intents = discord.Intents.default()
         intents.members = False
         intents.presences = False
@@ -52,7 +55,9 @@ class SoraBot(commands.Bot):
             help_command=None,
             tree_cls=ErrorReportingTree,
             **trace,
+            **shards,
         )
+        self._identify_interval = identify_interval
         self._install = install
         self._register = register
         self._on_first_ready = on_first_ready
@@ -61,7 +66,22 @@ class SoraBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         await self._install(self)
-        await self._register(self.tree)  # logged in (the application id is known), not yet connected
+        if self.registers_commands():
+            await self._register(self.tree)  # logged in (the application id is known), not yet connected
+        else:
+            log.info("slash commands: registered by the process that serves shard 0, not this one")
+
+    def registers_commands(self) -> bool:
+        """Once per cluster, not once per process: only the process that serves shard 0 registers (every
+        sharded cluster has exactly one), so processes starting together never both compare the stored
+        digest and both send the commands. An unsharded bot is the whole cluster."""
+        return True
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        """discord.py's pause before every IDENTIFY but the first (5 s: Discord allows one per 5 s with
+        max_concurrency 1), of `identify_interval` seconds instead, which only the tests lower."""
+        if not initial:
+            await asyncio.sleep(self._identify_interval)
 
     async def on_connect(self) -> None:
         # Dispatched on READY itself; on_ready follows guild_ready_timeout (2 s) after the last GUILD_CREATE.
@@ -84,9 +104,12 @@ class SoraBot(commands.Bot):
         # discord.py (2.7) leaves the task that waits for the guilds and then dispatches on_ready running
         # when the client closes within guild_ready_timeout of READY; it then dispatches into the closed
         # client (no loop), and the event's coroutine is never awaited. Nothing is left to wait for.
-        ready_task = getattr(self._connection, "_ready_task", None)
-        if isinstance(ready_task, asyncio.Task):
-            ready_task.cancel()
+        # Sharded, each shard has its own such task (_ready_tasks) before the one for all of them.
+        ready_tasks = [getattr(self._connection, "_ready_task", None)]
+        ready_tasks += list(getattr(self._connection, "_ready_tasks", {}).values())
+        for ready_task in ready_tasks:
+            if isinstance(ready_task, asyncio.Task):
+                ready_task.cancel()
         await super().close()
 
     def stop_taking_commands(self) -> None:
@@ -98,11 +121,53 @@ class SoraBot(commands.Bot):
         the guarded reads; tests/e2e/test_health.py fails if a discord.py upgrade moves it."""
         if self.is_closed():
             return None
-        keep_alive = getattr(self.ws, "_keep_alive", None)
-        last_ack = getattr(keep_alive, "_last_ack", None)
-        if not isinstance(last_ack, float):
+        return _acked_at(self.ws)
+
+
+def _acked_at(ws: object) -> float | None:
+    """When the gateway last acknowledged a heartbeat on this websocket (wall clock); None if unknown."""
+    keep_alive = getattr(ws, "_keep_alive", None)
+    last_ack = getattr(keep_alive, "_last_ack", None)
+    if not isinstance(last_ack, float):
+        return None
+    return time.time() - (time.perf_counter() - last_ack)
+
+
+class ShardedSoraBot(SoraBot, commands.AutoShardedBot):
+    """SoraBot on discord.py's AutoShardedBot: the shards `shard_ids` of `shard_count` (all of them when
+    shard_ids is None), each on its own gateway connection, in one process."""
+
+    def registers_commands(self) -> bool:
+        return self.shard_ids is None or 0 in self.shard_ids
+
+    async def close(self) -> None:
+        if getattr(self, "_AutoShardedClient__queue", None) is None:
+            # Closed before it logged in (a start that failed first, e.g. a busy METRICS_PORT): discord.py's
+            # AutoShardedClient.close puts into a queue that only login's set-up makes.
+            await self._async_setup_hook()
+        await super().close()
+
+    def last_heartbeat_ack(self) -> float | None:
+        """The oldest of the shards' last acknowledged heartbeats: healthy means every shard of this
+        process is answered. None until every shard is connected (ShardInfo keeps its Shard, whose
+        websocket holds the keep-alive, privately too)."""
+        if self.is_closed():
             return None
-        return time.time() - (time.perf_counter() - last_ack)
+        shards = self.shards
+        wanted = self.shard_ids if self.shard_ids is not None else range(self.shard_count or 0)
+        acks = [_acked_at(getattr(getattr(shards.get(shard), "_parent", None), "ws", None)) for shard in wanted]
+        if not acks or any(ack is None for ack in acks):
+            return None
+        return min(ack for ack in acks if ack is not None)
+
+
+def make_bot(*, shard_count: int | None = None, shard_ids: Sequence[int] | None = None, **options: Any) -> SoraBot:
+    """The one place the client's class is chosen: with a shard count, ShardedSoraBot (discord.py's
+    AutoShardedBot) for those shards; without, today's unsharded SoraBot."""
+    if shard_count is None:
+        return SoraBot(**options)
+    ids = None if shard_ids is None else list(shard_ids)
+    return ShardedSoraBot(shard_count=shard_count, shard_ids=ids, **options)
 
 
 RESTARTING = "The bot is restarting; please try again in a minute."

@@ -106,6 +106,9 @@ MALFORMED = {
     "METRICS_PORT": "70000",
     "DATABASE_URL": "mysql://bot:secret@db/sora",
     "DATABASE_POOL_SIZE": "0",
+    "SHARD_COUNT": "two",
+    "SHARD_IDS": "0-x",
+    "SHARD_IDENTIFY_INTERVAL_SECONDS": "-5",
 }
 
 
