@@ -14,7 +14,7 @@ import aiohttp
 import fal_client
 
 from bot.config import DiscordSettings, Settings
-from bot.discord.client import SoraBot
+from bot.discord.client import SoraBot, make_bot
 from bot.discord.commands import register as register_commands
 from bot.discord.commands import register_at_start
 from bot.discord.messenger import DiscordMessenger
@@ -39,6 +39,7 @@ from bot.storage.database import Database
 from bot.storage.job_stats import JobStats
 from bot.storage.jobs import JobStore
 from bot.storage.settings import SettingsStore
+from bot.storage.single_process import ProcessLock, hold_for_engine
 from bot.storage.sqlite import SqliteDatabase
 from bot.storage.videos import VideoStore
 
@@ -103,9 +104,23 @@ class App:
     messenger: DiscordMessenger
     runner: JobRunner
     ops: Operations
+    process_lock: ProcessLock | None = None  # SQLite: this process's hold on the file (single_process.py)
 
     @classmethod
     async def create(cls, settings: Settings) -> App:
+        # On SQLite a second bot process on the same file stops here, with one line naming the first.
+        lock = hold_for_engine(settings)
+        try:
+            app = await cls._open(settings)
+        except BaseException:
+            if lock is not None:
+                lock.release()
+            raise
+        app.process_lock = lock
+        return app
+
+    @classmethod
+    async def _open(cls, settings: Settings) -> App:
         database = await SqliteDatabase.open(settings.database_path)
         # A context made now honours SSL_CERT_FILE as httpx (fal_client) does; aiohttp's own is fixed at import.
         http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ssl.create_default_context()))
@@ -174,7 +189,10 @@ class App:
         async def register(tree: CommandTree) -> None:
             await register_at_start(tree, registry, settings.dev_guild_id)
 
-        bot = SoraBot(
+        bot = make_bot(
+            shard_count=settings.shard_count,
+            shard_ids=settings.shard_ids,
+            identify_interval=settings.shard_identify_interval_seconds,
             message_content=settings.message_content_intent,
             install=install,
             register=register,
@@ -235,6 +253,8 @@ class App:
         await self.ops.close(self.jobs)
         await self.http.close()
         await self.db.close()
+        if self.process_lock is not None:
+            self.process_lock.release()
 
 
 async def sync(settings: DiscordSettings) -> list[str]:
