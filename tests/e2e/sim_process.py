@@ -16,7 +16,19 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def sim_process(world: SimWorld, log_name: str = "bot-process.log", **env: str) -> subprocess.Popen[bytes]:
     """`python -m bot` in simulated mode as its own process, pointed at the fake Discord."""
-    environment = {
+    log = open(world.tmp / log_name, "ab")  # noqa: SIM115 - closed with the process
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "tests" / "e2e" / "run_bot.py")],
+        cwd=world.tmp,
+        env=sim_env(world, **env),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+
+
+def sim_env(world: SimWorld, **env: str) -> dict[str, str]:
+    """The environment of sim_process: simulated fal, the fake Discord, the test's database."""
+    return {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(world.tmp),
         "PYTHONPATH": str(ROOT),
@@ -33,11 +45,3 @@ def sim_process(world: SimWorld, log_name: str = "bot-process.log", **env: str) 
         "LOG_LEVEL": "INFO",
         **env,
     }
-    log = open(world.tmp / log_name, "ab")  # noqa: SIM115 - closed with the process
-    return subprocess.Popen(
-        [sys.executable, str(ROOT / "tests" / "e2e" / "run_bot.py")],
-        cwd=world.tmp,
-        env=environment,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
