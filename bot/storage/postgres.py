@@ -102,7 +102,8 @@ def redact(url: str) -> str:
         return f"{url.split(':', 1)[0]}://…"
 
 
-def _secrets(url: str) -> list[str]:
+def secrets(url: str) -> list[str]:
+    """The URL's password(s), to keep out of every message and log line."""
     found = []
     try:
         parts = urlsplit(url)
@@ -162,6 +163,7 @@ class PostgresDatabase:
         self._pool = pool
         self._url = url
         self._directory = directory
+        self.applied: list[int] = []  # the migrations open() applied
 
     @property
     def url(self) -> str:
@@ -196,7 +198,7 @@ class PostgresDatabase:
         db = cls(pool, url, directory)
         if migrate:
             try:
-                await db.migrate()
+                db.applied = await db.migrate()
             except BaseException as exc:
                 await db.close()
                 if isinstance(exc, asyncpg.PostgresError):
@@ -279,7 +281,7 @@ def _why(exc: BaseException, url: str) -> str:
 
 def _scrub(text: str, url: str) -> str:
     """One line, with any password of the URL masked (an error may quote what it was given)."""
-    for secret in _secrets(url):
+    for secret in secrets(url):
         text = text.replace(secret, "***")
     return " ".join(text.split())
 
