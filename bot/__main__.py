@@ -134,17 +134,18 @@ async def copy_db(settings: StorageSettings, url: str) -> int:
             f"DATABASE_PATH {settings.database_path} does not exist: nothing to copy (set DATABASE_PATH to the "
             "bot's SQLite file)"
         )
-    source = await SqliteDatabase.open(settings.database_path)
+    # The target first: one that cannot be used stops the copy before the source is even opened.
+    target = await PostgresDatabase.open(url, pool_size=2, named="copy-db's target")
     try:
-        target = await PostgresDatabase.open(url, pool_size=2)
+        source = await SqliteDatabase.open(settings.database_path)
         try:
             report = await copy_database(source, target)
         except CopyRefused as exc:
             raise ConfigurationError(f"copy-db into {redact(url)} refused: {exc}") from None
         finally:
-            await target.close()
+            await source.close()
     finally:
-        await source.close()
+        await target.close()
     print(f"{report.summary()}; from SQLite {settings.database_path} to PostgreSQL {redact(url)}")
     return 0
 
