@@ -32,9 +32,8 @@ def test_migrate_applies_on_postgresql_and_says_so_without_the_password(tmp_path
     shown = pg_empty_url.replace(pg_server.password, "***")
     first = bot(tmp_path, pg_empty_url, "migrate")
     assert first.returncode == 0, first.stderr
-    assert first.stdout.strip() == (
-        f"database PostgreSQL {shown}: applied 6 migration(s) (0001, 0002, 0003, 0004, 0005, 0006)"
-    ) or first.stdout.startswith(f"database PostgreSQL {shown}: applied ")
+    assert first.stdout.startswith(f"database PostgreSQL {shown}: applied ")
+    assert "(0001, 0002, 0003, 0004, 0005, 0006" in first.stdout  # and any later ones
     again = bot(tmp_path, pg_empty_url, "migrate")
     assert again.stdout.strip() == f"database PostgreSQL {shown}: applied 0 migration(s) (none: already up to date)"
     for result in (first, again):
@@ -57,11 +56,8 @@ def test_an_unreachable_database_is_a_check_failure_and_a_one_line_start_up_fail
         check = bot(tmp_path, url, "check")
         run = bot(tmp_path, url, "migrate")
     assert check.returncode == 1
-    assert (
-        f"✗ DATABASE_URL postgresql://sora:***@127.0.0.1:{url.split(':')[3]} cannot be used (nothing listens"
-        in (check.stdout)
-        or "✗ DATABASE_URL postgresql://sora:***@" in check.stdout
-    )
+    port = url.rsplit(":", 1)[1].split("/")[0]
+    assert f"✗ DATABASE_URL postgresql://sora:***@127.0.0.1:{port}/sora cannot be used (nothing listens" in check.stdout
     assert run.returncode == 2 and len(run.stderr.splitlines()) == 1 and run.stdout == ""
     assert run.stderr.startswith("configuration error: DATABASE_URL postgresql://sora:***@127.0.0.1:")
     for result in (check, run):
