@@ -85,7 +85,14 @@ async def _copy_table(reader: Session, writer: Session, table: str) -> None:
     columns = list(rows[0])
     sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
     for row in rows:
-        await writer.execute(sql, *(row[c] for c in columns))
+        try:
+            await writer.execute(sql, *(row[c] for c in columns))
+        except Exception as exc:  # the engine's own error (a value SQLite took and PostgreSQL will not)
+            key = {c: row[c] for c in columns[:2]}
+            raise CopyRefused(
+                f"a row of {table} ({key}) could not be copied, so nothing was kept: {type(exc).__name__}: "
+                + " ".join(str(exc).split())
+            ) from None
 
 
 async def _census(database: Database) -> CopyReport:

@@ -183,6 +183,18 @@ async def test_a_copy_between_databases_at_different_migrations_is_refused(sourc
         await target.close()
 
 
+async def test_a_row_postgresql_will_not_take_stops_the_copy_and_nothing_is_kept(source, pg_url):
+    async with source.transaction() as session:  # SQLite keeps a text in an INTEGER column; BIGINT will not
+        await session.execute("UPDATE characters SET created_by = 'someone' WHERE name = 'Bo'")
+    target = await PostgresDatabase.open(pg_url, pool_size=2)
+    try:
+        with pytest.raises(CopyRefused, match=r"a row of characters \(\{'id': 2, .*nothing was kept"):
+            await copy_database(source, target)
+        assert all(rows == [] for rows in (await everything(target)).values())
+    finally:
+        await target.close()
+
+
 # -- the command line ------------------------------------------------------------------------------------
 
 
