@@ -36,11 +36,11 @@ from bot.ops.status_report import StatusService, version
 from bot.storage.characters import CharacterStore
 from bot.storage.command_registry import CommandRegistry
 from bot.storage.database import Database
+from bot.storage.engines import open_database
 from bot.storage.job_stats import JobStats
 from bot.storage.jobs import JobStore
 from bot.storage.settings import SettingsStore
 from bot.storage.single_process import ProcessLock, hold_for_engine
-from bot.storage.sqlite import SqliteDatabase
 from bot.storage.videos import VideoStore
 
 if TYPE_CHECKING:
@@ -121,7 +121,7 @@ class App:
 
     @classmethod
     async def _open(cls, settings: Settings) -> App:
-        database = await SqliteDatabase.open(settings.database_path)
+        database = await open_database(settings)  # DATABASE_URL: PostgreSQL; else the SQLite file
         # A context made now honours SSL_CERT_FILE as httpx (fal_client) does; aiohttp's own is fixed at import.
         http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ssl.create_default_context()))
         try:
@@ -143,6 +143,8 @@ class App:
         ffmpeg = find_ffmpeg()
         if ffmpeg is None:
             log.warning("ffmpeg not found: videos over a server's upload limit will be posted as links")
+        # A local folder whatever the engine (beside DATABASE_PATH, data/tmp by default): the files kept
+        # for posting belong to this host, not to the database.
         work_dir = settings.database_path.parent / "tmp"
         work_dir.mkdir(parents=True, exist_ok=True)
         config = RunnerConfig(
@@ -260,7 +262,7 @@ class App:
 async def sync(settings: DiscordSettings) -> list[str]:
     """`python -m bot sync`: log in, install the cogs (their shapes only) and register them, whatever the
     database says; returns what was done, per scope."""
-    database = await SqliteDatabase.open(settings.database_path)  # it records what was registered
+    database = await open_database(settings)  # it records what was registered
     registry = CommandRegistry(database)
     done: list[str] = []
 

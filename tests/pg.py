@@ -9,6 +9,8 @@ Fixtures:
 - `pg_server`: the PgServer (session-scoped).
 - `pg_empty_url`: the URL of a new, empty database for this test (no migrations).
 - `pg_url`: the URL of a new database for this test, already migrated (a copy of a migrated template).
+- `database`: the bot's Database, parametrized over both engines (SQLite: a file in tmp_path; PostgreSQL:
+  PostgresDatabase.open(pg_url)), for the tests of storage, the ledger, quotas and restarts.
 
 Without the binaries, these tests fail when CI is set (CI must test PostgreSQL) and are skipped otherwise.
 """
@@ -26,9 +28,10 @@ import socket
 import subprocess
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -209,3 +212,38 @@ def pg_url(pg_server: PgServer, pg_template: str) -> Iterator[str]:
         yield pg_server.url(name)
     finally:
         pg_server.drop_database(name)
+
+
+# -- one test, both engines ------------------------------------------------------------------------------
+
+ENGINES = ["sqlite", "postgresql"]
+
+
+def integrity_errors() -> tuple[type[BaseException], ...]:
+    """What a broken constraint raises on either engine."""
+    import sqlite3
+
+    import asyncpg
+
+    return (sqlite3.IntegrityError, asyncpg.IntegrityConstraintViolationError)
+
+
+async def open_engine(engine: str, request: pytest.FixtureRequest, tmp_path: Path, pool_size: int = 5) -> Any:
+    """A migrated Database of `engine`: a real SQLite file in tmp_path, or a fresh PostgreSQL database."""
+    if engine == "sqlite":
+        from bot.storage.sqlite import SqliteDatabase
+
+        return await SqliteDatabase.open(tmp_path / "sub" / "bot.sqlite3")
+    from bot.storage.postgres import PostgresDatabase
+
+    return await PostgresDatabase.open(request.getfixturevalue("pg_url"), pool_size=pool_size)
+
+
+@pytest.fixture(params=ENGINES)
+async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Any]:
+    """The bot's Database on each engine in turn: the same test runs on SQLite and on PostgreSQL."""
+    database = await open_engine(request.param, request, tmp_path)
+    try:
+        yield database
+    finally:
+        await database.close()

@@ -17,7 +17,7 @@ from bot.domain.credentials import application_id
 from bot.fal.simulated.inputs import Shape
 from bot.fal.simulated.render import RenderFailed, caption, render
 from bot.jobs.transcode import find_ffmpeg
-from bot.storage.sqlite import SqliteDatabase
+from bot.storage.engines import describe, open_database
 
 
 @dataclass(frozen=True)
@@ -47,18 +47,22 @@ def credential_checks(settings: Settings) -> list[Check]:
     return [Check(True, f"DISCORD_TOKEN looks like a bot token (application {app_id})"), Check(True, fal)]
 
 
-async def database_check(path: Path) -> Check:
+async def database_check(settings: StorageSettings) -> Check:
+    """Which engine, whether it can be reached and opened, and the schema's version once migrated."""
+    where = describe(settings)
     try:
-        database = await SqliteDatabase.open(path)
+        database = await open_database(settings)
         try:
             async with database.reading() as session:
-                version = await session.fetch_value("SELECT MAX(version) FROM schema_migrations")
+                version = await session.fetch_value("SELECT MAX(version) AS version FROM schema_migrations")
         finally:
             await database.close()
     except ConfigurationError as exc:
-        return Check(False, str(exc))
+        return Check(False, str(exc))  # it names DATABASE_PATH or DATABASE_URL (no password), and why
     applied = len(database.applied)
-    return Check(True, f"database {path}: schema at version {version} ({applied} migration(s) applied now)")
+    return Check(
+        True, f"database {where}: reachable, migrated: schema at version {version} ({applied} migration(s) applied now)"
+    )
 
 
 async def ffmpeg_check(ffmpeg: str | None) -> Check:
@@ -119,7 +123,7 @@ async def run_checks() -> list[Check]:
     except ValidationError:
         storage = None  # already reported above
     if storage is not None:
-        checks.append(await database_check(storage.database_path))
+        checks.append(await database_check(storage))
     ffmpeg = find_ffmpeg()
     checks.append(await ffmpeg_check(ffmpeg))
     if settings is not None:

@@ -60,6 +60,7 @@ async def copy_database(source: Database, target: Database) -> CopyReport:
             count = int(await session.fetch_value(f"SELECT COUNT(*) FROM {table}"))
             if count:
                 raise CopyRefused(f"the target database is not empty ({table} has {count} rows): use a new database")
+    before = await _census(source)
     async with source.reading() as reader, target.transaction() as writer:
         for table in TABLES:
             await _copy_table(reader, writer, table)
@@ -70,9 +71,10 @@ async def copy_database(source: Database, target: Database) -> CopyReport:
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), COALESCE(MAX(id), 0) + 1, false) "
                     f"FROM {table}"
                 )
-    before, after = await _census(source), await _census(target)
-    if before != after:
-        raise CopyRefused(f"the copy differs from the original: {before} != {after}")
+        # Compared before the commit: a copy that differs is rolled back, leaving the target empty.
+        after = await _count(writer)
+        if before != after:
+            raise CopyRefused(f"the copy differs from the original, nothing was kept: {before} != {after}")
     return before
 
 
@@ -83,11 +85,22 @@ async def _copy_table(reader: Session, writer: Session, table: str) -> None:
     columns = list(rows[0])
     sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
     for row in rows:
-        await writer.execute(sql, *(row[c] for c in columns))
+        try:
+            await writer.execute(sql, *(row[c] for c in columns))
+        except Exception as exc:  # the engine's own error (a value SQLite took and PostgreSQL will not)
+            key = {c: row[c] for c in columns[:2]}
+            raise CopyRefused(
+                f"a row of {table} ({key}) could not be copied, so nothing was kept: {type(exc).__name__}: "
+                + " ".join(str(exc).split())
+            ) from None
 
 
 async def _census(database: Database) -> CopyReport:
     async with database.reading() as session:
-        rows = {table: int(await session.fetch_value(f"SELECT COUNT(*) FROM {table}")) for table in TABLES}
-        sums = await session.fetch_all("SELECT kind, SUM(amount_micros) AS total FROM ledger GROUP BY kind")
+        return await _count(session)
+
+
+async def _count(session: Session) -> CopyReport:
+    rows = {table: int(await session.fetch_value(f"SELECT COUNT(*) AS n FROM {table}")) for table in TABLES}
+    sums = await session.fetch_all("SELECT kind, SUM(amount_micros) AS total FROM ledger GROUP BY kind")
     return CopyReport(rows, {str(r["kind"]): int(r["total"]) for r in sums})

@@ -102,7 +102,8 @@ def redact(url: str) -> str:
         return f"{url.split(':', 1)[0]}://…"
 
 
-def _secrets(url: str) -> list[str]:
+def secrets(url: str) -> list[str]:
+    """The URL's password(s), to keep out of every message and log line."""
     found = []
     try:
         parts = urlsplit(url)
@@ -162,6 +163,7 @@ class PostgresDatabase:
         self._pool = pool
         self._url = url
         self._directory = directory
+        self.applied: list[int] = []  # the migrations open() applied
 
     @property
     def url(self) -> str:
@@ -177,12 +179,14 @@ class PostgresDatabase:
         migrate: bool = True,
         directory: Path = PG_MIGRATIONS_DIR,
         connect_timeout: float = CONNECT_TIMEOUT_SECONDS,
+        named: str = "DATABASE_URL",
     ) -> PostgresDatabase:
         """Connect a pool of up to `pool_size` connections and apply the migrations not yet applied.
         Raises ConfigurationError (one line, no password) when the server cannot be reached, refuses the
-        credentials, has no such database, or the schema cannot be brought up to date."""
+        credentials, has no such database, or the schema cannot be brought up to date. `named`: what the
+        message calls the URL (the setting, or copy-db's target)."""
         if urlsplit(url).scheme not in SCHEMES:
-            raise _unusable(url, "it must start with postgresql:// or postgres://")
+            raise _unusable(url, "it must start with postgresql:// or postgres://", named)
         try:
             pool = await asyncpg.create_pool(
                 url,
@@ -192,15 +196,16 @@ class PostgresDatabase:
                 init=_init_connection,
             )
         except Exception as exc:  # asyncpg raises many kinds; each becomes one line for the operator
-            raise _unusable(url, _why(exc, url)) from None
+            raise _unusable(url, _why(exc, url), named) from None
         db = cls(pool, url, directory)
         if migrate:
             try:
-                await db.migrate()
+                db.applied = await db.migrate()
             except BaseException as exc:
                 await db.close()
                 if isinstance(exc, asyncpg.PostgresError):
-                    raise _unusable(url, f"its schema cannot be brought up to date: {_scrub(str(exc), url)}") from None
+                    why = f"its schema cannot be brought up to date: {_scrub(str(exc), url)}"
+                    raise _unusable(url, why, named) from None
                 raise
         return db
 
@@ -248,7 +253,9 @@ class PostgresDatabase:
         await self._pool.close()
 
 
-def _unusable(url: str, reason: str) -> ConfigurationError:
+def _unusable(url: str, reason: str, named: str = "DATABASE_URL") -> ConfigurationError:
+    if named != "DATABASE_URL":
+        return ConfigurationError(f"{named} {redact(url)} cannot be used ({reason})")
     return ConfigurationError(
         f"DATABASE_URL {redact(url)} cannot be used ({reason}): set DATABASE_URL to a PostgreSQL database the "
         "bot can log in to (postgresql://USER:PASSWORD@HOST:PORT/DATABASE), or unset it to use the SQLite file "
@@ -279,7 +286,7 @@ def _why(exc: BaseException, url: str) -> str:
 
 def _scrub(text: str, url: str) -> str:
     """One line, with any password of the URL masked (an error may quote what it was given)."""
-    for secret in _secrets(url):
+    for secret in secrets(url):
         text = text.replace(secret, "***")
     return " ".join(text.split())
 

@@ -48,15 +48,28 @@ class World:
     channel_id: int
     user_id: int
     tmp: Path
+    # DATABASE_URL of the bot: None for the SQLite file under tmp (data/bot.sqlite3), else a PostgreSQL
+    # database of its own. tests/e2e/helpers.py reads and writes either (db_rows, db_execute).
+    database_url: str | None = None
 
 
 @pytest.fixture
-async def world(discord_fake: FakeDiscord, fake_fal: FakeFal, tmp_path: Path) -> World:
+def engine() -> str:
+    """The bot's database engine: SQLite unless a test parametrizes it, as
+    `@pytest.mark.parametrize("engine", ENGINES)` (tests/pg.py) does to run on PostgreSQL too."""
+    return "sqlite"
+
+
+@pytest.fixture
+async def world(
+    discord_fake: FakeDiscord, fake_fal: FakeFal, tmp_path: Path, engine: str, request: pytest.FixtureRequest
+) -> World:
     fake_fal.expected_key = FAL_KEY
     guild = discord_fake.add_guild(premium_tier=0)
     channel = discord_fake.add_channel(guild.id, name="videos")
     user = discord_fake.add_user(username="alice")
-    return World(discord_fake, fake_fal, guild.id, channel.id, user.id, tmp_path)
+    url = request.getfixturevalue("pg_url") if engine == "postgresql" else None
+    return World(discord_fake, fake_fal, guild.id, channel.id, user.id, tmp_path, url)
 
 
 def settings_for(world: World, **overrides: Any) -> Settings:
@@ -68,6 +81,7 @@ def settings_for(world: World, **overrides: Any) -> Settings:
         fal_poll_min_seconds=0.2,
         fal_poll_max_seconds=0.5,
         progress_min_interval_seconds=1.0,
+        database_url=world.database_url,
     )
     values.update(overrides)
     return Settings(_env_file=None, **values)
@@ -121,6 +135,7 @@ def bot_process(world: World, **env: str) -> subprocess.Popen[bytes]:
         "TEST_DISCORD_API": world.discord.api_base,
         "TEST_DISCORD_GATEWAY": world.discord.gateway_url,
         "LOG_LEVEL": "INFO",
+        **({"DATABASE_URL": world.database_url} if world.database_url else {}),
         **env,
     }
     log = open(world.tmp / "bot-process.log", "ab")  # noqa: SIM115 - closed with the process

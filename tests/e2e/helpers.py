@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import hashlib
 import sqlite3
 import time
@@ -89,30 +90,75 @@ async def private_refusal(fake: FakeDiscord, inter: FakeInteraction) -> str:
     return str(sent.json["content"])
 
 
-def db_row(world: Any, sql: str = "SELECT * FROM jobs WHERE id = 1") -> dict[str, Any] | None:
-    """One row of the bot's database, read from its file (None until the file and table exist)."""
+def db_rows(world: Any, sql: str, *args: Any) -> list[dict[str, Any]]:
+    """Rows of the bot's database, whichever engine it runs on (`?` placeholders): read from another
+    connection, so only what the bot has committed. Empty until the database and the table exist."""
+    if world.database_url is not None:
+        return _on_postgres(world.database_url, "fetch", sql, args)
     path = world.tmp / "data" / "bot.sqlite3"
     if not path.exists():
-        return None
+        return []
     conn = sqlite3.connect(path)
     conn.row_factory = sqlite3.Row
     try:
-        found = conn.execute(sql).fetchone()
+        return [dict(r) for r in conn.execute(sql, args).fetchall()]
     except sqlite3.OperationalError:
-        return None
+        return []
     finally:
         conn.close()
-    return dict(found) if found else None
+
+
+def db_execute(world: Any, *statements: tuple[str, tuple[Any, ...]] | str) -> None:
+    """Write to the bot's database behind its back (as a crash would leave it), in one transaction."""
+    pairs = [(s, ()) if isinstance(s, str) else s for s in statements]
+    if world.database_url is not None:
+        _on_postgres(world.database_url, "execute", pairs, ())
+        return
+    conn = sqlite3.connect(world.tmp / "data" / "bot.sqlite3")
+    try:
+        for sql, args in pairs:
+            conn.execute(sql, args)
+        conn.commit()
+    finally:
+        conn.close()
+
+
+def _on_postgres(url: str, what: str, sql: Any, args: tuple[Any, ...]) -> Any:
+    """A small synchronous adapter over asyncpg: one connection, in a thread of its own (the test's event
+    loop is busy running the bot, and these helpers are called from plain lambdas)."""
+    import asyncpg
+
+    from bot.storage.postgres import to_numbered
+
+    async def run() -> Any:
+        conn = await asyncpg.connect(url)
+        try:
+            if what == "fetch":
+                try:
+                    return [dict(r.items()) for r in await conn.fetch(to_numbered(sql), *args)]
+                except asyncpg.UndefinedTableError:
+                    return []
+            async with conn.transaction():
+                for statement, values in sql:
+                    await conn.execute(to_numbered(statement), *values)
+            return None
+        finally:
+            await conn.close()
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, run()).result(timeout=30)
+
+
+def db_row(world: Any, sql: str = "SELECT * FROM jobs WHERE id = 1") -> dict[str, Any] | None:
+    """One row of the bot's database (None until the database and the table exist, or no such row)."""
+    found = db_rows(world, sql)
+    return found[0] if found else None
 
 
 def ledger_of(world: Any, job_id: int = 1) -> list[tuple[str, int]]:
     """The job's ledger entries, oldest first: (kind, millionths of a dollar)."""
-    conn = sqlite3.connect(world.tmp / "data" / "bot.sqlite3")
-    try:
-        rows = conn.execute("SELECT kind, amount_micros FROM ledger WHERE job_id = ? ORDER BY id", (job_id,))
-        return [(kind, amount) for kind, amount in rows]
-    finally:
-        conn.close()
+    rows = db_rows(world, "SELECT kind, amount_micros FROM ledger WHERE job_id = ? ORDER BY id", job_id)
+    return [(r["kind"], r["amount_micros"]) for r in rows]
 
 
 def job_messages(world: Any, job_id: int = 1) -> list[dict[str, Any]]:

@@ -18,6 +18,10 @@ from tests.e2e.helpers import (
 )
 from tests.e2e.helpers import ledger_of as ledger
 from tests.fakes.fal import JobScript, default_video_path
+from tests.pg import ENGINES
+
+# Exactly once on either engine: one submission, one message, an exact ledger, whatever the faults.
+pytestmark = pytest.mark.parametrize("engine", ENGINES)
 
 FAST = dict(queue_seconds=0.3, run_seconds=0.5)
 

@@ -9,15 +9,14 @@ killed mid-submit before fal had the request, and the row rewound to the write b
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
 from tests.e2e.conftest import bot_process, kill9
+from tests.e2e.helpers import db_execute, eventually, job_messages, options
 from tests.e2e.helpers import db_row as row
-from tests.e2e.helpers import eventually, job_messages, options
 from tests.e2e.helpers import ledger_of as ledger
 from tests.fakes.fal import JobScript
 
@@ -91,10 +90,7 @@ async def test_kill_9_then_restart(world, moment: Moment):
         if first.poll() is None:
             kill9(first)
     if moment.name == "pending":
-        conn = sqlite3.connect(world.tmp / "data" / "bot.sqlite3")
-        conn.execute("UPDATE jobs SET state = 'pending', submitted_at = NULL WHERE id = 1")
-        conn.commit()
-        conn.close()
+        db_execute(world, "UPDATE jobs SET state = 'pending', submitted_at = NULL WHERE id = 1")
     # The next process meets a healthy world.
     world.discord.faults.clear()
     world.fal.files_open.set()

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
+
+import pytest
 
 from bot.domain.models import JobState
 from tests.e2e.helpers import (
     callbacks,
+    db_rows,
     eventually,
     eventually_async,
     followups,
@@ -17,16 +19,16 @@ from tests.e2e.helpers import (
     private_refusal,
 )
 from tests.fakes.fal import JobScript
+from tests.pg import ENGINES
+
+# Quotas on either engine: refusals, admin changes, refunds and /usage read and write the same ledger.
+pytestmark = pytest.mark.parametrize("engine", ENGINES)
 
 MANAGE_GUILD = 1 << 5
 
 
 def rows(world, sql: str) -> list[tuple]:
-    conn = sqlite3.connect(world.tmp / "data" / "bot.sqlite3")
-    try:
-        return conn.execute(sql).fetchall()
-    finally:
-        conn.close()
+    return [tuple(row.values()) for row in db_rows(world, sql)]
 
 
 async def test_over_the_limit_is_refused_privately_before_fal(world, start_bot):

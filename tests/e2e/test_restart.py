@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 import aiohttp
+import pytest
 
 from bot.domain.models import JobState
 from tests.e2e.conftest import bot_process, kill9
-from tests.e2e.helpers import db_row, eventually, eventually_async, job_in_state, options, video_posts
+from tests.e2e.helpers import db_execute, db_row, eventually, eventually_async, job_in_state, options, video_posts
 from tests.fakes.fal import JobScript
+from tests.pg import ENGINES
+
+# Restarts on either engine: the job's state, its ledger and its files must come back the same way.
+pytestmark = pytest.mark.parametrize("engine", ENGINES)
 
 
 def job_row(world, job_id: int = 1) -> dict | None:
@@ -67,16 +70,16 @@ async def test_job_caught_while_submitting_is_failed_not_resubmitted(world, star
     bot = await start_bot()
     await bot.stop()
     # The bot died between "about to submit" and "request id stored".
-    conn = sqlite3.connect(world.tmp / "data" / "bot.sqlite3")
-    conn.execute(
-        "INSERT INTO jobs (kind, state, guild_id, channel_id, user_id, endpoint, arguments, prompt, model, duration,"
-        " aspect_ratio, resolution, cost_usd, progress_message_id, created_at, updated_at) VALUES "
-        "('text_to_video', 'submitting', ?, ?, ?, 'fal-ai/sora-2/text-to-video', '{}', 'p', 'sora-2', 4,"
-        " '16:9', '720p', 0.4, ?, 0, 0)",
-        (world.guild_id, world.channel_id, world.user_id, progress_id),
+    db_execute(
+        world,
+        (
+            "INSERT INTO jobs (kind, state, guild_id, channel_id, user_id, endpoint, arguments, prompt, model, "
+            "duration, aspect_ratio, resolution, cost_usd, progress_message_id, created_at, updated_at) VALUES "
+            "('text_to_video', 'submitting', ?, ?, ?, 'fal-ai/sora-2/text-to-video', '{}', 'p', 'sora-2', 4,"
+            " '16:9', '720p', 0.4, ?, 0, 0)",
+            (world.guild_id, world.channel_id, world.user_id, progress_id),
+        ),
     )
-    conn.commit()
-    conn.close()
 
     bot = await start_bot()
     job = await eventually_async(lambda: job_in_state(bot.app.jobs, 1, JobState.FAILED))
@@ -101,11 +104,9 @@ async def test_crash_after_posting_does_not_post_twice(world, start_bot):
     await eventually_async(lambda: job_in_state(bot.app.jobs, 1, JobState.DELIVERED))
     await bot.stop()
     # Rewind to the moment after Discord took the post and before the database heard of it.
-    conn = sqlite3.connect(world.tmp / "data" / "bot.sqlite3")
-    conn.execute("DELETE FROM videos")
-    conn.execute("UPDATE jobs SET state = 'uploading', video_message_id = NULL, finished_at = NULL")
-    conn.commit()
-    conn.close()
+    db_execute(
+        world, "DELETE FROM videos", "UPDATE jobs SET state = 'uploading', video_message_id = NULL, finished_at = NULL"
+    )
 
     bot = await start_bot()
     job = await eventually_async(lambda: job_in_state(bot.app.jobs, 1, JobState.DELIVERED))

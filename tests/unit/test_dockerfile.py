@@ -168,7 +168,8 @@ def test_the_dockerfile_steps_install_and_pass_check_in_a_fresh_venv(tmp_path):
         [python, "-m", "bot", "check"], cwd=workdir, env=bot_env, capture_output=True, text=True, timeout=300
     )
     assert check.returncode == 0, check.stdout + check.stderr
-    assert "✗" not in check.stdout and f"database {image / 'data' / 'sora-bot.sqlite3'}" in check.stdout
+    assert "✗" not in check.stdout
+    assert f"database SQLite {image / 'data' / 'sora-bot.sqlite3'}: reachable, migrated" in check.stdout
     health = json.loads(kinds["HEALTHCHECK"].split(" CMD ")[1])
     unhealthy = subprocess.run(health, cwd=workdir, env=bot_env, capture_output=True, text=True, timeout=60)
     assert unhealthy.returncode == 1 and "no gateway heartbeat" in unhealthy.stdout  # no bot is running

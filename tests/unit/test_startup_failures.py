@@ -190,5 +190,5 @@ def test_health_says_unhealthy_with_status_1_on_a_settings_error(tmp_path):
 def test_help_describes_every_command(tmp_path):
     result = start(tmp_path, {}, "--help")
     assert result.returncode == 0
-    for command in ("run", "migrate", "sync", "check", "invite", "health"):
+    for command in ("run", "migrate", "sync", "check", "copy-db", "invite", "health"):
         assert re.search(rf"^\s+{command}\s+\S", result.stdout, re.MULTILINE), command

@@ -5,7 +5,6 @@ from bot.domain.blocklist import contains_blocked, normalise
 from bot.domain.guild_settings import GuildSettings, refusal, shape_arguments
 from bot.fal.errors import refusal_sentence
 from bot.storage.settings import SettingsStore
-from bot.storage.sqlite import SqliteDatabase
 
 
 @pytest.mark.parametrize(
@@ -62,8 +61,7 @@ def test_ip_refusals_are_explained():
     assert "intellectual property" in refusal_sentence(detail)
 
 
-async def test_settings_are_stored_and_audited(tmp_path):
-    database = await SqliteDatabase.open(tmp_path / "s.sqlite3")
+async def test_settings_are_stored_and_audited(database):  # on SQLite and PostgreSQL (tests/pg.py)
     settings = SettingsStore(database, clock=lambda: 5.0)
     assert await settings.get(1) == GuildSettings()
     await settings.change(1, 9, "channels_add", allowed_channels=(3, 4))
@@ -87,4 +85,3 @@ async def test_settings_are_stored_and_audited(tmp_path):
     ]
     with pytest.raises(ValueError):
         await settings.change(1, 9, "x", owner_id=1)
-    await database.close()

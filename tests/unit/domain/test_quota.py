@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import sqlite3
 
 import pytest
 
@@ -17,8 +16,8 @@ from bot.fal.simulated.queue import SimulatedFal
 from bot.jobs.runner import JobRunner, Origin, RunnerConfig
 from bot.ops.quota import QuotaService
 from bot.storage.jobs import JobStore
-from bot.storage.sqlite import SqliteDatabase
 from bot.storage.videos import VideoStore
+from tests.pg import integrity_errors
 from tests.unit.jobs.test_jobs import RecordingMessenger
 
 UTC = dt.UTC
@@ -119,15 +118,13 @@ def test_help_says_what_is_left_or_that_there_is_no_limit_then_the_rules():
 
 
 @pytest.fixture
-async def store(tmp_path):
-    database = await SqliteDatabase.open(tmp_path / "q.sqlite3")
+async def store(database):  # the ledger on SQLite and on PostgreSQL: `database` (tests/pg.py) is both
     clock = Clock(dt.datetime(2026, 11, 25, 12, 0, tzinfo=UTC))  # a Wednesday
     store = JobStore(database, clock=clock)
     store.clock = clock  # the test moves time through it
     store.db = database
     store.videos = VideoStore(database)
-    yield store
-    await database.close()
+    return store
 
 
 def runner(store: JobStore, quota: Limits) -> JobRunner:
@@ -271,7 +268,7 @@ async def test_a_commit_and_a_refund_never_both_happen(store):
         await ledger_sql.settle(session, job.id, "refund", 2.0)
         await ledger_sql.settle(session, job.id, "commit", 3.0)
     assert [k for k, _ in await ledger(store)] == ["reserve", "commit"]
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(integrity_errors()):
         async with store.db.transaction() as session:
             await session.execute(
                 "INSERT INTO ledger (guild_id, user_id, job_id, kind, amount_micros, period_start, created_at) "

@@ -7,12 +7,10 @@ from bot.domain import sora
 from bot.domain.models import JobState
 from bot.jobs.runner import JobRunner, Origin, RunnerConfig
 from bot.storage.jobs import JobStore
-from bot.storage.sqlite import SqliteDatabase
 from bot.storage.videos import VideoStore
 
 
-async def test_the_next_start_removes_the_folders_of_ended_jobs_only(tmp_path):
-    database = await SqliteDatabase.open(tmp_path / "bot.sqlite3")
+async def test_the_next_start_removes_the_folders_of_ended_jobs_only(tmp_path, database):  # both engines
     store = JobStore(database)
     work = tmp_path / "work"
     config = RunnerConfig(work_dir=work)
@@ -31,4 +29,3 @@ async def test_the_next_start_removes_the_folders_of_ended_jobs_only(tmp_path):
     await runner.resume_all()
 
     assert sorted(p.name for p in work.iterdir()) == sorted(["jobnotes", f"job{waiting.id}"])
-    await database.close()

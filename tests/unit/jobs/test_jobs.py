@@ -16,7 +16,6 @@ from bot.domain.models import Job, JobState
 from bot.fal.queue import FalQueue
 from bot.jobs.runner import JobRunner, Origin, RunnerConfig
 from bot.storage.jobs import JobStore
-from bot.storage.sqlite import SqliteDatabase
 from bot.storage.videos import VideoStore
 from tests.fakes.fal import JobScript
 
@@ -53,18 +52,17 @@ class RecordingMessenger:
 
 
 @pytest.fixture
-async def parts(tmp_path, fake_fal):
-    database = await SqliteDatabase.open(tmp_path / "jobs.sqlite3")
+async def parts(fake_fal, database, tmp_path):  # the pipeline on SQLite and on PostgreSQL (tests/pg.py)
     session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=fake_fal.client_ssl_context()))
     fal = FalQueue(fal_client.AsyncClient(key="test-fal-key"), http=session)
-    yield JobStore(database), fal, session, fake_fal, VideoStore(database)
+    yield JobStore(database), fal, session, fake_fal, VideoStore(database), tmp_path / "work"
     await session.close()
-    await database.close()
 
 
 def runner_with(parts, messenger, **config) -> JobRunner:
-    store, fal, session, _, videos = parts
-    values = dict(poll_min=0.1, poll_max=0.2, progress_interval=0.0, work_dir=None, ffmpeg=None)
+    store, fal, session, _, videos, work = parts
+    # A work folder of the test's own: the shared default (/tmp/sora-bot-work) has a job1 in every run.
+    values = dict(poll_min=0.1, poll_max=0.2, progress_interval=0.0, work_dir=work, ffmpeg=None)
     values.update(config)
     return JobRunner(store, videos, fal, messenger, session, sora.PriceTable(), RunnerConfig(**values))
 

@@ -1,10 +1,9 @@
-import sqlite3
-
 import pytest
 
 from bot.domain.models import JobState, Video, VideoSpec
 from bot.storage.jobs import JobAlreadyFinished, JobStore
 from bot.storage.videos import VideoStore
+from tests.pg import integrity_errors
 
 SPEC = VideoSpec(kind="text_to_video", prompt="p", model="sora-2", duration=4, aspect_ratio="16:9", resolution="720p")
 
@@ -69,7 +68,7 @@ async def test_a_request_id_belongs_to_one_job(store):
     first = await _job(store)
     second = await _job(store)
     await store.update_job(first.id, request_id="same")
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(integrity_errors()):
         await store.update_job(second.id, request_id="same")
 
 

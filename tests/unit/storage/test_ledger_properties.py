@@ -66,6 +66,11 @@ from bot.storage.sqlite import SqliteDatabase
 from bot.storage.videos import VideoStore
 from tests.fakes.crashing_sqlite import Crash, CrashingConnection
 
+# SQLite only, by design (not the `database` fixture of both engines): the crashes are injected by a proxy of
+# aiosqlite's connection (tests/fakes/crashing_sqlite.py) between any two statements, which PostgreSQL's pool
+# has no counterpart for. The same ledger and lifecycle rules run on PostgreSQL in test_jobs.py,
+# tests/unit/domain/test_quota.py and test_quota_race.py.
+
 UTC = dt.UTC
 START = dt.datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 PERIOD = Period.DAILY
