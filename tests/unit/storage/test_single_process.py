@@ -122,9 +122,9 @@ def test_migrate_and_check_work_beside_a_running_bot(tmp_path, command):
         out = result.stdout + result.stderr
         assert "another bot process" not in out and "Traceback" not in out
         if command == "migrate":
-            assert result.returncode == 0 and f"database {database}: applied " in result.stdout
+            assert result.returncode == 0 and f"database SQLite {database}: applied " in result.stdout
         else:
-            assert f"✓ database {database}: schema at version" in result.stdout
+            assert f"✓ database SQLite {database}: reachable, migrated: schema at version" in result.stdout
         assert process.poll() is None  # and the bot's lock is untouched
         with pytest.raises(ConfigurationError):
             hold(database)
