@@ -252,10 +252,21 @@ class JobStore:
 
     # -- leases ---------------------------------------------------------------------------------------
 
-    async def claim(self, owner: str, lease_seconds: float, limit: int = 100) -> list[Job]:
+    @property
+    def exclusive(self) -> bool:
+        """One process per database (SQLite: a second process on the file is refused): at a start, every
+        unfinished job is an orphan of the process before, whatever its lease says."""
+        return self._db.engine == "sqlite"
+
+    async def claim(self, owner: str, lease_seconds: float, limit: int = 100, *, orphans: bool = False) -> list[Job]:
         """Take up to `limit` unfinished jobs that nobody holds (never leased, released, or their owner's
-        lease expired: it died), in id order; returns them, now `owner`'s until now + lease_seconds."""
+        lease expired: it died), in id order; returns them, now `owner`'s until now + lease_seconds.
+        orphans: take every unfinished job whoever holds it (a start on an `exclusive` database)."""
         now = self._clock()
+        since: tuple[object, ...] = (now,)
+        claimable = _CLAIMABLE
+        if orphans:  # everyone's but ours (a claim in batches must not take its own jobs again)
+            claimable, since = f"state NOT IN {_FINISHED_SQL} AND (lease_owner IS NULL OR lease_owner <> ?)", (owner,)
         # PostgreSQL: several processes claim at once; FOR UPDATE SKIP LOCKED makes each take rows no other
         # claimer has locked, so two never take the same job (and the outer WHERE checks again). SQLite
         # has one process per file and writers that take turns: the same statement without the row lock.
@@ -263,13 +274,13 @@ class JobStore:
         async with self._db.transaction() as session:
             rows = await session.fetch_all(
                 "UPDATE jobs SET lease_owner = ?, lease_expires_at = ? "
-                f"WHERE id IN (SELECT id FROM jobs WHERE {_CLAIMABLE} ORDER BY id LIMIT ?{lock}) AND {_CLAIMABLE} "
+                f"WHERE id IN (SELECT id FROM jobs WHERE {claimable} ORDER BY id LIMIT ?{lock}) AND {claimable} "
                 f"RETURNING {_JOB_COLUMNS}",
                 owner,
                 now + lease_seconds,
-                now,
+                *since,
                 limit,
-                now,
+                *since,
             )
         return sorted((_job(r) for r in rows), key=lambda j: j.id)
 
@@ -308,6 +319,11 @@ class JobStore:
             if released:
                 await self._notify(session, "released")
         return released
+
+    async def holder(self, job_id: int) -> str | None:
+        """Who holds the job's lease now (None: nobody)."""
+        async with self._db.reading() as session:
+            return await session.fetch_value("SELECT lease_owner FROM jobs WHERE id = ?", job_id)  # type: ignore[no-any-return]
 
     async def leased_jobs(self, owner: str) -> list[Job]:
         """The unfinished jobs `owner` holds (/status: jobs owned)."""

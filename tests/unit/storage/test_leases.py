@@ -237,3 +237,15 @@ async def test_two_claimers_racing_on_postgresql_never_take_the_same_job(pg_url)
     finally:
         await first.close()
         await second.close()
+
+
+async def test_a_start_on_an_exclusive_database_takes_every_orphan_at_once(store, db, clock):
+    """SQLite has one process per file: at a start, the jobs of the process before are orphans, even
+    though their leases have not run out (it was killed a moment ago)."""
+    held = [await new_job(store, owner="dead") for _ in range(3)]
+    assert store.exclusive == (db.engine == "sqlite")
+    assert await store.claim("new", 30.0) == []
+    first = await store.claim("new", 30.0, limit=2, orphans=True)
+    rest = await store.claim("new", 30.0, limit=2, orphans=True)
+    assert [j.id for j in first + rest] == [j.id for j in held]
+    assert await store.claim("new", 30.0, limit=2, orphans=True) == []  # its own are not taken again
