@@ -246,8 +246,11 @@ class JobRunner:
         if not self._stopping:
             await self._store.renew(self.owner, self._config.lease_seconds, self._shards)  # the processes row
             resumed = await self._claim(orphans=self._store.exclusive)
-            if await self._store.listen(self._notice):
-                log.info("listening for other processes' notices")
+            try:
+                if await self._store.listen(self._notice):
+                    log.info("listening for other processes' notices")
+            except Exception as exc:  # the notices only hurry what the heartbeat does anyway
+                log.warning("cannot listen for other processes' notices (%s: %s)", type(exc).__name__, exc)
             self._heartbeat_task = asyncio.create_task(self._heartbeat(), name="lease-heartbeat")
         for job in await self._store.unshown_finals():
             if job.id not in self._tasks:
