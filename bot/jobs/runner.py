@@ -244,7 +244,7 @@ class JobRunner:
         saw get it."""
         resumed = 0
         if not self._stopping:
-            await self._store.renew(self.owner, self._config.lease_seconds, self._shards)  # the processes row
+            # The processes row is written by the first beat: a start with nothing to claim writes nothing.
             resumed = await self._claim(orphans=self._store.exclusive)
             try:
                 if await self._store.listen(self._notice):
@@ -262,7 +262,7 @@ class JobRunner:
     async def _claim(self, *, orphans: bool = False) -> int:
         """Take the claimable jobs, batch by batch, and start each from its stored state."""
         started = 0
-        while not self._stopping:
+        while not self._stopping and await self._store.any_claimable(self.owner, orphans=orphans):
             jobs = await self._store.claim(
                 self.owner, self._config.lease_seconds, self._config.claim_batch, orphans=orphans
             )

@@ -263,10 +263,7 @@ class JobStore:
         lease expired: it died), in id order; returns them, now `owner`'s until now + lease_seconds.
         orphans: take every unfinished job whoever holds it (a start on an `exclusive` database)."""
         now = self._clock()
-        since: tuple[object, ...] = (now,)
-        claimable = _CLAIMABLE
-        if orphans:  # everyone's but ours (a claim in batches must not take its own jobs again)
-            claimable, since = f"state NOT IN {_FINISHED_SQL} AND (lease_owner IS NULL OR lease_owner <> ?)", (owner,)
+        claimable, since = _claimable(owner, now, orphans)
         # PostgreSQL: several processes claim at once; FOR UPDATE SKIP LOCKED makes each take rows no other
         # claimer has locked, so two never take the same job (and the outer WHERE checks again). SQLite
         # has one process per file and writers that take turns: the same statement without the row lock.
@@ -283,6 +280,14 @@ class JobStore:
                 *since,
             )
         return sorted((_job(r) for r in rows), key=lambda j: j.id)
+
+    async def any_claimable(self, owner: str, *, orphans: bool = False) -> bool:
+        """Whether claim() would take anything: a read, so that a heartbeat with nothing to take writes
+        nothing (on SQLite a write takes the file's one write lock)."""
+        claimable, since = _claimable(owner, self._clock(), orphans)
+        async with self._db.reading() as session:
+            row = await session.fetch_one(f"SELECT id FROM jobs WHERE {claimable} LIMIT 1", *since)
+        return row is not None
 
     async def renew(self, owner: str, lease_seconds: float, shards: str | None = None) -> set[int]:
         """The heartbeat: extend every unfinished job `owner` holds (one UPDATE) and its process row;
@@ -315,7 +320,14 @@ class JobStore:
                 f"WHERE lease_owner = ? AND state NOT IN {_FINISHED_SQL}",
                 owner,
             )
-            await session.execute("UPDATE processes SET stopped_at = ? WHERE id = ?", now, owner)
+            await session.execute(
+                "INSERT INTO processes (id, started_at, heartbeat_at, stopped_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET stopped_at = excluded.stopped_at",  # a row, even before a beat
+                owner,
+                now,
+                now,
+                now,
+            )
             if released:
                 await self._notify(session, "released")
         return released
@@ -358,6 +370,14 @@ class JobStore:
         """A notice to the other processes, sent when this transaction commits (PostgreSQL only)."""
         if self._db.engine == "postgresql":
             await session.execute("SELECT pg_notify(?, ?)", NOTICES, payload)
+
+
+def _claimable(owner: str, now: float, orphans: bool) -> tuple[str, tuple[object, ...]]:
+    """The WHERE of a claim and its values: unfinished jobs whose lease is free or has run out; orphans:
+    every unfinished job but the owner's own (a claim in batches must not take them again)."""
+    if orphans:
+        return f"state NOT IN {_FINISHED_SQL} AND (lease_owner IS NULL OR lease_owner <> ?)", (owner,)
+    return _CLAIMABLE, (now,)
 
 
 def _job(row: Row) -> Job:
