@@ -60,7 +60,8 @@ from bot.storage.jobs import DEFAULT_LEASE_SECONDS, JobAlreadyFinished, JobStore
 from bot.storage.settings import SettingsStore
 from bot.storage.videos import VideoStore
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(__name__)  # job lines only, each starting with _who(job)
+lease_log = logging.getLogger("bot.jobs.leases")  # the process's leases as a whole
 
 STATUS_FAILURES_ALLOWED = 8
 SUBMIT_ATTEMPTS = 3
@@ -248,9 +249,9 @@ class JobRunner:
             resumed = await self._claim(orphans=self._store.exclusive)
             try:
                 if await self._store.listen(self._notice):
-                    log.info("listening for other processes' notices")
+                    lease_log.info("listening for other processes' notices")
             except Exception as exc:  # the notices only hurry what the heartbeat does anyway
-                log.warning("cannot listen for other processes' notices (%s: %s)", type(exc).__name__, exc)
+                lease_log.warning("cannot listen for other processes' notices (%s: %s)", type(exc).__name__, exc)
             self._heartbeat_task = asyncio.create_task(self._heartbeat(), name="lease-heartbeat")
         for job in await self._store.unshown_finals():
             if job.id not in self._tasks:
@@ -298,13 +299,13 @@ class JobRunner:
                 await self._drop_lost(held)
                 claimed = await self._claim()
                 if claimed:
-                    log.info("took over %d job(s) from processes that stopped or died", claimed)
+                    lease_log.info("took over %d job(s) from processes that stopped or died", claimed)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("renewing the job leases failed (%s: %s)", type(exc).__name__, exc)
+                lease_log.warning("renewing the job leases failed (%s: %s)", type(exc).__name__, exc)
                 if time.monotonic() - renewed_at > lease and self._tasks:
-                    log.warning("the job leases have run out: stopping %d job task(s)", len(self._tasks))
+                    lease_log.warning("the job leases have run out: stopping %d job task(s)", len(self._tasks))
                     await self._abandon(list(self._tasks))
 
     async def _drop_lost(self, held: set[int]) -> None:
@@ -315,7 +316,7 @@ class JobRunner:
             if job is not None and not job.state.finished and await self._store.holder(job_id) != self.owner:
                 lost.append(job_id)
         if lost:
-            log.warning("jobs %s were taken over by another process: their tasks stop", lost)
+            lease_log.warning("jobs %s were taken over by another process: their tasks stop", lost)
             await self._abandon(lost)
 
     async def _abandon(self, job_ids: list[int]) -> None:
@@ -356,9 +357,10 @@ class JobRunner:
             try:
                 released = await self._store.release(self.owner)
             except Exception as exc:
-                log.warning("could not release the job leases (%s); they expire on their own", exc)
+                lease_log.warning("could not release the job leases (%s); they expire on their own", exc)
             else:
-                log.info("released %d job(s) to the other processes", released)
+                if released:
+                    lease_log.info("released %d job(s) to the other processes", released)
 
     async def wait_idle(self) -> None:
         while self._tasks or self._chores:
