@@ -156,6 +156,7 @@ class App:
             ffmpeg=ffmpeg,
             work_dir=work_dir,
             quota_defaults=quota_defaults(settings),
+            lease_seconds=settings.job_lease_seconds,
         )
         quotas = QuotaService(database, videos, quota_defaults(settings))
         characters = CharacterStore(database)

@@ -121,6 +121,7 @@ class Settings(DiscordSettings):
     fal_poll_min_seconds: float = Field(2.0, gt=0)
     fal_poll_max_seconds: float = Field(5.0, gt=0)
     fal_job_timeout_seconds: float = Field(3600.0, gt=0)
+    job_lease_seconds: float = Field(30.0, ge=5)  # a dead process's jobs move to a live one after this
     # fal's platform API, where a submit whose answer was lost is found again (tests point it at a fake).
     fal_platform_url: str = "https://api.fal.ai/v1"
     progress_min_interval_seconds: float = Field(3.0, ge=0)

@@ -1,13 +1,22 @@
 """The job runner: one task and one state machine per job, every transition persisted before it is
-acted on, so a restart resumes each unfinished job from where it was and delivers it exactly once."""
+acted on, so a restart resumes each unfinished job from where it was and delivers it exactly once.
+
+Leases (bot/storage/jobs.py): the runner's process (`owner`) holds the jobs it runs. It creates its jobs
+leased to itself, claims orphaned ones at start, and a heartbeat (every lease/3 s) renews its leases and
+claims those whose owner died (its lease ran out) or stopped cleanly (released: told at once by a notice
+on PostgreSQL). Every write of a job is fenced by the owner: a task whose job was taken over gets
+LeaseLost and stops quietly (no effects). A clean stop releases the leases once the tasks are stopped."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
+import os
 import random
+import secrets
 import shutil
+import socket
 import tempfile
 import time
 from collections.abc import Callable, Coroutine
@@ -47,11 +56,12 @@ from bot.jobs.machine import (
 from bot.jobs.probe import probe
 from bot.jobs.progress import ProgressReporter
 from bot.jobs.transcode import fit
-from bot.storage.jobs import JobAlreadyFinished, JobStore, Reservation
+from bot.storage.jobs import DEFAULT_LEASE_SECONDS, JobAlreadyFinished, JobStore, LeaseLost, Reservation
 from bot.storage.settings import SettingsStore
 from bot.storage.videos import VideoStore
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(__name__)  # job lines only, each starting with _who(job)
+lease_log = logging.getLogger("bot.jobs.leases")  # the process's leases as a whole
 
 STATUS_FAILURES_ALLOWED = 8
 SUBMIT_ATTEMPTS = 3
@@ -97,6 +107,13 @@ class RunnerConfig:
     post_retry_min: float = 2.0  # Discord down: first wait before posting a finished video again
     post_retry_max: float = 300.0
     delivery_patience: float = 24 * 3600.0  # then the job fails (and is refunded)
+    lease_seconds: float = DEFAULT_LEASE_SECONDS  # JOB_LEASE_SECONDS: a dead process's jobs move after this
+    claim_batch: int = 100  # jobs taken per claim
+
+
+def new_owner_id() -> str:
+    """This process start's identity as a lease owner: host, pid, and a random part (a pid is reused)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
 class JobRunner:
@@ -112,7 +129,11 @@ class JobRunner:
         clock: Callable[[], float] = time.time,
         settings: SettingsStore | None = None,
         on_spend: Callable[[int, float], None] | None = None,
+        owner: str | None = None,
+        shards: str | None = None,
     ) -> None:
+        self.owner = owner or new_owner_id()  # the lease owner of every job this runner runs
+        self._shards = shards  # what the processes row says this process serves ("0-3"), for /status
         self._settings = settings
         self._on_spend = on_spend  # (guild id, USD): told once per delivered job, when its cost is committed
         self._store = store
@@ -126,6 +147,8 @@ class JobRunner:
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._chores: set[asyncio.Task[None]] = set()  # owed final texts, shown after a restart
         self._stopping = False
+        self._heartbeat_task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()  # claim now: another process released its jobs
 
     @property
     def active(self) -> int:
@@ -167,10 +190,17 @@ class JobRunner:
             reply_to_message_id=origin.reply_to_message_id,
             progress_message_id=origin.progress_message_id,
             reservation=reservation,
+            owner=self.owner,
+            lease_seconds=self._config.lease_seconds,
         )
 
     async def cancel(self, job_id: int, actor_id: int) -> str:
-        """Cancel a queued job at fal and refund it; returns the sentence for whoever asked."""
+        """Cancel a queued job at fal and refund it; returns the sentence for whoever asked.
+
+        Any process may cancel any job, whichever process holds it: fal's cancel needs only the request id,
+        and the CANCELLED write is allowed by state rather than by owner (an unfinished job; nothing is
+        written to a finished one). The state being final, the owner's next write changes nothing, and on
+        PostgreSQL the write notifies the owner, which stops the job's task at once."""
         job = await self._store.get_job(job_id)
         if job is None or job.state.finished:
             return "This video is already finished."
@@ -183,13 +213,14 @@ class JobRunner:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
         if not await self._fal.cancel(job.endpoint, job.request_id):
-            # fal said no: it has started (or finished). The job carries on from its stored state.
+            # fal said no: it has started (or finished). The job carries on from its stored state, here if
+            # it ran here (another process's carries on there).
             fresh = await self._store.get_job(job.id)
-            if fresh is not None and not fresh.state.finished:
+            if task is not None and fresh is not None and not fresh.state.finished:
                 self.start(fresh)
             return "fal has already started making this video, so it can no longer be cancelled."
         refunded = f"${job.cost_usd:.2f} refunded" if self._config.quota_defaults else "nothing was charged"
-        job = await self._apply(job, Cancelled(actor_id, refunded))
+        job = await self._apply(job, Cancelled(actor_id, refunded), fenced=False)
         if job.state != JobState.CANCELLED:
             return "This video is already finished."
         self._messenger.forget(job.id)
@@ -208,24 +239,101 @@ class JobRunner:
         task.add_done_callback(lambda _t: self._tasks.pop(job_id, None))
 
     async def resume_all(self) -> int:
-        """Pick up every unfinished job after a start, from its stored state. A job caught mid-submit is
-        looked for at fal (never sent again); finished jobs whose last text the member never saw get it."""
+        """At a start: claim the unfinished jobs nobody holds (on SQLite, one process per file: all of
+        them) and pick each up from its stored state; then keep the leases with a heartbeat. A job caught
+        mid-submit is looked for at fal (never sent again); finished jobs whose last text the member never
+        saw get it."""
         resumed = 0
-        jobs = await self._store.unfinished_jobs()
-        # Their messages still show where they were: spread the first edits over one load-stretched
-        # interval rather than sending them all at once (Discord answers such a burst with 429s).
-        spread = progress.edit_interval(self._config.progress_interval, len(jobs) + self.active)
-        for job in jobs:
-            if job.id in self._tasks:
-                continue
-            log.info("%s resuming", _who(job))
-            self.start(job, hold_edits=random.uniform(0, spread))
-            resumed += 1
+        if not self._stopping:
+            # The processes row is written by the first beat: a start with nothing to claim writes nothing.
+            resumed = await self._claim(orphans=self._store.exclusive)
+            try:
+                if await self._store.listen(self._notice):
+                    lease_log.info("listening for other processes' notices")
+            except Exception as exc:  # the notices only hurry what the heartbeat does anyway
+                lease_log.warning("cannot listen for other processes' notices (%s: %s)", type(exc).__name__, exc)
+            self._heartbeat_task = asyncio.create_task(self._heartbeat(), name="lease-heartbeat")
         for job in await self._store.unshown_finals():
             if job.id not in self._tasks:
                 self._chore(self._show_final(job), f"final-{job.id}")
-        await asyncio.to_thread(self._drop_stale_files, {job.id for job in jobs})
+        unfinished = {job.id for job in await self._store.unfinished_jobs()}  # other processes' too
+        await asyncio.to_thread(self._drop_stale_files, unfinished)
         return resumed
+
+    async def _claim(self, *, orphans: bool = False) -> int:
+        """Take the claimable jobs, batch by batch, and start each from its stored state."""
+        started = 0
+        while not self._stopping and await self._store.any_claimable(self.owner, orphans=orphans):
+            jobs = await self._store.claim(
+                self.owner, self._config.lease_seconds, self._config.claim_batch, orphans=orphans
+            )
+            # Their messages still show where they were: spread the first edits over one load-stretched
+            # interval rather than sending them all at once (Discord answers such a burst with 429s).
+            spread = progress.edit_interval(self._config.progress_interval, len(jobs) + self.active)
+            for job in jobs:
+                if job.id in self._tasks:
+                    continue  # ours already (its lease ran out while its task was busy)
+                log.info("%s resuming", _who(job))
+                self.start(job, hold_edits=random.uniform(0, spread))
+                started += 1
+            if len(jobs) < self._config.claim_batch:
+                break
+        return started
+
+    async def _heartbeat(self) -> None:
+        """Every lease/3 s (or at once when another process released its jobs): renew this process's
+        leases, stop the tasks of jobs another process took over, and claim the orphans. When renewing has
+        failed for longer than the lease, another process may own our jobs: their tasks are stopped (the
+        fence would refuse their writes anyway), to be claimed again once the database answers."""
+        lease = self._config.lease_seconds
+        renewed_at = time.monotonic()
+        while True:
+            try:
+                await asyncio.wait_for(self._wake.wait(), lease / 3)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            try:
+                held = await self._store.renew(self.owner, lease, self._shards)
+                renewed_at = time.monotonic()
+                await self._drop_lost(held)
+                claimed = await self._claim()
+                if claimed:
+                    lease_log.info("took over %d job(s) from processes that stopped or died", claimed)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                lease_log.warning("renewing the job leases failed (%s: %s)", type(exc).__name__, exc)
+                if time.monotonic() - renewed_at > lease and self._tasks:
+                    lease_log.warning("the job leases have run out: stopping %d job task(s)", len(self._tasks))
+                    await self._abandon(list(self._tasks))
+
+    async def _drop_lost(self, held: set[int]) -> None:
+        """Stop the tasks of unfinished jobs this process no longer holds (taken over after a stall)."""
+        lost = []
+        for job_id in [job_id for job_id in self._tasks if job_id not in held]:
+            job = await self._store.get_job(job_id)  # renew's set may predate a job created since
+            if job is not None and not job.state.finished and await self._store.holder(job_id) != self.owner:
+                lost.append(job_id)
+        if lost:
+            lease_log.warning("jobs %s were taken over by another process: their tasks stop", lost)
+            await self._abandon(lost)
+
+    async def _abandon(self, job_ids: list[int]) -> None:
+        tasks = [task for job_id in job_ids if (task := self._tasks.get(job_id)) is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _notice(self, payload: str) -> None:
+        """A notice from another process (PostgreSQL's NOTIFY): jobs were released (claim them now), or
+        one of ours was cancelled there (its task stops: the state is final)."""
+        if payload == "released":
+            self._wake.set()
+        elif payload.startswith("cancelled:") and payload[10:].isdigit():
+            task = self._tasks.get(int(payload[10:]))
+            if task is not None:
+                task.cancel()
 
     def _drop_stale_files(self, unfinished: set[int]) -> None:
         """Kept videos of jobs that have ended (the bot died between the end and the clean-up)."""
@@ -235,12 +343,24 @@ class JobRunner:
                 shutil.rmtree(folder, ignore_errors=True)
 
     async def stop(self) -> None:
-        """Stop every job task; their states are already on disk, so the next start resumes them."""
+        """Stop every job task; their states are already on disk, so the next start (or another process)
+        resumes them. Then release the leases, so another process takes the jobs at once."""
         self._stopping = True
         tasks = [*self._tasks.values(), *self._chores]
+        if self._heartbeat_task is not None:
+            tasks.append(self._heartbeat_task)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if self._heartbeat_task is not None:  # it started: the database holds leases of ours
+            self._heartbeat_task = None
+            try:
+                released = await self._store.release(self.owner)
+            except Exception as exc:
+                lease_log.warning("could not release the job leases (%s); they expire on their own", exc)
+            else:
+                if released:
+                    lease_log.info("released %d job(s) to the other processes", released)
 
     async def wait_idle(self) -> None:
         while self._tasks or self._chores:
@@ -262,6 +382,17 @@ class JobRunner:
         )
         if hold_edits:
             reporter.hold(hold_edits)
+        try:
+            await self._drive(job, reporter)
+        except LeaseLost as lost:
+            # Another process took the job over (this one stalled past its lease): it carries on there.
+            # Nothing was written; no effect is performed here.
+            await reporter.close()
+            log.warning("%s lost its lease to %s; its task stops here", _who(job), lost.holder)
+        finally:
+            self._messenger.forget(job.id)
+
+    async def _drive(self, job: Job, reporter: ProgressReporter) -> None:
         try:
             just_submitted = False
             while (action := machine.next_action(job.state)) is not Action.NONE:
@@ -285,15 +416,20 @@ class JobRunner:
             await self._apply(
                 await self._fresh(job), Failed("Something went wrong on our side; nothing was charged."), reporter
             )
-        finally:
-            self._messenger.forget(job.id)
 
     async def _apply(
-        self, job: Job, event: Event, reporter: ProgressReporter | None = None, video: Video | None = None
+        self,
+        job: Job,
+        event: Event,
+        reporter: ProgressReporter | None = None,
+        video: Video | None = None,
+        *,
+        fenced: bool = True,
     ) -> Job:
         """One transition: the machine's step, written in one write that returns the new row, then its
         effects. A job that had already ended (in the database, whatever this task thought) stays as it is
-        and no effect is performed."""
+        and no effect is performed. Fenced by this process's lease (raises LeaseLost, nothing written,
+        when another process holds the job), but for a Cancel (allowed by state: see cancel())."""
         done = machine.step(job, event)
         if done.ignored:
             log.warning("%s ended already; %s ignored", _who(job), type(event).__name__)
@@ -301,14 +437,15 @@ class JobRunner:
         if not done.writes:
             return job
         fields = dict(done.fields)
+        owner = self.owner if fenced else None
         if "result" in fields:
             fields["result_json"] = json.dumps(fields.pop("result"))
         try:
             if done.state is JobState.DELIVERED:
                 assert video is not None
-                written = await self._store.mark_delivered(job, video, final_text=fields["final_text"])
+                written = await self._store.mark_delivered(job, video, final_text=fields["final_text"], owner=owner)
             else:
-                written = await self._store.update_job(job.id, done.state, **fields)
+                written = await self._store.update_job(job.id, done.state, owner=owner, **fields)
         except JobAlreadyFinished:
             written = await self._fresh(job)
         if done.state is not None and written.state != done.state:
@@ -345,6 +482,8 @@ class JobRunner:
         job = await self._store.get_job(job_id)
         if job is None:
             return None
+        if job.state.finished and job.final_text is not None and text != job.final_text:
+            return None  # ended meanwhile (cancelled from another process): its last text stays shown
         message_id = await self._messenger.edit_progress(job, text)
         if message_id is not None and message_id != job.progress_message_id:
             await self._apply(job, ProgressMoved(message_id))

@@ -1,6 +1,15 @@
 """The SQL of jobs: each transition is one write that returns the new row (RETURNING), with the quota
 ledger's entries written in the same transaction (a reservation with the job, its commit or refund with
-the final state)."""
+the final state).
+
+Leases: a job belongs to one process at a time (`lease_owner`, until `lease_expires_at`). The process that
+creates a job owns it; its heartbeat renews every lease it holds (renew); a job whose lease has expired
+(its process died) or was released (a clean stop) is taken by a live process (claim). A write given an
+`owner` is fenced by it (`... AND lease_owner = ?`): a process that lost the job raises LeaseLost and
+changes nothing. Two writes are allowed by state rather than by owner: a finished job's other facts (the
+last text shown: its state is final whoever writes), and Cancel (update_job(..., CANCELLED) with no
+owner, from any process: fal has cancelled the request, the state becomes final, and the owner's next
+write is refused by the finished-state rule, its task woken by a notice on PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -14,7 +23,7 @@ from typing import Any
 from bot.domain.models import Job, JobState, Video, VideoSpec
 from bot.domain.quota import Limits, QuotaRefused, decide, period_bounds
 from bot.storage import ledger, videos
-from bot.storage.database import Database, Row
+from bot.storage.database import Database, Row, Session
 
 _JOB_COLUMNS = (
     "id, kind, state, guild_id, channel_id, user_id, endpoint, arguments, prompt, model, duration, "
@@ -23,6 +32,12 @@ _JOB_COLUMNS = (
 )
 _FINISHED = tuple(s.value for s in JobState if s.finished)
 _FINISHED_SQL = "(" + ", ".join(f"'{s}'" for s in _FINISHED) + ")"
+# Unfinished, and nobody's (never leased, or released) or its owner's lease has run out.
+_CLAIMABLE = f"state NOT IN {_FINISHED_SQL} AND (lease_owner IS NULL OR lease_expires_at < ?)"
+# LISTEN/NOTIFY channel (PostgreSQL): "released" (a process stopped cleanly: claim now), "cancelled:<id>"
+# (a job was cancelled by a process other than its owner: the owner stops its task).
+NOTICES = "sora_jobs"
+DEFAULT_LEASE_SECONDS = 30.0
 _UPDATABLE = {
     "request_id",
     "progress_message_id",
@@ -38,6 +53,16 @@ _UPDATABLE = {
 
 class JobAlreadyFinished(Exception):
     """The job had already ended: its state and its ledger entries stay as they are."""
+
+
+class LeaseLost(Exception):
+    """The writer does not hold the job's lease (another process took it over): nothing was written."""
+
+    def __init__(self, job_id: int, owner: str, holder: str | None) -> None:
+        super().__init__(f"job {job_id}: {owner} does not hold its lease (held by {holder})")
+        self.job_id = job_id
+        self.owner = owner
+        self.holder = holder
 
 
 @dataclass(frozen=True)
@@ -65,9 +90,12 @@ class JobStore:
         progress_message_id: int | None = None,
         reply_to_message_id: int | None = None,
         reservation: Reservation | None = None,
+        owner: str | None = None,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
     ) -> Job:
         """Record a new job; with a reservation, check the quota and reserve its cost in the same
-        transaction (raising QuotaRefused), so concurrent requests can never overspend."""
+        transaction (raising QuotaRefused), so concurrent requests can never overspend. With an owner, the
+        new job is that process's, its lease running for lease_seconds; without one, any process claims it."""
         now = self._clock()
         async with self._db.transaction() as session:
             if reservation is not None:
@@ -80,8 +108,8 @@ class JobStore:
             row = await session.fetch_one(
                 "INSERT INTO jobs (kind, state, guild_id, channel_id, user_id, endpoint, arguments, prompt, "
                 "model, duration, aspect_ratio, resolution, cost_usd, progress_message_id, "
-                "reply_to_message_id, parent_video_id, created_at, updated_at) "
-                f"VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING {_JOB_COLUMNS}",
+                "reply_to_message_id, parent_video_id, created_at, updated_at, lease_owner, lease_expires_at) "
+                f"VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING {_JOB_COLUMNS}",
                 spec.kind,
                 JobState.PENDING.value,
                 guild_id,
@@ -100,6 +128,8 @@ class JobStore:
                 spec.parent_video_id,
                 now,
                 now,
+                owner,
+                now + lease_seconds if owner is not None else None,
             )
             assert row is not None  # an INSERT ... RETURNING returns its row
             job = _job(row)
@@ -142,9 +172,12 @@ class JobStore:
             row = await session.fetch_one(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE request_id = ?", request_id)
         return _job(row) if row else None
 
-    async def update_job(self, job_id: int, state: JobState | None = None, **fields: Any) -> Job:
+    async def update_job(
+        self, job_id: int, state: JobState | None = None, *, owner: str | None = None, **fields: Any
+    ) -> Job:
         """Write a state change (and the facts that come with it) before the caller acts on it; returns the
-        job as it now is."""
+        job as it now is. With an owner, fenced: raises LeaseLost, writing nothing, when the job is
+        unfinished and another process holds it (a finished job's other facts may be written by any)."""
         unknown = set(fields) - _UPDATABLE
         if unknown:
             raise ValueError(f"cannot update {sorted(unknown)}")
@@ -165,37 +198,186 @@ class JobStore:
             # A finished job's state is final: a late failure or cancel never turns a delivered (charged)
             # job into a refunded one, nor the reverse. Its other facts (the last text shown) may change.
             where += f" AND state NOT IN {_FINISHED_SQL}"
+        fence: tuple[Any, ...] = ()
+        if owner is not None:
+            where += f" AND (lease_owner = ? OR state IN {_FINISHED_SQL})"
+            fence = (owner,)
         async with self._db.transaction() as session:
             row = await session.fetch_one(
-                f"UPDATE jobs SET {', '.join(assignments)} WHERE {where} RETURNING {_JOB_COLUMNS}", *values, job_id
+                f"UPDATE jobs SET {', '.join(assignments)} WHERE {where} RETURNING {_JOB_COLUMNS}",
+                *values,
+                job_id,
+                *fence,
             )
-            if row is None:  # it had already ended: nothing was written, it stays as it is
-                row = await session.fetch_one(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", job_id)
+            if row is None:  # it had already ended (it stays as it is), or it is another process's
+                row = await session.fetch_one(f"SELECT {_JOB_COLUMNS}, lease_owner FROM jobs WHERE id = ?", job_id)
+                assert row is not None, f"no job {job_id}"
+                holder = row.pop("lease_owner")
+                if owner is not None and row["state"] not in _FINISHED:
+                    raise LeaseLost(job_id, owner, holder)
             elif state in (JobState.FAILED, JobState.CANCELLED):
                 await ledger.settle(session, job_id, "refund", now)
-        assert row is not None, f"no job {job_id}"
+                if state is JobState.CANCELLED and owner is None:
+                    await self._notify(session, f"cancelled:{job_id}")  # its owner stops its task
         return _job(row)
 
-    async def mark_delivered(self, job: Job, video: Video, final_text: str | None = None) -> Job:
+    async def mark_delivered(
+        self, job: Job, video: Video, final_text: str | None = None, *, owner: str | None = None
+    ) -> Job:
         """Record the posted video and finish the job in one transaction: never one without the other. Raises
-        JobAlreadyFinished, writing nothing, for a job that has already ended (delivered, or refunded)."""
+        JobAlreadyFinished, writing nothing, for a job that has already ended (delivered, or refunded); with
+        an owner, LeaseLost, writing nothing, when another process holds the job."""
+        fence = " AND lease_owner = ?" if owner is not None else ""
         async with self._db.transaction() as session:
             now = self._clock()
             row = await session.fetch_one(
                 "UPDATE jobs SET state = ?, video_message_id = ?, updated_at = ?, finished_at = ?, final_text = ? "
-                f"WHERE id = ? AND state NOT IN {_FINISHED_SQL} RETURNING {_JOB_COLUMNS}",
+                f"WHERE id = ? AND state NOT IN {_FINISHED_SQL}{fence} RETURNING {_JOB_COLUMNS}",
                 JobState.DELIVERED.value,
                 video.message_id,
                 now,
                 now,
                 final_text,
                 job.id,
+                *((owner,) if owner is not None else ()),
             )
             if row is None:
+                current = await session.fetch_one("SELECT state, lease_owner FROM jobs WHERE id = ?", job.id)
+                if owner is not None and current is not None and current["state"] not in _FINISHED:
+                    raise LeaseLost(job.id, owner, current["lease_owner"])
                 raise JobAlreadyFinished(job.id)
             await videos.add(session, video)
             await ledger.settle(session, job.id, "commit", now)
         return _job(row)
+
+    # -- leases ---------------------------------------------------------------------------------------
+
+    @property
+    def exclusive(self) -> bool:
+        """One process per database (SQLite: a second process on the file is refused): at a start, every
+        unfinished job is an orphan of the process before, whatever its lease says."""
+        return self._db.engine == "sqlite"
+
+    async def claim(self, owner: str, lease_seconds: float, limit: int = 100, *, orphans: bool = False) -> list[Job]:
+        """Take up to `limit` unfinished jobs that nobody holds (never leased, released, or their owner's
+        lease expired: it died), in id order; returns them, now `owner`'s until now + lease_seconds.
+        orphans: take every unfinished job whoever holds it (a start on an `exclusive` database)."""
+        now = self._clock()
+        claimable, since = _claimable(owner, now, orphans)
+        # PostgreSQL: several processes claim at once; FOR UPDATE SKIP LOCKED makes each take rows no other
+        # claimer has locked, so two never take the same job (and the outer WHERE checks again). SQLite
+        # has one process per file and writers that take turns: the same statement without the row lock.
+        lock = " FOR UPDATE SKIP LOCKED" if self._db.engine == "postgresql" else ""
+        async with self._db.transaction() as session:
+            rows = await session.fetch_all(
+                "UPDATE jobs SET lease_owner = ?, lease_expires_at = ? "
+                f"WHERE id IN (SELECT id FROM jobs WHERE {claimable} ORDER BY id LIMIT ?{lock}) AND {claimable} "
+                f"RETURNING {_JOB_COLUMNS}",
+                owner,
+                now + lease_seconds,
+                *since,
+                limit,
+                *since,
+            )
+        return sorted((_job(r) for r in rows), key=lambda j: j.id)
+
+    async def any_claimable(self, owner: str, *, orphans: bool = False) -> bool:
+        """Whether claim() would take anything: a read, so that a heartbeat with nothing to take writes
+        nothing (on SQLite a write takes the file's one write lock)."""
+        claimable, since = _claimable(owner, self._clock(), orphans)
+        async with self._db.reading() as session:
+            row = await session.fetch_one(f"SELECT id FROM jobs WHERE {claimable} LIMIT 1", *since)
+        return row is not None
+
+    async def renew(self, owner: str, lease_seconds: float, shards: str | None = None) -> set[int]:
+        """The heartbeat: extend every unfinished job `owner` holds (one UPDATE) and its process row;
+        returns the ids of the jobs it still holds (those missing were taken over, or have ended)."""
+        now = self._clock()
+        async with self._db.transaction() as session:
+            rows = await session.fetch_all(
+                f"UPDATE jobs SET lease_expires_at = ? WHERE lease_owner = ? AND state NOT IN {_FINISHED_SQL} "
+                "RETURNING id",
+                now + lease_seconds,
+                owner,
+            )
+            await session.execute(
+                "INSERT INTO processes (id, shards, started_at, heartbeat_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at, stopped_at = NULL",
+                owner,
+                shards,
+                now,
+                now,
+            )
+        return {int(r["id"]) for r in rows}
+
+    async def release(self, owner: str) -> int:
+        """A clean stop: give up every unfinished job `owner` holds, so a live process claims them at once
+        (told by a notice on PostgreSQL), and mark its process stopped; returns how many were released."""
+        now = self._clock()
+        async with self._db.transaction() as session:
+            released = await session.execute(
+                "UPDATE jobs SET lease_owner = NULL, lease_expires_at = NULL "
+                f"WHERE lease_owner = ? AND state NOT IN {_FINISHED_SQL}",
+                owner,
+            )
+            await session.execute(
+                "INSERT INTO processes (id, started_at, heartbeat_at, stopped_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET stopped_at = excluded.stopped_at",  # a row, even before a beat
+                owner,
+                now,
+                now,
+                now,
+            )
+            if released:
+                await self._notify(session, "released")
+        return released
+
+    async def holder(self, job_id: int) -> str | None:
+        """Who holds the job's lease now (None: nobody)."""
+        async with self._db.reading() as session:
+            return await session.fetch_value("SELECT lease_owner FROM jobs WHERE id = ?", job_id)  # type: ignore[no-any-return]
+
+    async def leased_jobs(self, owner: str) -> list[Job]:
+        """The unfinished jobs `owner` holds (/status: jobs owned)."""
+        async with self._db.reading() as session:
+            rows = await session.fetch_all(
+                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE lease_owner = ? AND state NOT IN {_FINISHED_SQL} ORDER BY id",
+                owner,
+            )
+        return [_job(r) for r in rows]
+
+    async def live_processes(self, within: float) -> list[Row]:
+        """Processes not stopped whose last heartbeat is at most `within` seconds old, with how many
+        unfinished jobs each holds (for /status)."""
+        async with self._db.reading() as session:
+            return await session.fetch_all(
+                "SELECT p.id, p.shards, p.started_at, p.heartbeat_at, "
+                f"(SELECT COUNT(*) FROM jobs j WHERE j.lease_owner = p.id AND j.state NOT IN {_FINISHED_SQL}) AS jobs "
+                "FROM processes p WHERE p.stopped_at IS NULL AND p.heartbeat_at >= ? ORDER BY p.id",
+                self._clock() - within,
+            )
+
+    async def listen(self, callback: Callable[[str], None]) -> bool:
+        """Be told the notices (NOTICES) other processes send; False when the engine has none (SQLite: one
+        process per file, nobody else to hear from)."""
+        listen = getattr(self._db, "listen", None)
+        if listen is None:
+            return False
+        await listen(NOTICES, callback)
+        return True
+
+    async def _notify(self, session: Session, payload: str) -> None:
+        """A notice to the other processes, sent when this transaction commits (PostgreSQL only)."""
+        if self._db.engine == "postgresql":
+            await session.execute("SELECT pg_notify(?, ?)", NOTICES, payload)
+
+
+def _claimable(owner: str, now: float, orphans: bool) -> tuple[str, tuple[object, ...]]:
+    """The WHERE of a claim and its values: unfinished jobs whose lease is free or has run out; orphans:
+    every unfinished job but the owner's own (a claim in batches must not take them again)."""
+    if orphans:
+        return f"state NOT IN {_FINISHED_SQL} AND (lease_owner IS NULL OR lease_owner <> ?)", (owner,)
+    return _CLAIMABLE, (now,)
 
 
 def _job(row: Row) -> Job:

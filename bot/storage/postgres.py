@@ -19,7 +19,7 @@ import asyncio
 import hashlib
 import logging
 import socket
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -164,6 +164,7 @@ class PostgresDatabase:
         self._url = url
         self._directory = directory
         self.applied: list[int] = []  # the migrations open() applied
+        self._listeners: list[asyncpg.Connection] = []  # listen()'s own connections, closed with the pool
 
     @property
     def url(self) -> str:
@@ -249,7 +250,19 @@ class PostgresDatabase:
                 await conn.execute("SELECT pg_advisory_unlock($1)", lock_key(_MIGRATION_LOCK))
         return applied
 
+    async def listen(self, channel: str, callback: Callable[[str], None]) -> None:
+        """Call `callback(payload)` for each NOTIFY on `channel`, on a dedicated connection (a pooled one
+        would lose its LISTEN when handed back). Optional: not part of the Database protocol; SQLite has
+        no other process to hear from. A dropped connection stops the notices: they only hurry what the
+        callers also do on a timer (claiming released jobs, stopping a cancelled job)."""
+        conn = await asyncpg.connect(self._url, timeout=CONNECT_TIMEOUT_SECONDS)
+        self._listeners.append(conn)
+        await conn.add_listener(channel, lambda _conn, _pid, _channel, payload: callback(payload))
+
     async def close(self) -> None:
+        for conn in self._listeners:
+            await conn.close()
+        self._listeners.clear()
         await self._pool.close()
 
 

@@ -98,6 +98,7 @@ MALFORMED = {
     "FAL_POLL_MIN_SECONDS": "0",
     "FAL_POLL_MAX_SECONDS": "soon",
     "FAL_JOB_TIMEOUT_SECONDS": "-1",
+    "JOB_LEASE_SECONDS": "2",  # under 5: a lease shorter than a heartbeat round trip
     "FAL_PLATFORM_URL": "api.fal.ai/v1",
     "PROGRESS_MIN_INTERVAL_SECONDS": "-3",
     "MAX_DOWNLOAD_MIB": "0",
