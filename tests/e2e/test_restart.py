@@ -103,9 +103,12 @@ async def test_crash_after_posting_does_not_post_twice(world, start_bot):
     )
     await eventually_async(lambda: job_in_state(bot.app.jobs, 1, JobState.DELIVERED))
     await bot.stop()
-    # Rewind to the moment after Discord took the post and before the database heard of it.
+    # Rewind to the moment after Discord took the post and before the database heard of it; the process that
+    # posted died there, so its lease on the job has run out.
     db_execute(
-        world, "DELETE FROM videos", "UPDATE jobs SET state = 'uploading', video_message_id = NULL, finished_at = NULL"
+        world,
+        "DELETE FROM videos",
+        "UPDATE jobs SET state = 'uploading', video_message_id = NULL, finished_at = NULL, lease_expires_at = 0",
     )
 
     bot = await start_bot()
