@@ -25,7 +25,8 @@ from bot.fal.backend import FalBackend
 from bot.fal.queue import FalQueue
 from bot.fal.simulated.queue import SimulatedFal
 from bot.jobs.characters import CharacterService
-from bot.jobs.runner import JobRunner, RunnerConfig
+from bot.jobs.config import RunnerConfig
+from bot.jobs.runner import JobRunner
 from bot.jobs.transcode import find_ffmpeg
 from bot.ops.fal_timing import TimedFal
 from bot.ops.help_page import HelpService

@@ -15,28 +15,26 @@ import logging
 import os
 import random
 import secrets
-import shutil
 import socket
-import tempfile
 import time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 
 from bot.domain import sora
 from bot.domain.guild_settings import GuildSettings, refusal, shape_arguments
-from bot.domain.messenger import Messenger, PostForbidden, PostTooLarge, PostUnavailable, VideoCard
+from bot.domain.messenger import Messenger, VideoCard
 from bot.domain.models import FalResult, Job, JobState, Refused, Video, VideoRequest
-from bot.domain.quota import Limits
 from bot.domain.sora import PriceTable, fal_call
-from bot.domain.video_refs import message_link
 from bot.fal.backend import FalBackend
 from bot.fal.errors import FalAnswerLost, FalError, FalLookupRefused, FalResultGone, FalUnavailable, refusal_sentence
 from bot.jobs import machine, progress
-from bot.jobs.download import DownloadError, download
+from bot.jobs.config import RunnerConfig
+from bot.jobs.delivery import Delivery
+from bot.jobs.download import DownloadError
+from bot.jobs.failures import JobFailed, who
 from bot.jobs.machine import (
     Accepted,
     Action,
@@ -53,14 +51,12 @@ from bot.jobs.machine import (
     Started,
     SubmitStarted,
 )
-from bot.jobs.probe import probe
 from bot.jobs.progress import ProgressReporter
-from bot.jobs.transcode import fit
-from bot.storage.jobs import DEFAULT_LEASE_SECONDS, JobAlreadyFinished, JobStore, LeaseLost, Reservation
+from bot.storage.jobs import JobAlreadyFinished, JobStore, LeaseLost, Reservation
 from bot.storage.settings import SettingsStore
 from bot.storage.videos import VideoStore
 
-log = logging.getLogger(__name__)  # job lines only, each starting with _who(job)
+log = logging.getLogger(__name__)  # job lines only, each starting with who(job)
 lease_log = logging.getLogger("bot.jobs.leases")  # the process's leases as a whole
 
 STATUS_FAILURES_ALLOWED = 8
@@ -72,13 +68,6 @@ NOT_FOUND_AT_FAL = (
     "fal never confirmed this request (its answer was lost, or the bot restarted while sending it), so it "
     "was stopped; nothing was charged. Please ask again."
 )
-BROKEN_VIDEO = "fal sent a broken video file twice, so it was not posted; nothing was charged. Please ask again."
-
-
-class JobFailed(Exception):
-    def __init__(self, user_message: str) -> None:
-        super().__init__(user_message)
-        self.user_message = user_message
 
 
 @dataclass(frozen=True)
@@ -91,24 +80,6 @@ class Origin:
     reply_to_message_id: int | None = None
     role_ids: tuple[int, ...] = ()  # the member's roles, for a Pro-role rule
     progress_message_id: int | None = None  # the interaction's "thinking…" answer, when known
-
-
-@dataclass(frozen=True)
-class RunnerConfig:
-    poll_min: float = 2.0
-    poll_max: float = 5.0
-    job_timeout: float = 3600.0
-    progress_interval: float = 3.0
-    max_download_bytes: int = 512 * 2**20
-    ffmpeg: str | None = None
-    work_dir: Path | None = None
-    quota_defaults: Limits | None = None  # None: no quota (unlimited)
-    lookup_interval: float | None = None  # how often a lost submit is looked for at fal (None: 6 x poll_max)
-    post_retry_min: float = 2.0  # Discord down: first wait before posting a finished video again
-    post_retry_max: float = 300.0
-    delivery_patience: float = 24 * 3600.0  # then the job fails (and is refunded)
-    lease_seconds: float = DEFAULT_LEASE_SECONDS  # JOB_LEASE_SECONDS: a dead process's jobs move after this
-    claim_batch: int = 100  # jobs taken per claim
 
 
 def new_owner_id() -> str:
@@ -149,6 +120,7 @@ class JobRunner:
         self._stopping = False
         self._heartbeat_task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()  # claim now: another process released its jobs
+        self._delivery = Delivery(messenger, http, videos, config, clock)
 
     @property
     def active(self) -> int:
@@ -257,7 +229,7 @@ class JobRunner:
             if job.id not in self._tasks:
                 self._chore(self._show_final(job), f"final-{job.id}")
         unfinished = {job.id for job in await self._store.unfinished_jobs()}  # other processes' too
-        await asyncio.to_thread(self._drop_stale_files, unfinished)
+        await asyncio.to_thread(self._delivery.drop_stale_files, unfinished)
         return resumed
 
     async def _claim(self, *, orphans: bool = False) -> int:
@@ -273,7 +245,7 @@ class JobRunner:
             for job in jobs:
                 if job.id in self._tasks:
                     continue  # ours already (its lease ran out while its task was busy)
-                log.info("%s resuming", _who(job))
+                log.info("%s resuming", who(job))
                 self.start(job, hold_edits=random.uniform(0, spread))
                 started += 1
             if len(jobs) < self._config.claim_batch:
@@ -335,13 +307,6 @@ class JobRunner:
             if task is not None:
                 task.cancel()
 
-    def _drop_stale_files(self, unfinished: set[int]) -> None:
-        """Kept videos of jobs that have ended (the bot died between the end and the clean-up)."""
-        base = self._job_dir(0).parent
-        for folder in base.glob("job*") if base.is_dir() else ():
-            if folder.name[3:].isdigit() and int(folder.name[3:]) not in unfinished:
-                shutil.rmtree(folder, ignore_errors=True)
-
     async def stop(self) -> None:
         """Stop every job task; their states are already on disk, so the next start (or another process)
         resumes them. Then release the leases, so another process takes the jobs at once."""
@@ -388,7 +353,7 @@ class JobRunner:
             # Another process took the job over (this one stalled past its lease): it carries on there.
             # Nothing was written; no effect is performed here.
             await reporter.close()
-            log.warning("%s lost its lease to %s; its task stops here", _who(job), lost.holder)
+            log.warning("%s lost its lease to %s; its task stops here", who(job), lost.holder)
         finally:
             self._messenger.forget(job.id)
 
@@ -412,7 +377,7 @@ class JobRunner:
         except (JobFailed, FalError, DownloadError) as exc:
             await self._apply(await self._fresh(job), Failed(exc.user_message), reporter)
         except Exception:
-            log.exception("%s failed unexpectedly", _who(job))
+            log.exception("%s failed unexpectedly", who(job))
             await self._apply(
                 await self._fresh(job), Failed("Something went wrong on our side; nothing was charged."), reporter
             )
@@ -432,7 +397,7 @@ class JobRunner:
         when another process holds the job), but for a Cancel (allowed by state: see cancel())."""
         done = machine.step(job, event)
         if done.ignored:
-            log.warning("%s ended already; %s ignored", _who(job), type(event).__name__)
+            log.warning("%s ended already; %s ignored", who(job), type(event).__name__)
             return job
         if not done.writes:
             return job
@@ -449,14 +414,14 @@ class JobRunner:
         except JobAlreadyFinished:
             written = await self._fresh(job)
         if done.state is not None and written.state != done.state:
-            log.warning("%s had ended as %s; %s ignored", _who(job), written.state, type(event).__name__)
+            log.warning("%s had ended as %s; %s ignored", who(job), written.state, type(event).__name__)
             return written
         if isinstance(event, Posted):
-            log.info("%s delivered message=%s", _who(written), event.message_id)
+            log.info("%s delivered message=%s", who(written), event.message_id)
         elif isinstance(event, Failed):
-            log.info("%s failed: %s", _who(written), event.reason)
+            log.info("%s failed: %s", who(written), event.reason)
         elif isinstance(event, Cancelled):
-            log.info("%s cancelled by %s", _who(written), event.actor_id)
+            log.info("%s cancelled by %s", who(written), event.actor_id)
         for effect in done.effects:
             await self._perform(effect, written, reporter)
         return written
@@ -466,14 +431,14 @@ class JobRunner:
             if self._on_spend is not None:
                 self._on_spend(job.guild_id, job.cost_usd)
         elif effect is Effect.DISCARD_FILES:
-            await self._discard_files(job.id)
+            await self._delivery.discard_files(job.id)
         elif effect is Effect.SHOW_FINAL:
             await self._show_final(job, reporter)
         elif effect is Effect.TELL_REQUESTER:
             try:
                 await self._messenger.tell_requester(job, job.error or "")
             except Exception as exc:
-                log.warning("%s could not tell the member it failed (%s)", _who(job), exc)
+                log.warning("%s could not tell the member it failed (%s)", who(job), exc)
 
     async def _fresh(self, job: Job) -> Job:
         return await self._store.get_job(job.id) or job
@@ -498,7 +463,7 @@ class JobRunner:
                 break
             except FalAnswerLost as exc:
                 # fal may have the job: look for it instead of sending it again (a second video, billed).
-                log.warning("%s submit answer lost (%s); looking for it at fal", _who(job), exc.user_message)
+                log.warning("%s submit answer lost (%s); looking for it at fal", who(job), exc.user_message)
                 return await self._apply(job, AnswerLost())
             except FalUnavailable as exc:
                 # fal answered (5xx, 429): that proves it did not take the job, so sending it again is safe.
@@ -506,7 +471,7 @@ class JobRunner:
                     raise
                 await asyncio.sleep(2**attempt)
         job = await self._apply(job, Accepted(request_id))
-        log.info("%s submitted request=%s", _who(job), request_id)
+        log.info("%s submitted request=%s", who(job), request_id)
         return job
 
     async def _find_lost_submit(self, job: Job, reporter: ProgressReporter) -> Job:
@@ -522,13 +487,13 @@ class JobRunner:
                 for request_id in await self._fal.find_request(job.endpoint, job.arguments, sent - LOOKUP_SLACK):
                     if await self._store.job_with_request(request_id) is None:  # not another job's twin
                         job = await self._apply(job, Accepted(request_id))
-                        log.info("%s found at fal after a lost submit: request=%s", _who(job), request_id)
+                        log.info("%s found at fal after a lost submit: request=%s", who(job), request_id)
                         return job
             except FalLookupRefused as exc:
-                log.warning("%s a lost submit cannot be looked up at fal (%s)", _who(job), exc.user_message)
+                log.warning("%s a lost submit cannot be looked up at fal (%s)", who(job), exc.user_message)
                 raise JobFailed(NOT_FOUND_AT_FAL) from exc
             except FalError as exc:
-                log.warning("%s fal's request list failed (%s); trying again", _who(job), exc.user_message)
+                log.warning("%s fal's request list failed (%s); trying again", who(job), exc.user_message)
             if self._clock() >= deadline:
                 raise JobFailed(NOT_FOUND_AT_FAL)
             await asyncio.sleep(interval)
@@ -558,7 +523,7 @@ class JobRunner:
                 failures += 1
                 if failures > STATUS_FAILURES_ALLOWED:
                     raise JobFailed("fal stopped answering about this video; nothing was charged.") from exc
-                log.warning("%s status poll failed (%s), retrying", _who(job), exc.user_message)
+                log.warning("%s status poll failed (%s), retrying", who(job), exc.user_message)
                 await asyncio.sleep(min(self._config.poll_max * 2, self._config.poll_min * 2**failures))
                 continue
             if status.state == "queued":
@@ -603,119 +568,25 @@ class JobRunner:
         result = FalResult.model_validate(job.result)
         if job.state == JobState.UPLOADING:
             # We died (or lost Discord's answer) while posting: the post may have gone through. Never twice.
-            posted = await self._look_for_post(job, patiently=True)
+            posted = await self._delivery.look_for_post(job, patiently=True)
             if posted is not None:
                 await self._finish(job, result, posted, reporter)
                 return
             # Not posted: post it now (the job stays uploading, which is where a restart would look again).
-        parent_link = await self._parent_link(job)
-        ready = await self._ready_video(job, result, reporter)
+        parent_link = await self._delivery.parent_link(job)
+        ready = await self._delivery.ready_video(job, result, reporter)
         card = VideoCard.for_job(job, result.video_id, parent_link=parent_link, note=ready.note, link=ready.link)
         reporter.update(progress.uploading(job))
         if job.state != JobState.UPLOADING:
             job = await self._apply(job, PostStarted())
-        message_id = await self._post(job, card, ready.path, result.video.url, reporter)
+        message_id = await self._delivery.post(job, card, ready.path, result.video.url, reporter)
         await self._finish(job, result, message_id, reporter)
-
-    def _job_dir(self, job_id: int) -> Path:
-        base = self._config.work_dir or Path(tempfile.gettempdir()) / "sora-bot-work"
-        return base / f"job{job_id}"
-
-    async def _ready_video(self, job: Job, result: FalResult, reporter: ProgressReporter) -> ReadyVideo:
-        """The file to post, downloaded, checked and fitted once, and kept on disk (under the job's own
-        folder) until the job ends: a post that fails, even across a restart, never downloads it again."""
-        work = self._job_dir(job.id)
-        kept = await asyncio.to_thread(ReadyVideo.load, work)
-        if kept is not None:
-            return kept
-        await asyncio.to_thread(work.mkdir, parents=True, exist_ok=True)
-        reporter.update(progress.downloading(job))
-        path = await self._download_checked(job, result.video.url, work)
-        limit = self._messenger.upload_limit(job)
-        ready = ReadyVideo(path)
-        if path.stat().st_size > limit:
-            reporter.update(progress.compressing(job, limit))
-            fitted = await fit(self._config.ffmpeg, path, limit, job.spec.duration) if self._config.ffmpeg else None
-            if fitted is None:
-                ready = ReadyVideo(
-                    None,
-                    link=result.video.url,
-                    note="Too large for this server's upload limit even after compressing: "
-                    "here is fal's link (it expires after a while).",
-                )
-            else:
-                ready = ReadyVideo(fitted, note="Compressed to fit this server's upload limit.")
-        await asyncio.to_thread(ready.save, work)
-        return ready
-
-    async def _download_checked(self, job: Job, url: str, work: Path) -> Path:
-        """Download and check that it plays as a video of the asked length; once more if not (a download
-        cut short, or a CDN error page), then give up: a broken file is never posted nor charged."""
-        for attempt in (1, 2):
-            path = await download(self._http, url, work, max_bytes=self._config.max_download_bytes)
-            checked = await probe(self._config.ffmpeg, path, job.spec.duration)
-            if checked.ok:
-                return path
-            log.warning("%s fal's video is broken (%s); attempt %d of 2", _who(job), checked.why, attempt)
-            await asyncio.to_thread(path.unlink, missing_ok=True)
-        raise JobFailed(BROKEN_VIDEO)
-
-    async def _post(
-        self, job: Job, card: VideoCard, path: Path | None, fal_link: str, reporter: ProgressReporter
-    ) -> int:
-        """Post until Discord has it: a 503 or a dropped connection is retried with backoff (the nonce and
-        a look at the channel make each retry safe) for up to delivery_patience, across restarts too."""
-        delay = self._config.post_retry_min
-        began = self._clock()
-        while True:
-            try:
-                return await self._messenger.post_video(job, card, path)
-            except PostTooLarge:
-                card = replace(
-                    card,
-                    link=fal_link,
-                    note="Discord refused the file as too large: here is fal's link (it expires after a while).",
-                )
-                path = None
-                continue
-            except PostForbidden as exc:
-                raise JobFailed(
-                    "I may not post videos in this channel (I need Send Messages, Attach Files and Embed "
-                    "Links there). Ask an admin, or use another channel."
-                ) from exc
-            except PostUnavailable as exc:
-                if self._clock() - began > self._config.delivery_patience:
-                    raise JobFailed("Discord would not take this video for a whole day; nothing was charged.") from exc
-                log.warning("%s posting failed (%s); the video is kept, retrying in %.0f s", _who(job), exc, delay)
-                reporter.update(progress.retrying_post(job))
-            await asyncio.sleep(delay)
-            delay = min(self._config.post_retry_max, delay * 2)
-            posted = await self._look_for_post(job, patiently=False)  # a lost answer may hide a post
-            if posted is not None:
-                return posted
-
-    async def _look_for_post(self, job: Job, *, patiently: bool) -> int | None:
-        """The job's video message if Discord already has it; patiently: wait out a Discord outage."""
-        delay = self._config.post_retry_min
-        while True:
-            try:
-                return await self._messenger.find_posted_video(job)
-            except PostUnavailable as exc:
-                if not patiently:
-                    return None
-                log.warning("%s cannot read the channel (%s); retrying in %.0f s", _who(job), exc, delay)
-            await asyncio.sleep(delay)
-            delay = min(self._config.post_retry_max, delay * 2)
-
-    async def _parent_link(self, job: Job) -> str | None:
-        parent = await self._videos.get_video(job.spec.parent_video_id) if job.spec.parent_video_id else None
-        return message_link(parent.guild_id, parent.channel_id, parent.message_id) if parent else None
 
     async def _finish(self, job: Job, result: FalResult, message_id: int, reporter: ProgressReporter) -> None:
         video = Video.of(job, result.video_id, message_id, self._clock())
         delivered = await self._apply(job, Posted(message_id), reporter, video)
         if delivered.state != JobState.DELIVERED:  # cancelled meanwhile (and refunded): the post stays, uncharged
-            log.warning("%s its video was posted after it had ended; not charged", _who(job))
+            log.warning("%s its video was posted after it had ended; not charged", who(job))
 
     async def _show_final(self, job: Job, reporter: ProgressReporter | None = None) -> None:
         """Show the job's last text, written with its final state; a few tries, then it waits for the next
@@ -732,7 +603,7 @@ class JobRunner:
             if shown:
                 await self._apply(job, FinalShown(self._clock()))
                 return
-        log.warning("%s its last text is not shown yet; it is owed until the next start", _who(job))
+        log.warning("%s its last text is not shown yet; it is owed until the next start", who(job))
 
     async def _try_edit(self, job_id: int, text: str) -> bool:
         try:
@@ -743,37 +614,3 @@ class JobRunner:
             log.warning("job=%s edit failed (%s: %s)", job_id, type(exc).__name__, exc)
             return False
         return True
-
-    async def _discard_files(self, job_id: int) -> None:
-        await asyncio.to_thread(shutil.rmtree, self._job_dir(job_id), True)
-
-
-@dataclass(frozen=True)
-class ReadyVideo:
-    """What will be posted: the checked file (None: post the link instead), with the card's note."""
-
-    path: Path | None
-    note: str | None = None
-    link: str | None = None
-
-    MANIFEST = "ready.json"
-
-    def save(self, work: Path) -> None:
-        data = {"file": self.path.name if self.path else None, "note": self.note, "link": self.link}
-        (work / self.MANIFEST).write_text(json.dumps(data), encoding="utf-8")
-
-    @classmethod
-    def load(cls, work: Path) -> ReadyVideo | None:
-        try:
-            data = json.loads((work / cls.MANIFEST).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-        path = work / data["file"] if data.get("file") else None
-        if path is not None and not path.is_file():
-            return None
-        return cls(path, data.get("note"), data.get("link"))
-
-
-def _who(job: Job) -> str:
-    """The prefix of every job log line, so each can be filtered by job, server, member or state."""
-    return f"job={job.id} guild={job.guild_id} user={job.user_id} state={job.state}"

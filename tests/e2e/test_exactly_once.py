@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from bot.domain.models import JobState
-from bot.jobs.runner import BROKEN_VIDEO, NOT_FOUND_AT_FAL
+from bot.jobs.delivery import BROKEN_VIDEO
+from bot.jobs.runner import NOT_FOUND_AT_FAL
 from tests.e2e.helpers import (
     db_row,
     eventually,

@@ -13,7 +13,8 @@ from bot.domain.models import JobState
 from bot.domain.quota import Limits, Period, QuotaRefused, Standing, Usage, decide, money, period_bounds, to_micros
 from bot.domain.sora import PriceTable
 from bot.fal.simulated.queue import SimulatedFal
-from bot.jobs.runner import JobRunner, Origin, RunnerConfig
+from bot.jobs.config import RunnerConfig
+from bot.jobs.runner import JobRunner, Origin
 from bot.ops.quota import QuotaService
 from bot.storage.jobs import JobStore
 from bot.storage.videos import VideoStore

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from bot.domain import sora
 from bot.domain.models import JobState
-from bot.jobs.runner import JobRunner, Origin, RunnerConfig
+from bot.jobs.config import RunnerConfig
+from bot.jobs.runner import JobRunner, Origin
 from bot.storage.jobs import JobStore
 from bot.storage.videos import VideoStore
 

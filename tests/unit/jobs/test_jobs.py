@@ -14,7 +14,8 @@ from bot.domain import sora
 from bot.domain.messenger import PostForbidden, PostTooLarge, VideoCard
 from bot.domain.models import Job, JobState
 from bot.fal.queue import FalQueue
-from bot.jobs.runner import JobRunner, Origin, RunnerConfig
+from bot.jobs.config import RunnerConfig
+from bot.jobs.runner import JobRunner, Origin
 from bot.storage.jobs import JobStore
 from bot.storage.videos import VideoStore
 from tests.fakes.fal import JobScript

@@ -19,7 +19,8 @@ from bot.domain import sora
 from bot.domain.models import JobState
 from bot.domain.quota import Limits, Period
 from bot.fal.queue import FalQueue
-from bot.jobs.runner import JobRunner, Origin, RunnerConfig
+from bot.jobs.config import RunnerConfig
+from bot.jobs.runner import JobRunner, Origin
 from bot.storage.jobs import JobStore, LeaseLost
 from bot.storage.postgres import PostgresDatabase
 from bot.storage.sqlite import SqliteDatabase

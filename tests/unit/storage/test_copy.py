@@ -16,7 +16,8 @@ from bot.domain import sora
 from bot.domain.models import JobState, Video, VideoSpec
 from bot.domain.quota import Limits, Period, to_micros
 from bot.domain.sora import PriceTable
-from bot.jobs.runner import JobRunner, Origin, RunnerConfig
+from bot.jobs.config import RunnerConfig
+from bot.jobs.runner import JobRunner, Origin
 from bot.ops.quota import QuotaService
 from bot.storage.characters import CharacterStore
 from bot.storage.command_registry import CommandRegistry

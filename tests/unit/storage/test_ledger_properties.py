@@ -59,7 +59,8 @@ from bot.domain import sora
 from bot.domain.models import DURATIONS, Job, JobState, Video, VideoRequest
 from bot.domain.quota import MICROS, Limits, Period, QuotaRefused, period_bounds, to_micros
 from bot.domain.sora import PriceTable, fal_call
-from bot.jobs.runner import JobRunner, RunnerConfig
+from bot.jobs.config import RunnerConfig
+from bot.jobs.runner import JobRunner
 from bot.ops.quota import QuotaService
 from bot.storage.jobs import JobAlreadyFinished, JobStore, Reservation
 from bot.storage.sqlite import SqliteDatabase

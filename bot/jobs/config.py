@@ -1,0 +1,28 @@
+"""The job runner's settings (bot/app.py fills them from the environment), shared by the runner and the
+delivery."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.domain.quota import Limits
+from bot.storage.jobs import DEFAULT_LEASE_SECONDS
+
+
+@dataclass(frozen=True)
+class RunnerConfig:
+    poll_min: float = 2.0
+    poll_max: float = 5.0
+    job_timeout: float = 3600.0
+    progress_interval: float = 3.0
+    max_download_bytes: int = 512 * 2**20
+    ffmpeg: str | None = None
+    work_dir: Path | None = None
+    quota_defaults: Limits | None = None  # None: no quota (unlimited)
+    lookup_interval: float | None = None  # how often a lost submit is looked for at fal (None: 6 x poll_max)
+    post_retry_min: float = 2.0  # Discord down: first wait before posting a finished video again
+    post_retry_max: float = 300.0
+    delivery_patience: float = 24 * 3600.0  # then the job fails (and is refunded)
+    lease_seconds: float = DEFAULT_LEASE_SECONDS  # JOB_LEASE_SECONDS: a dead process's jobs move after this
+    claim_batch: int = 100  # jobs taken per claim
