@@ -128,7 +128,7 @@ async def test_two_processes_on_postgresql_survive_a_kill_9(world: World) -> Non
     members = [fake.add_user(username=f"member{n}").id for n in range(MEMBERS)]
     carol = fake.add_user(username="carol").id  # the member who cancels
     # fal holds every job in its queue past the kill; carol's stays queued longer, to be cancelled there.
-    fal.default_script = JobScript(queue_seconds=8.0, run_seconds=1.0)
+    fal.default_script = JobScript(queue_seconds=12.0, run_seconds=1.0)
 
     zero = cluster_process(world, "shard-0", SHARD_IDS="0")
     one = cluster_process(world, "shard-1", SHARD_IDS="1")
@@ -221,12 +221,23 @@ async def test_two_processes_on_postgresql_survive_a_kill_9(world: World) -> Non
         await eventually(lambda: jobs(world)[carol_job]["state"] == "cancelled", timeout=10)
         assert fal.job(rid).cancelled and fal.count(rid, "cancel") >= 1
         await eventually(lambda: "Cancelled" in fake.message(job["progress_message_id"])["content"], timeout=20)
+        assert cancel_button(fake.message(job["progress_message_id"])) is None  # nothing left to cancel
 
         # Every other job is delivered.
         def all_delivered() -> bool:
             return all(j["state"] == "delivered" for i, j in jobs(world).items() if i != carol_job)
 
         await eventually(all_delivered, timeout=60, interval=0.2)
+
+        # And every member's progress message says so, the taken-over jobs' too (edited by the survivor).
+        def all_done() -> bool:
+            return all(
+                "Done" in fake.message(j["progress_message_id"])["content"]
+                for i, j in jobs(world).items()
+                if i != carol_job
+            )
+
+        await eventually(all_done, timeout=20, interval=0.2)
         await asyncio.sleep(1.0)  # room for a second post, were one coming
         assert zero.poll() is None and replacement.poll() is None
     finally:
