@@ -197,6 +197,7 @@ async def test_an_interrupted_job_that_fal_never_received_is_refunded_at_restart
     jobs = runner(store, limits())
     job = await jobs.accept(sora.text_to_video("a", duration=8), ALICE)
     await store.update_job(job.id, JobState.SUBMITTING)  # the process died here, before fal had it
+    store.clock.moment += dt.timedelta(seconds=60)  # and its lease on the job ran out (30 s)
     # After the restart the job is looked for in the backend's request list (empty) until the job's
     # own timeout (0 here), then failed and refunded.
     config = RunnerConfig(quota_defaults=limits(), job_timeout=0)
