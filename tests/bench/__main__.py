@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 import traceback
+from collections import Counter
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -390,8 +391,11 @@ def table(params: Params, r: dict[str, Any], engines: list[str], *, quick: bool)
     per_engine = [(e, rows(params, r["engines"].get(e, {}), quick=quick)) for e in engines]
     per_engine.append(("postgresql", cluster_rows(params, r["cluster"], quick=quick) if "cluster" in r else []))
     for engine, found in per_engine:
+        seen: Counter[str] = Counter()  # the n-th row of a shape on one engine is the n-th on the other
         for measure, result, target, ok in found:
-            row = merged.setdefault(re.sub(r"(?<![\w-])\d[\d.,]*", "#", measure), Row(measure))
+            shape = re.sub(r"(?<![\w-])\d[\d.,]*", "#", measure)
+            seen[shape] += 1
+            row = merged.setdefault(f"{shape} #{seen[shape]}", Row(measure))
             row.results[engine], row.targets[engine], row.ok[engine] = result, target, ok
     return list(merged.values())
 

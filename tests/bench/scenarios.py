@@ -433,6 +433,8 @@ async def inflight(params: Params, run_dir: Path, database_url: str | None = Non
         await wait_until(all_resumed, 120, "every unfinished job polling fal again", interval=0.05)
         resumed_at = max((watch.first_status[rid] for rid in to_resume), default=session.ready_at)
         resume_cpu = (second.cpu() - cpu_at_ready[0], time.process_time() - cpu_at_ready[1])
+        # The window ends 1 s after the last resume; the bot flushes its lag file every 0.5 s.
+        await asyncio.sleep(max(0.0, resumed_at + 1.6 - time.monotonic()))
         restart_lag = second.lag_samples(session.ready_at, resumed_at + 1.0)
 
         def all_delivered() -> bool:
