@@ -2,7 +2,7 @@
 
     python -m tests.bench            full run (200-command burst, 1,000 jobs in flight + kill -9, 100 MiB video,
                                      two processes on PostgreSQL with 1,000 jobs + kill -9 of one)
-    python -m tests.bench --quick    a small run of the same scenarios (about two minutes)
+    python -m tests.bench --quick    a small run of the same scenarios (about three minutes)
     python -m tests.bench --engine both --only burst    the single-process scenarios on SQLite and PostgreSQL,
                                      side by side in one table (the cluster scenario is PostgreSQL's alone)
 
@@ -58,7 +58,7 @@ LABEL = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a small run (about a minute)")
+    parser.add_argument("--quick", action="store_true", help="a small run (about three minutes)")
     parser.add_argument("--only", choices=SCENARIOS, action="append", help="run only this scenario (repeatable)")
     parser.add_argument(
         "--engine",
