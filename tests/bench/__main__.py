@@ -1,7 +1,10 @@
 """Benchmark: a busy server's load against the real bot, through the loopback fakes of Discord and fal.
 
-    python -m tests.bench            full run (200-command burst, 1,000 jobs in flight + kill -9, 100 MiB video)
-    python -m tests.bench --quick    a small run of the same scenarios (about a minute)
+    python -m tests.bench            full run (200-command burst, 1,000 jobs in flight + kill -9, 100 MiB video,
+                                     two processes on PostgreSQL with 1,000 jobs + kill -9 of one)
+    python -m tests.bench --quick    a small run of the same scenarios (about three minutes)
+    python -m tests.bench --engine both --only burst    the single-process scenarios on SQLite and PostgreSQL,
+                                     side by side in one table (the cluster scenario is PostgreSQL's alone)
 
 Prints one table (and writes it, with every raw figure, to the run folder). Not part of the test suite.
 """
@@ -15,19 +18,22 @@ import json
 import math
 import os
 import platform
+import re
 import shutil
 import sys
 import tempfile
 import time
 import traceback
+from collections import Counter
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from tests.bench import harness
-from tests.bench.harness import MIB, percentile
+from tests.bench.harness import MIB, percentile, start_postgres, stop_postgres
 from tests.bench.limits import DiscordLimiter
-from tests.bench.scenarios import Params, Timing, burst, inflight, summary_ms, video
+from tests.bench.scenarios import DEFAULT_LEASE_SECONDS, Params, Timing, burst, cluster, inflight, summary_ms, video
 
 QUICK = Params(
     burst_commands=40,
@@ -38,14 +44,28 @@ QUICK = Params(
     inflight_timing=Timing(queue=(14.0, 18.0), run=(4.0, 8.0)),
     video_bytes=20 * MIB,
     drain_timeout=120.0,
+    cluster_jobs=150,
+    cluster_rate=75.0,
+    cluster_window=2.0,
+    cluster_timing=Timing(queue=(25.0, 30.0), run=(4.0, 8.0)),
+    cluster_lease=10.0,  # the bot's minimum is 5; the full run keeps the default 30
 )
-SCENARIOS = ("burst", "inflight", "video")
+SINGLE = ("burst", "inflight", "video")  # one bot process: on either engine
+SCENARIOS = (*SINGLE, "cluster")  # cluster: two processes, PostgreSQL only
+ENGINES = ("sqlite", "postgresql")
+LABEL = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a small run (about a minute)")
+    parser.add_argument("--quick", action="store_true", help="a small run (about three minutes)")
     parser.add_argument("--only", choices=SCENARIOS, action="append", help="run only this scenario (repeatable)")
+    parser.add_argument(
+        "--engine",
+        choices=(*ENGINES, "both"),
+        default="sqlite",
+        help="the database of the single-process scenarios (both: side by side); cluster is always PostgreSQL",
+    )
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--keep", action="store_true", help="keep the run folder (logs, databases, raw figures)")
     parser.add_argument(
@@ -57,12 +77,11 @@ def main(argv: list[str] | None = None) -> int:
         harness.PROFILE = args.keep = True
         harness.PROFILE_SECONDS = args.profile_seconds
     params = dataclasses.replace(QUICK if args.quick else Params(), seed=args.seed)
+    engines = list(ENGINES) if args.engine == "both" else [args.engine]
     run_dir = Path(tempfile.mkdtemp(prefix="sora-bench-"))
-    for name in SCENARIOS:
-        (run_dir / name).mkdir()
     try:
-        results = asyncio.run(run(params, args.only or list(SCENARIOS), run_dir))
-        text = render(params, results, quick=args.quick)
+        results = asyncio.run(run(params, args.only or list(SCENARIOS), engines, run_dir))
+        text = render(params, results, engines, quick=args.quick)
         print(text)
         (run_dir / "table.md").write_text(text + "\n", encoding="utf-8")
         (run_dir / "results.json").write_text(json.dumps(results, indent=1, default=str), encoding="utf-8")
@@ -71,24 +90,54 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\nrun folder kept: {run_dir}", file=sys.stderr)
         else:
             shutil.rmtree(run_dir, ignore_errors=True)
-    return 0 if all(ok for _, _, _, ok in rows(params, results, quick=args.quick)) else 1
+    return 0 if all(all(row.ok.values()) for row in table(params, results, engines, quick=args.quick)) else 1
 
 
-async def run(params: Params, which: list[str], run_dir: Path) -> dict[str, Any]:
-    found: dict[str, Any] = {}
+async def run(params: Params, which: list[str], engines: list[str], run_dir: Path) -> dict[str, Any]:
+    """{"engines": {engine: {scenario: figures}}, "cluster": figures}; one PostgreSQL server for the run when
+    any scenario needs it (a fresh database per scenario), stopped at the end."""
+    found: dict[str, Any] = {"engines": {engine: {} for engine in engines}}
     steps = {"burst": burst, "inflight": inflight, "video": video}
-    for name in SCENARIOS:
-        if name not in which:
-            continue
-        started = time.monotonic()
-        print(f"[bench] {name} ...", file=sys.stderr, flush=True)
-        try:
-            found[name] = await steps[name](params, run_dir / name)  # main() made the folder
-        except Exception as exc:  # one broken scenario must not hide the others' figures
-            traceback.print_exc()
-            found[name] = {"error": f"{type(exc).__name__}: {exc}"}
-        found[name]["scenario_s"] = time.monotonic() - started
-        print(f"[bench] {name} done in {found[name]['scenario_s']:.0f} s", file=sys.stderr, flush=True)
+    plan = [(engine, name) for engine in engines for name in SINGLE if name in which]
+    if "cluster" in which:
+        plan.append(("postgresql", "cluster"))
+    server = None
+    server_error = ""
+    try:
+        if any(engine == "postgresql" for engine, _ in plan):
+            print("[bench] starting PostgreSQL ...", file=sys.stderr, flush=True)
+            try:
+                server = await asyncio.to_thread(start_postgres)
+            except Exception as exc:  # its scenarios say so; SQLite's still run
+                server_error = f"no PostgreSQL server: {type(exc).__name__}: {exc}"
+        for engine, name in plan:
+            folder = run_dir / (name if name == "cluster" else f"{engine}-{name}")
+            folder.mkdir()
+            started = time.monotonic()
+            print(f"[bench] {name} on {LABEL[engine]} ...", file=sys.stderr, flush=True)
+            try:
+                url = None
+                if engine == "postgresql":
+                    if server is None:
+                        raise RuntimeError(server_error)
+                    url = server.url(server.new_database())
+                if name == "cluster":
+                    assert url is not None
+                    figures = await cluster(params, folder, url)
+                else:
+                    figures = await steps[name](params, folder, url)
+            except Exception as exc:  # one broken scenario must not hide the others' figures
+                traceback.print_exc()
+                figures = {"error": f"{type(exc).__name__}: {exc}"}
+            figures["scenario_s"] = time.monotonic() - started
+            if name == "cluster":
+                found["cluster"] = figures
+            else:
+                found["engines"][engine][name] = figures
+            print(f"[bench] {name} on {LABEL[engine]} done in {figures['scenario_s']:.0f} s", file=sys.stderr)
+    finally:
+        if server is not None:
+            await asyncio.to_thread(stop_postgres, server)
     return found
 
 
@@ -171,14 +220,28 @@ def rows(params: Params, r: dict[str, Any], *, quick: bool = False) -> list[tupl
                 f["peak_rss"] < 200 * MIB,
             )
         )
-        out.append(
-            (
-                f"READY -> all {f['resumed']} unfinished jobs resumed, after kill -9",
-                f"{f['resume_s']:.2f} s",
-                "< 5 s",
-                f["resume_s"] < 5 and f["resumed"] == f["in_flight_at_kill"],
+        if f.get("engine") == "postgresql":
+            # A lone process restarted on PostgreSQL waits out its predecessor's leases (it cannot tell a
+            # dead process from a live one): measured from the kill, against the lease.
+            lease = DEFAULT_LEASE_SECONDS
+            out.append(
+                (
+                    f"READY -> all {f['resumed']} unfinished jobs resumed, after kill -9",
+                    f"{f['kill_to_resumed_s']:.2f} s after the kill (lease {lease:g} s; "
+                    f"{f['resume_s']:.2f} s after READY)",
+                    f"< lease + 5 s = {lease + 5:g} s after the kill",
+                    f["kill_to_resumed_s"] < lease + 5 and f["resumed"] == f["in_flight_at_kill"],
+                )
             )
-        )
+        else:
+            out.append(
+                (
+                    f"READY -> all {f['resumed']} unfinished jobs resumed, after kill -9",
+                    f"{f['resume_s']:.2f} s",
+                    "< 5 s",
+                    f["resume_s"] < 5 and f["resumed"] == f["in_flight_at_kill"],
+                )
+            )
         out.append(
             (
                 f"Discord 429 responses, {f['jobs']} jobs + restart",
@@ -202,6 +265,8 @@ def rows(params: Params, r: dict[str, Any], *, quick: bool = False) -> list[tupl
     fired = sum(x.get("commands", x.get("jobs", 0)) for x in (b or {}, f or {})) + (2 if v else 0)
     duplicates = sum(x.get("duplicates", 0) for x in (b or {}, f or {}, v or {}))
     ratio = delivered / fired if fired else math.nan
+    if not fired and not out:
+        return out  # no single-process scenario ran (--only cluster)
     out.append(
         (
             "jobs delivered / jobs submitted",
@@ -215,6 +280,82 @@ def rows(params: Params, r: dict[str, Any], *, quick: bool = False) -> list[tupl
     return out
 
 
+def cluster_rows(params: Params, c: dict[str, Any], *, quick: bool = False) -> list[tuple[str, str, str, bool]]:
+    """The cluster scenario's rows (two processes on PostgreSQL, kill -9 of one)."""
+    if "error" in c:
+        return [("scenario cluster", f"did not complete: {c['error']}", "completes", False)]
+    out: list[tuple[str, str, str, bool]] = []
+    lease = c["lease_s"]
+    offsets = c["taken_offsets_s"]
+    out.append(
+        (
+            f"cluster: kill -9 -> all {c['orphans']} orphaned jobs polling fal again (survivor took them over)",
+            f"{c['kill_to_taken_s']:.2f} s (first at {min(offsets, default=math.nan):.2f} s, median "
+            f"{percentile(offsets, 50):.2f} s; lease {lease:g} s)"
+            + (f"; {c['orphans_unsubmitted']} orphan(s) not yet at fal" if c["orphans_unsubmitted"] else ""),
+            f"< lease + 5 s = {lease + 5:g} s",
+            c["orphans"] > 0 and c["kill_to_taken_s"] < lease + 5,
+        )
+    )
+    for name, lag in c["lag_ms"].items():
+        when = "until the kill" if name == "cluster-1" else "through the takeover"
+        out.append(
+            (
+                f"cluster: event-loop lag p99, {name} ({c['owned_at_kill'].get(name, 0)} jobs at the kill), {when}",
+                f"{percentile(lag, 99):.1f} ms (p50 {percentile(lag, 50):.1f}, max {max(lag, default=math.nan):.0f})",
+                "< 50 ms",
+                percentile(lag, 99) < 50,
+            )
+        )
+    for name, peak in c["peak_rss"].items():
+        out.append((f"cluster: peak RSS, {name}", mib(peak), "< 200 MiB", 0 < peak < 200 * MIB))
+    out.append(
+        (
+            f"cluster: Discord 429 responses, {c['jobs']} jobs + takeover",
+            f"{c['count_429']}" + _refused(c),
+            "(reported)",
+            True,
+        )
+    )
+    delivered = c["delivered"]
+    out.append(
+        (
+            "cluster: jobs delivered / jobs submitted",
+            f"{delivered} / {c['jobs']} = {delivered / c['jobs']:.3f}"
+            + (f", {c['duplicates']} duplicate post(s)" if c["duplicates"] else "")
+            + (f" ({c['jobs'] - c['accepted']} command(s) never acknowledged)" if c["accepted"] != c["jobs"] else ""),
+            "1.0",
+            delivered == c["jobs"] and c["duplicates"] == 0,
+        )
+    )
+    out.append(
+        (
+            "cluster: fal submissions / jobs (never resubmitted)",
+            f"{c['fal_submissions']} / {c['accepted']}",
+            "1.0",
+            c["fal_submissions"] == c["accepted"],
+        )
+    )
+    return out
+
+
+def cluster_notes(c: dict[str, Any]) -> list[str]:
+    if "error" in c:
+        return [f"- cluster: scenario took {c['scenario_s']:.0f} s"]
+    p50, p99, top = summary_ms(c["ack_ms"])
+    ramp = ", ".join(f"{name} {percentile(lag, 99):.0f} ms" for name, lag in c["ramp_lag_ms"].items())
+    owned = ", ".join(f"{name} {n}" for name, n in c["owned_at_kill"].items())
+    return [
+        f"- cluster: ack latency while starting {c['jobs']} jobs at {c['rate']:g}/s: p50 {p50:.0f} ms, p99 "
+        f"{p99:.0f} ms, max {top:.0f} ms; loop lag p99 during that ramp: {ramp}; harness loop lag p99 "
+        f"{percentile(c['own_lag_ms'], 99):.0f} ms",
+        f"- cluster: unfinished jobs leased at the kill: {owned}; all {c['delivered']} delivered {c['drain_s']:.0f} s "
+        f"after the kill; {c['failed']} failed, {c['unfinished']} unfinished at the end; fal requests per job "
+        f"{c['fal']['per_job']:.2f}; Discord requests per job {c['discord']['requests'] / max(c['accepted'], 1):.2f}",
+        f"- cluster: scenario took {c['scenario_s']:.0f} s",
+    ]
+
+
 def _unanswered(b: dict[str, Any]) -> str:
     return f", {b['unanswered']} not acknowledged within 3 s" if b["unanswered"] else ""
 
@@ -223,25 +364,87 @@ def _refused(x: dict[str, Any]) -> str:
     return f" ({', '.join(f'{k}: {n}' for k, n in x['refused_by'].items())})" if x["refused_by"] else ""
 
 
-def render(params: Params, r: dict[str, Any], *, quick: bool) -> str:
+@dataclass
+class Row:
+    """One measure, its result on each engine that has it, its target (per engine when they differ)."""
+
+    measure: str
+    results: dict[str, str] = dataclasses.field(default_factory=dict)
+    targets: dict[str, str] = dataclasses.field(default_factory=dict)
+    ok: dict[str, bool] = dataclasses.field(default_factory=dict)
+
+    @property
+    def reported(self) -> bool:
+        return all(t == "(reported)" for t in self.targets.values())
+
+    def target(self) -> str:
+        distinct = list(dict.fromkeys(self.targets.values()))
+        if len(distinct) == 1:
+            return distinct[0]
+        return "; ".join(f"{LABEL[e]}: {t}" for e, t in self.targets.items())
+
+
+def table(params: Params, r: dict[str, Any], engines: list[str], *, quick: bool) -> list[Row]:
+    """Every engine's rows merged by measure (its counts blanked: '1000 jobs' on both is one measure),
+    then the cluster's rows under PostgreSQL."""
+    merged: dict[str, Row] = {}
+    per_engine = [(e, rows(params, r["engines"].get(e, {}), quick=quick)) for e in engines]
+    per_engine.append(("postgresql", cluster_rows(params, r["cluster"], quick=quick) if "cluster" in r else []))
+    for engine, found in per_engine:
+        seen: Counter[str] = Counter()  # the n-th row of a shape on one engine is the n-th on the other
+        for measure, result, target, ok in found:
+            shape = re.sub(r"(?<![\w-])\d[\d.,]*", "#", measure)
+            seen[shape] += 1
+            row = merged.setdefault(f"{shape} #{seen[shape]}", Row(measure))
+            row.results[engine], row.targets[engine], row.ok[engine] = result, target, ok
+    return list(merged.values())
+
+
+def render(params: Params, r: dict[str, Any], engines: list[str], *, quick: bool) -> str:
     lines = [
         f"sora-discord-bot benchmark{' (--quick)' if quick else ''}: {os.cpu_count()} cores, "
         f"{platform.machine()}, Python {platform.python_version()}, discord.py {metadata.version('discord.py')}, "
-        f"fal_client {metadata.version('fal_client')}; bot with its default settings, as its own process",
+        f"fal_client {metadata.version('fal_client')}; bot with its default settings, as its own process; "
+        f"load average at the end {' '.join(f'{x:.2f}' for x in os.getloadavg())}",
         f"burst: {params.burst_commands} /generate in {params.burst_seconds:g} s from {params.burst_commands} "
         f"members in {params.channels} channels; fal jobs {params.burst_timing}",
         f"in flight: {params.inflight_jobs} jobs started at {params.inflight_rate:g}/s, measured "
         f"{params.inflight_window:g} s with all in flight, then kill -9 and restart; fal jobs {params.inflight_timing}",
         f"video: {params.video_bytes / MIB:.2f} MiB mp4 into a premium-tier-3 server (100 MiB upload limit)",
+        f"cluster: two processes (SHARD_COUNT=2, SHARD_IDS=0 and 1) on one PostgreSQL, {params.cluster_jobs} jobs "
+        f"started at {params.cluster_rate:g}/s in {params.cluster_guilds_per_shard} guilds per shard, "
+        f"{params.cluster_window:g} s with all in flight, then kill -9 of shard 1's process; "
+        f"JOB_LEASE_SECONDS {params.lease_seconds:g}{'' if params.cluster_lease is not None else ' (default)'}; "
+        f"fal jobs {params.cluster_timing}",
         f"Discord limits: {DiscordLimiter().describe()}",
         "",
-        "| measure | result | target | |",
-        "|---|---|---|---|",
     ]
-    for measure, result, target, ok in rows(params, r, quick=quick):
-        mark = "" if target == "(reported)" else ("pass" if ok else "**MISS**")
-        lines.append(f"| {measure} | {result} | {target} | {mark} |")
-    lines += ["", *notes(r)]
+    found = table(params, r, engines, quick=quick)
+    shown = [e for e in ENGINES if any(e in row.results for row in found)]
+    if len(shown) <= 1:
+        label = LABEL[shown[0]] if shown else "result"
+        lines += [f"| measure | result ({label}) | target | |", "|---|---|---|---|"]
+    else:
+        lines += [
+            f"| measure | {' | '.join(LABEL[e] for e in shown)} | target | |",
+            "|---|" + "---|" * (len(shown) + 2),
+        ]
+    for row in found:
+        if row.reported:
+            mark = ""
+        elif all(row.ok.values()):
+            mark = "pass"
+        else:
+            mark = "**MISS**" + (
+                f" ({', '.join(LABEL[e] for e, ok in row.ok.items() if not ok)})" if len(shown) > 1 else ""
+            )
+        cells = " | ".join(row.results.get(e, "-") for e in shown)
+        lines.append(f"| {row.measure} | {cells} | {row.target()} | {mark} |")
+    for engine in engines:
+        if r["engines"].get(engine):
+            lines += ["", f"{LABEL[engine]}:", *notes(r["engines"][engine])]
+    if "cluster" in r:
+        lines += ["", "cluster:", *cluster_notes(r["cluster"])]
     return "\n".join(lines)
 
 

@@ -4,14 +4,18 @@ the child (/proc/<pid>/status for memory, its lag file for event-loop lag) and f
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
+import inspect
 import math
 import os
+import secrets
 import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +25,7 @@ from typing import Any
 from tests.bench.limits import DiscordLimiter
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.fal import FakeFal
+from tests.pg import PgServer, _free_port, find_bindir
 
 ROOT = Path(__file__).resolve().parents[2]
 OPENAPI = ROOT / "tests" / "fakes" / "discord" / "discord-openapi.json"
@@ -106,13 +111,18 @@ class BotProcess:
     run_dir: Path
     name: str
     env: dict[str, str] = field(default_factory=dict)
+    # PostgreSQL when set (DATABASE_URL); the SQLite file of `database` otherwise.
+    database_url: str | None = None
+    # The folder of DATABASE_PATH (the SQLite file, or on PostgreSQL the process's health and work files):
+    # processes on one PostgreSQL database each have their own, as docs/postgresql.md asks.
+    data: str = "data"
     process: subprocess.Popen[bytes] | None = None
     profiler: subprocess.Popen[bytes] | None = None
     started_at: float = 0.0
 
     @property
     def database(self) -> Path:
-        return self.run_dir / "data" / "bot.sqlite3"
+        return self.run_dir / self.data / "bot.sqlite3"
 
     @property
     def lag_file(self) -> Path:
@@ -138,6 +148,7 @@ class BotProcess:
             "BENCH_LAG_FILE": str(self.lag_file),
             "BENCH_STALL_FILE": str(self.run_dir / f"{self.name}.stalls"),
             "LOG_LEVEL": "INFO",
+            **({"DATABASE_URL": self.database_url} if self.database_url else {}),
             **BOT_SETTINGS,
             **self.env,
         }
@@ -287,6 +298,50 @@ def job_rows(database: Path) -> list[dict[str, Any]]:
         conn.close()
 
 
+async def jobs_of(bot: BotProcess) -> list[dict[str, Any]]:
+    """The jobs table as the bot left it, on either engine (read without blocking the fakes' loop)."""
+    if bot.database_url is None:
+        return await asyncio.to_thread(job_rows, bot.database)
+    import asyncpg
+
+    conn = await asyncpg.connect(bot.database_url, timeout=10)
+    try:
+        rows = await conn.fetch("SELECT id, state, request_id, error, lease_owner FROM jobs ORDER BY id")
+    except asyncpg.UndefinedTableError:
+        return []
+    finally:
+        await conn.close()
+    return [dict(r) for r in rows]
+
+
+# -- PostgreSQL ------------------------------------------------------------------------------------------
+
+
+def start_postgres() -> PgServer:
+    """A PostgreSQL server for the run, as tests/pg.py starts one for the tests (Debian's binaries, a
+    temporary folder, a free port; as root, run as the postgres user). Stopped at exit at the latest."""
+    bindir = find_bindir()
+    if bindir is None:
+        raise RuntimeError("no PostgreSQL binaries (/usr/lib/postgresql/*/bin): install Debian's postgresql package")
+    as_postgres = os.geteuid() == 0
+    root = Path(tempfile.mkdtemp(prefix="sora-bench-pg-"))
+    if as_postgres:
+        shutil.chown(root, "postgres", "postgres")
+    server = PgServer(bindir, root, _free_port(), secrets.token_hex(16), _as_postgres=as_postgres)
+    atexit.register(server.stop)  # should the run die before its finally
+    try:
+        server.start()
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+def stop_postgres(server: PgServer) -> None:
+    server.stop()
+    atexit.unregister(server.stop)
+
+
 # -- waiting ---------------------------------------------------------------------------------------------
 
 
@@ -297,6 +352,8 @@ async def wait_until(
     deadline = time.monotonic() + timeout
     while True:
         value = check()
+        if inspect.isawaitable(value):
+            value = await value
         if value:
             return value
         if time.monotonic() > deadline:

@@ -1,10 +1,13 @@
-"""The three measured scenarios. Each starts its own fakes and bot process(es) in its own folder and returns
+"""The four measured scenarios. Each starts its own fakes and bot process(es) in its own folder and returns
 plain figures; __main__ turns them into the table.
 
 burst      N slash commands from N members across several channels within one second, every job run to the
            end: acknowledgement latency, fal and Discord requests per job, 429s, loop lag, delivered/submitted.
 inflight   M jobs at once: loop lag and RSS while they are all in flight, then kill -9, restart, time from
            READY until every unfinished job has polled fal again, and every job delivered after the restart.
+cluster    two processes (shards 0 and 1 of 2) on one PostgreSQL, M jobs in flight in the guilds of both
+           shards, kill -9 of one: time until every orphaned job polls fal again (the survivor took it
+           over), lag and RSS of each process, 429s, every job delivered once and submitted to fal once.
 video      one video just under a tier-3 server's 100 MiB upload limit: the RSS its delivery adds.
 """
 
@@ -28,7 +31,7 @@ from tests.bench.harness import (
     Fakes,
     LoopLag,
     Sampler,
-    job_rows,
+    jobs_of,
     percentile,
     start_fakes,
     stop_all,
@@ -39,6 +42,7 @@ from tests.fakes.fal import JobScript
 from tests.fakes.media import make_mp4
 
 STRING, INTEGER = 3, 4
+DEFAULT_LEASE_SECONDS = 30.0  # JOB_LEASE_SECONDS's default (bot/config.py)
 ACK_DEADLINE_S = 3.0
 FINISHED = ("delivered", "failed", "cancelled")
 PROMPTS = (
@@ -88,6 +92,17 @@ class Params:
     inflight_timing: Timing = Timing(queue=(60.0, 80.0), run=(15.0, 30.0))
     video_bytes: int = 100 * MIB - 64 * 1024
     drain_timeout: float = 300.0
+    cluster_jobs: int = 1000
+    cluster_rate: float = 50.0  # commands a second, over the guilds of both shards
+    cluster_window: float = 5.0  # seconds all jobs are in flight before the kill -9
+    cluster_timing: Timing = Timing(queue=(60.0, 80.0), run=(15.0, 30.0))
+    cluster_guilds_per_shard: int = 2
+    cluster_channels: int = 5  # per guild
+    cluster_lease: float | None = None  # JOB_LEASE_SECONDS; None: the bot's default
+
+    @property
+    def lease_seconds(self) -> float:
+        return self.cluster_lease if self.cluster_lease is not None else DEFAULT_LEASE_SECONDS
 
 
 # -- the world -------------------------------------------------------------------------------------------
@@ -109,6 +124,25 @@ def build_world(discord: FakeDiscord, *, channels: int, members: int, premium_ti
     return World(guild.id, channel_ids, user_ids)
 
 
+def build_sharded_world(
+    discord: FakeDiscord, *, shards: int, guilds_per_shard: int, channels: int, members: int
+) -> list[World]:
+    """`guilds_per_shard` guilds on each of `shards` shards (their ids picked so), `channels` channels each;
+    every member in every guild. In shard order: guild 0 of shard 0, guild 0 of shard 1, ..."""
+    for index in range(members):
+        discord.add_user(username=f"member{index:04d}")
+    user_ids = [uid for uid, user in discord.users.items() if not user.bot and uid != discord.owner_user.id]
+    worlds = []
+    for number in range(guilds_per_shard):
+        for shard in range(shards):
+            guild = discord.add_guild(
+                guild_id=discord.guild_id_for_shard(shard, shards), name=f"Busy Server {shard}.{number}"
+            )
+            channel_ids = [discord.add_channel(guild.id, name=f"videos-{n}").id for n in range(channels)]
+            worlds.append(World(guild.id, channel_ids, user_ids))
+    return worlds
+
+
 def command_options(rng: random.Random) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = [{"name": "prompt", "type": STRING, "value": rng.choice(PROMPTS)}]
     duration = rng.choices(DURATIONS, weights=(6, 3, 1))[0]
@@ -120,21 +154,24 @@ def command_options(rng: random.Random) -> list[dict[str, Any]]:
 
 
 async def fire(
-    discord: FakeDiscord, world: World, count: int, seconds: float, rng: random.Random
+    discord: FakeDiscord, world: World | list[World], count: int, seconds: float, rng: random.Random
 ) -> list[FakeInteraction]:
-    """`count` /generate commands, evenly spread over `seconds`, each from its own member, channels in turn."""
+    """`count` /generate commands, evenly spread over `seconds`, each from its own member, channels in turn
+    (several worlds: the guilds in turn, then their channels)."""
+    worlds = world if isinstance(world, list) else [world]
     start = time.monotonic()
     sent: list[asyncio.Task[FakeInteraction]] = []
     for index in range(count):
         delay = start + index * seconds / count - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
+        target = worlds[index % len(worlds)]
         sent.append(
             asyncio.create_task(
                 discord.send_slash_command(
-                    world.guild_id,
-                    world.channel_ids[index % len(world.channel_ids)],
-                    world.user_ids[index % len(world.user_ids)],
+                    target.guild_id,
+                    target.channel_ids[(index // len(worlds)) % len(target.channel_ids)],
+                    target.user_ids[index % len(target.user_ids)],
                     name="generate",
                     options=command_options(rng),
                 )
@@ -277,10 +314,10 @@ def discord_figures(fakes: Fakes, since: float) -> dict[str, Any]:
 # -- scenario 1: the burst -------------------------------------------------------------------------------
 
 
-async def burst(params: Params, run_dir: Path) -> dict[str, Any]:
+async def burst(params: Params, run_dir: Path, database_url: str | None = None) -> dict[str, Any]:
     rng = random.Random(params.seed)
     fakes = await start_fakes(run_dir)
-    bot = BotProcess(fakes, run_dir, "burst")
+    bot = BotProcess(fakes, run_dir, "burst", database_url=database_url)
     try:
         world = build_world(fakes.discord, channels=params.channels, members=params.burst_commands, premium_tier=0)
         videos = small_videos(run_dir)
@@ -313,7 +350,7 @@ async def burst(params: Params, run_dir: Path) -> dict[str, Any]:
             await wait_until(all_done, 60, "every final progress edit", quiet=True)
             end = time.monotonic()
         latencies, unanswered = ack_latencies_ms(interactions)
-        rows = job_rows(bot.database)
+        rows = await jobs_of(bot)
         return {
             "commands": params.burst_commands,
             "seconds": params.burst_seconds,
@@ -341,12 +378,13 @@ async def burst(params: Params, run_dir: Path) -> dict[str, Any]:
 # -- scenario 2: 1,000 jobs in flight, kill -9, resume ---------------------------------------------------
 
 
-async def inflight(params: Params, run_dir: Path) -> dict[str, Any]:
+async def inflight(params: Params, run_dir: Path, database_url: str | None = None) -> dict[str, Any]:
     rng = random.Random(params.seed + 1)
     count = params.inflight_jobs
     fakes = await start_fakes(run_dir)
-    first = BotProcess(fakes, run_dir, "inflight-first")
-    second = BotProcess(fakes, run_dir, "inflight-second")
+    # On PostgreSQL the second process is a restart on the same host: same folder, same database.
+    first = BotProcess(fakes, run_dir, "inflight-first", database_url=database_url)
+    second = BotProcess(fakes, run_dir, "inflight-second", database_url=database_url)
     try:
         world = build_world(fakes.discord, channels=params.channels, members=count, premium_tier=0)
         videos = small_videos(run_dir)
@@ -361,8 +399,8 @@ async def inflight(params: Params, run_dir: Path) -> dict[str, Any]:
             await wait_acks(interactions)
             accepted = sum(1 for i in interactions if i.callback_type == 5)
 
-            def all_submitted() -> bool:
-                rows = job_rows(first.database)
+            async def all_submitted() -> bool:
+                rows = await jobs_of(first)
                 unfinished = [r for r in rows if r["state"] not in FINISHED]
                 return len(rows) >= accepted and all(r["request_id"] for r in unfinished)
 
@@ -374,7 +412,7 @@ async def inflight(params: Params, run_dir: Path) -> dict[str, Any]:
             memory = first.status()
             window_cpu = first.cpu() - cpu_in_flight
             first.kill9()
-        rows = job_rows(first.database)
+        rows = await jobs_of(first)
         unfinished = [r for r in rows if r["state"] not in FINISHED]
         to_resume = {r["request_id"] for r in unfinished if r["state"] in ("queued", "running")}
         watch.update()
@@ -395,6 +433,8 @@ async def inflight(params: Params, run_dir: Path) -> dict[str, Any]:
         await wait_until(all_resumed, 120, "every unfinished job polling fal again", interval=0.05)
         resumed_at = max((watch.first_status[rid] for rid in to_resume), default=session.ready_at)
         resume_cpu = (second.cpu() - cpu_at_ready[0], time.process_time() - cpu_at_ready[1])
+        # The window ends 1 s after the last resume; the bot flushes its lag file every 0.5 s.
+        await asyncio.sleep(max(0.0, resumed_at + 1.6 - time.monotonic()))
         restart_lag = second.lag_samples(session.ready_at, resumed_at + 1.0)
 
         def all_delivered() -> bool:
@@ -405,10 +445,11 @@ async def inflight(params: Params, run_dir: Path) -> dict[str, Any]:
         await wait_until(all_delivered, params.drain_timeout + longest, "every job delivered after the restart")
         drained_at = time.monotonic()
         cpu_second = second.cpu()
-        rows = job_rows(second.database)
+        rows = await jobs_of(second)
         latencies, unanswered = ack_latencies_ms(interactions)
         return {
             "jobs": count,
+            "engine": "postgresql" if database_url else "sqlite",
             "rate": params.inflight_rate,
             "accepted": accepted,
             "ack_ms": latencies,
@@ -425,6 +466,8 @@ async def inflight(params: Params, run_dir: Path) -> dict[str, Any]:
             "peak_rss": max(memory.get("VmHWM", 0), rss.peak()),
             "rss_at_kill": memory.get("VmRSS", 0),
             "resume_s": resumed_at - session.ready_at,
+            # On PostgreSQL a lone restarted process waits out its predecessor's leases (docs/postgresql.md).
+            "kill_to_resumed_s": resumed_at - killed_at,
             "resumed": len(to_resume),
             "start_to_ready_s": session.ready_at - second.started_at,
             "resume_cpu_s": resume_cpu,
@@ -446,6 +489,133 @@ async def inflight(params: Params, run_dir: Path) -> dict[str, Any]:
         await stop_all([first, second], fakes)
 
 
+# -- scenario 4: two processes on one PostgreSQL, kill -9 of one -----------------------------------------
+
+
+def owned_by(rows: list[dict[str, Any]], pid: int) -> list[dict[str, Any]]:
+    """Rows leased to the process `pid` (a lease owner reads host:pid:random)."""
+    return [r for r in rows if (r.get("lease_owner") or "").split(":")[1:2] == [str(pid)]]
+
+
+async def cluster(params: Params, run_dir: Path, database_url: str) -> dict[str, Any]:
+    rng = random.Random(params.seed + 3)
+    count = params.cluster_jobs
+    fakes = await start_fakes(run_dir)
+    shards = {"SHARD_COUNT": "2", "SHARD_IDENTIFY_INTERVAL_SECONDS": "0"}
+    if params.cluster_lease is not None:
+        shards["JOB_LEASE_SECONDS"] = f"{params.cluster_lease:g}"
+    # Each process its own DATABASE_PATH folder (health file, work files), as docs/postgresql.md asks.
+    survivor = BotProcess(
+        fakes, run_dir, "cluster-0", env={**shards, "SHARD_IDS": "0"}, database_url=database_url, data="data-0"
+    )
+    victim = BotProcess(
+        fakes, run_dir, "cluster-1", env={**shards, "SHARD_IDS": "1"}, database_url=database_url, data="data-1"
+    )
+    bots = (survivor, victim)
+    try:
+        worlds = build_sharded_world(
+            fakes.discord,
+            shards=2,
+            guilds_per_shard=params.cluster_guilds_per_shard,
+            channels=params.cluster_channels,
+            members=count,
+        )
+        videos = small_videos(run_dir)
+        fakes.fal.script_next(*params.cluster_timing.scripts(rng, count, videos))
+        survivor.start()  # shard 0 first: it registers the commands
+        await fakes.discord.wait_ready(timeout=60, shard=0, shard_count=2)
+        victim.start()
+        await fakes.discord.wait_ready(timeout=60, shard=1, shard_count=2)
+        await asyncio.sleep(1.0)
+        watch = Watch(fakes)
+        since = time.monotonic()
+        with LoopLag() as own_lag, Sampler(survivor) as rss0, Sampler(victim) as rss1:
+            interactions = await fire(fakes.discord, worlds, count, count / params.cluster_rate, rng)
+            await wait_acks(interactions)
+            accepted = sum(1 for i in interactions if i.callback_type == 5)
+
+            async def all_submitted() -> bool:
+                rows = await jobs_of(survivor)
+                unfinished = [r for r in rows if r["state"] not in FINISHED]
+                return len(rows) >= accepted and all(r["request_id"] for r in unfinished)
+
+            await wait_until(all_submitted, 120, "every job submitted to fal", interval=0.2)
+            all_in_flight = time.monotonic()
+            await asyncio.sleep(params.cluster_window)
+            victim_memory = victim.status()
+            watch.status_since = killed_at = time.monotonic()
+            victim.kill9()
+            rows = await jobs_of(survivor)
+            unfinished = [r for r in rows if r["state"] not in FINISHED]
+            by_pid = {bot.name: owned_by(unfinished, bot.pid) for bot in bots}
+            orphans = {r["request_id"] for r in by_pid[victim.name] if r["state"] in ("queued", "running")}
+
+            def all_taken() -> bool:
+                watch.update()
+                return orphans <= watch.first_status.keys()
+
+            lease = params.lease_seconds
+            await wait_until(all_taken, lease * 2 + 60, "every orphaned job polling fal again", interval=0.05)
+            taken_at = max((watch.first_status[rid] for rid in orphans), default=killed_at)
+            survivor_lag_end = taken_at + 5.0
+            await asyncio.sleep(max(0.0, survivor_lag_end - time.monotonic()))
+
+            def all_delivered() -> bool:
+                watch.update()
+                return watch.delivered >= accepted
+
+            longest = params.cluster_timing.queue[1] + params.cluster_timing.run[1]
+            await wait_until(all_delivered, params.drain_timeout + longest, "every job delivered", quiet=True)
+            drained_at = time.monotonic()
+
+            async def all_finished() -> list[dict[str, Any]]:
+                rows = await jobs_of(survivor)
+                return rows if all(r["state"] in FINISHED for r in rows) else []
+
+            # A job's state turns final just after its video is posted: give the last ones a moment.
+            await wait_until(all_finished, 30, "every job in a final state", interval=0.5, quiet=True)
+            survivor_memory = survivor.status()
+        rows = await jobs_of(survivor)
+        latencies, unanswered = ack_latencies_ms(interactions)
+        offsets = sorted(watch.first_status[rid] - killed_at for rid in orphans)
+        return {
+            "jobs": count,
+            "rate": params.cluster_rate,
+            "accepted": accepted,
+            "ack_ms": latencies,
+            "unanswered": unanswered,
+            "lease_s": lease,
+            "lease_set": params.cluster_lease is not None,
+            "owned_at_kill": {name: len(r) for name, r in by_pid.items()},
+            "orphans": len(orphans),
+            "orphans_unsubmitted": len(by_pid[victim.name]) - len(orphans),
+            "kill_to_taken_s": taken_at - killed_at,
+            "taken_offsets_s": offsets,
+            "lag_ms": {
+                survivor.name: survivor.lag_samples(all_in_flight, survivor_lag_end),
+                victim.name: victim.lag_samples(all_in_flight, killed_at),
+            },
+            "ramp_lag_ms": {bot.name: bot.lag_samples(since, all_in_flight) for bot in bots},
+            "peak_rss": {
+                survivor.name: max(survivor_memory.get("VmHWM", 0), rss0.peak()),
+                victim.name: max(victim_memory.get("VmHWM", 0), rss1.peak()),
+            },
+            "own_lag_ms": own_lag.between(since, drained_at),
+            "delivered": watch.delivered,
+            "duplicates": watch.duplicates,
+            "failed": sum(1 for r in rows if r["state"] == "failed"),
+            "unfinished": sum(1 for r in rows if r["state"] not in FINISHED),
+            "fal_submissions": len(fakes.fal.submissions),
+            "count_429": fakes.discord.count_429,
+            "refused_by": dict(fakes.limiter.refused_by),
+            "drain_s": drained_at - killed_at,
+            "fal": fal_figures(fakes, since),
+            "discord": discord_figures(fakes, since),
+        }
+    finally:
+        await stop_all(bots, fakes)
+
+
 # -- scenario 3: one 100 MiB video -----------------------------------------------------------------------
 
 
@@ -460,9 +630,9 @@ class VideoRun:
     posted: list[tuple[str, int]] = field(default_factory=list)
 
 
-async def video(params: Params, run_dir: Path) -> dict[str, Any]:
+async def video(params: Params, run_dir: Path, database_url: str | None = None) -> dict[str, Any]:
     fakes = await start_fakes(run_dir)
-    bot = BotProcess(fakes, run_dir, "video")
+    bot = BotProcess(fakes, run_dir, "video", database_url=database_url)
     result = VideoRun()
     try:
         world = build_world(fakes.discord, channels=1, members=2, premium_tier=3)
