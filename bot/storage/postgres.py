@@ -159,8 +159,14 @@ class PostgresDatabase:
 
     engine = "postgresql"
 
-    def __init__(self, pool: asyncpg.Pool, url: str, directory: Path = PG_MIGRATIONS_DIR) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, url: str, directory: Path = PG_MIGRATIONS_DIR, reader: asyncpg.Pool | None = None
+    ) -> None:
         self._pool = pool
+        # Reads have a pool of their own (as SQLite's have their own connection): the quota's transactions
+        # wait their turn on an advisory lock holding a connection each, and a burst of them would otherwise
+        # leave none for the read that screens a request before it is acknowledged (Discord's 3 s).
+        self._reader = reader or pool
         self._url = url
         self._directory = directory
         self.applied: list[int] = []  # the migrations open() applied
@@ -188,17 +194,19 @@ class PostgresDatabase:
         message calls the URL (the setting, or copy-db's target)."""
         if urlsplit(url).scheme not in SCHEMES:
             raise _unusable(url, "it must start with postgresql:// or postgres://", named)
+        pools: list[asyncpg.Pool] = []
         try:
-            pool = await asyncpg.create_pool(
-                url,
-                min_size=1,
-                max_size=pool_size,
-                timeout=connect_timeout,
-                init=_init_connection,
-            )
+            for _ in ("writes", "reads"):
+                pools.append(
+                    await asyncpg.create_pool(
+                        url, min_size=1, max_size=pool_size, timeout=connect_timeout, init=_init_connection
+                    )
+                )
         except Exception as exc:  # asyncpg raises many kinds; each becomes one line for the operator
+            for made in pools:
+                await made.close()
             raise _unusable(url, _why(exc, url), named) from None
-        db = cls(pool, url, directory)
+        db = cls(pools[0], url, directory, reader=pools[1])
         if migrate:
             try:
                 db.applied = await db.migrate()
@@ -219,7 +227,7 @@ class PostgresDatabase:
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[PostgresSession]:
         """No explicit transaction: each statement sees what was committed when it started."""
-        async with self._pool.acquire() as conn:
+        async with self._reader.acquire() as conn:
             yield PostgresSession(conn, in_transaction=False)
 
     async def migrate(self) -> list[int]:
@@ -264,6 +272,8 @@ class PostgresDatabase:
             await conn.close()
         self._listeners.clear()
         await self._pool.close()
+        if self._reader is not self._pool:
+            await self._reader.close()
 
 
 def _unusable(url: str, reason: str, named: str = "DATABASE_URL") -> ConfigurationError:
