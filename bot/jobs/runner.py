@@ -149,13 +149,22 @@ class JobRunner:
         self._stopping = False
         self._heartbeat_task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()  # claim now: another process released its jobs
+        # Live processes on the database (this one included), learnt at each heartbeat: they share the bot
+        # token's Discord budget, so each takes its share of the progress edits. 1 until known, and on SQLite.
+        self._processes = 1
 
     @property
     def active(self) -> int:
         return len(self._tasks)
 
+    @property
+    def processes(self) -> int:
+        """The live processes sharing the database (and the bot token), this one included, as of the
+        last heartbeat."""
+        return self._processes
+
     def progress_interval(self) -> float:
-        return progress.edit_interval(self._config.progress_interval, self.active)
+        return progress.edit_interval(self._config.progress_interval, self.active, self._processes)
 
     async def screen(self, request: VideoRequest, origin: Origin) -> None:
         """The server's rules alone, read without waiting for any writer: raises Refused. accept() applies
@@ -269,7 +278,7 @@ class JobRunner:
             )
             # Their messages still show where they were: spread the first edits over one load-stretched
             # interval rather than sending them all at once (Discord answers such a burst with 429s).
-            spread = progress.edit_interval(self._config.progress_interval, len(jobs) + self.active)
+            spread = progress.edit_interval(self._config.progress_interval, len(jobs) + self.active, self._processes)
             for job in jobs:
                 if job.id in self._tasks:
                     continue  # ours already (its lease ran out while its task was busy)
@@ -296,6 +305,7 @@ class JobRunner:
             try:
                 held = await self._store.renew(self.owner, lease, self._shards)
                 renewed_at = time.monotonic()
+                self._processes = await self._live_processes()
                 await self._drop_lost(held)
                 claimed = await self._claim()
                 if claimed:
@@ -307,6 +317,13 @@ class JobRunner:
                 if time.monotonic() - renewed_at > lease and self._tasks:
                     lease_log.warning("the job leases have run out: stopping %d job task(s)", len(self._tasks))
                     await self._abandon(list(self._tasks))
+
+    async def _live_processes(self) -> int:
+        """How many processes beat within two leases (this one's row was just written); 1 on an
+        exclusive database (SQLite: one process per file)."""
+        if self._store.exclusive:
+            return 1
+        return max(1, len(await self._store.live_processes(within=2 * self._config.lease_seconds)))
 
     async def _drop_lost(self, held: set[int]) -> None:
         """Stop the tasks of unfinished jobs this process no longer holds (taken over after a stall)."""
