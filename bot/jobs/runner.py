@@ -148,6 +148,7 @@ class JobRunner:
         self._chores: set[asyncio.Task[None]] = set()  # owed final texts, shown after a restart
         self._stopping = False
         self._heartbeat_task: asyncio.Task[None] | None = None
+        self._resuming: asyncio.Task[int] | None = None  # resume_all in flight: stop() cancels it
         self._wake = asyncio.Event()  # claim now: another process released its jobs
         # Live processes on the database (this one included), learnt at each heartbeat: they share the bot
         # token's Discord budget, so each takes its share of the progress edits. 1 until known, and on SQLite.
@@ -251,7 +252,22 @@ class JobRunner:
         """At a start: claim the unfinished jobs nobody holds (on SQLite, one process per file: all of
         them) and pick each up from its stored state; then keep the leases with a heartbeat. A job caught
         mid-submit is looked for at fal (never sent again); finished jobs whose last text the member never
-        saw get it."""
+        saw get it.
+
+        It runs as a task of the runner's own, which stop() cancels and waits for: a stop just after the
+        gateway connected (this is called from on_connect) must not leave it reading a database that is
+        being closed. After stop(), it does nothing (returns 0)."""
+        if self._stopping:
+            return 0
+        task = asyncio.create_task(self._resume_all(), name="resume-jobs")
+        self._resuming = task
+        try:
+            return await task  # cancelled by stop(): the caller's await raises CancelledError
+        finally:
+            if self._resuming is task:
+                self._resuming = None
+
+    async def _resume_all(self) -> int:
         resumed = 0
         if not self._stopping:
             # The processes row is written by the first beat: a start with nothing to claim writes nothing.
@@ -363,13 +379,16 @@ class JobRunner:
         """Stop every job task; their states are already on disk, so the next start (or another process)
         resumes them. Then release the leases, so another process takes the jobs at once."""
         self._stopping = True
-        tasks = [*self._tasks.values(), *self._chores]
+        # A resume in flight first (it starts job tasks; none can start once _stopping is set).
+        resuming = self._resuming is not None
+        tasks: list[asyncio.Task[Any]] = [self._resuming] if self._resuming is not None else []
+        tasks += [*self._tasks.values(), *self._chores]
         if self._heartbeat_task is not None:
             tasks.append(self._heartbeat_task)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        if self._heartbeat_task is not None:  # it started: the database holds leases of ours
+        if self._heartbeat_task is not None or resuming:  # the database may hold leases of ours
             self._heartbeat_task = None
             try:
                 released = await self._store.release(self.owner)
