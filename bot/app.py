@@ -242,7 +242,7 @@ class App:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             if bot_task in done:
                 bot_task.result()  # a login failure, or a ConfigurationError from setup_hook, surfaces here
-            log.info("stopping: unfinished jobs keep their state and resume on the next start")
+            log.info("stopping: unfinished jobs keep their state; this process's are released to be carried on")
         finally:
             await self.close()
             for task in tasks:
@@ -251,9 +251,9 @@ class App:
 
     async def close(self) -> None:
         self.bot.stop_taking_commands()  # first: no job may start while the others are put away
-        await self.runner.stop()
+        kept = await self.runner.stop()  # this process's unfinished jobs, released (a resume in flight stopped)
         await self.bot.close()
-        await self.ops.close(self.jobs)
+        await self.ops.close(kept, shared=not self.jobs.exclusive)
         await self.http.close()
         await self.db.close()
         if self.process_lock is not None:

@@ -375,9 +375,10 @@ class JobRunner:
             if folder.name[3:].isdigit() and int(folder.name[3:]) not in unfinished:
                 shutil.rmtree(folder, ignore_errors=True)
 
-    async def stop(self) -> None:
+    async def stop(self) -> list[Job]:
         """Stop every job task; their states are already on disk, so the next start (or another process)
-        resumes them. Then release the leases, so another process takes the jobs at once."""
+        resumes them. Then release the leases, so another process takes the jobs at once. Returns the
+        unfinished jobs this process held (now released): other processes' jobs are not its to report."""
         self._stopping = True
         # A resume in flight first (it starts job tasks; none can start once _stopping is set).
         resuming = self._resuming is not None
@@ -388,7 +389,12 @@ class JobRunner:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        if self._heartbeat_task is not None or resuming:  # the database may hold leases of ours
+        try:
+            kept = await self._store.leased_jobs(self.owner)
+        except Exception as exc:
+            lease_log.warning("could not read this process's unfinished jobs (%s)", exc)
+            kept = []
+        if self._heartbeat_task is not None or resuming or kept:  # the database holds leases of ours
             self._heartbeat_task = None
             try:
                 released = await self._store.release(self.owner)
@@ -397,6 +403,7 @@ class JobRunner:
             else:
                 if released:
                     lease_log.info("released %d job(s) to the other processes", released)
+        return kept
 
     async def wait_idle(self) -> None:
         while self._tasks or self._chores:

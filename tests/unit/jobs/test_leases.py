@@ -270,3 +270,22 @@ async def test_each_runner_learns_the_live_processes_at_its_heartbeat_and_shares
     await b.stop()  # b is no longer live: a's next beat counts one
     await until(lambda: _true(a.processes == 1), timeout=10)
     await a.stop()
+
+
+async def test_a_stop_reports_only_the_jobs_this_process_held(cluster):
+    """stop() returns the unfinished jobs of its own process (released now), not the other processes'
+    ones: what App.close says will be taken over or resumed at the next start."""
+    cluster.fal.default_script = JobScript(queue_seconds=30.0, run_seconds=0.3)
+    a = await cluster.runner("A", lease=30.0)
+    b = await cluster.runner("B", lease=30.0)
+    await a.resume_all()
+    if cluster.engine == "postgresql":
+        await b.resume_all()
+    mine = await queued_at_fal(cluster, a)
+    theirs = await b.accept(sora.text_to_video("a dog", duration=4), ORIGIN)  # B's, never started here
+
+    kept = await a.stop()
+
+    assert [job.id for job in kept] == [mine] and kept[0].state == JobState.QUEUED
+    assert (await cluster.job(mine))["lease_owner"] is None  # released
+    assert (await cluster.job(theirs.id))["lease_owner"] == "B"
