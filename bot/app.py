@@ -32,7 +32,7 @@ from bot.ops.help_page import HelpService
 from bot.ops.metrics import Metrics, discord_trace
 from bot.ops.operations import Operations
 from bot.ops.quota import QuotaService
-from bot.ops.status_report import StatusService, version
+from bot.ops.status_report import Processes, StatusService, shards_label, version
 from bot.storage.characters import CharacterStore
 from bot.storage.command_registry import CommandRegistry
 from bot.storage.database import Database
@@ -203,6 +203,7 @@ class App:
             http_trace=discord_trace(metrics.count_rate_limit),
         )
         messenger = DiscordMessenger(bot)
+        shards = shards_label(settings.shard_ids, settings.shard_count)  # "0-1 of 4", or "all": for /status
         runner = JobRunner(
             jobs,
             videos,
@@ -213,6 +214,7 @@ class App:
             config,
             settings=settings_store,
             on_spend=metrics.record_spend,
+            shards=shards,
         )
         ops = Operations(settings, metrics, simulated, JobStats(database), bot)
 
@@ -228,6 +230,7 @@ class App:
             active_jobs=lambda: runner.active,
             gateway_latency=ops.gateway_latency,
             started_at=started_at,
+            processes=Processes(jobs, runner.owner, shards, settings.job_lease_seconds),
         )
         return cls(settings, database, jobs, videos, http, bot, messenger, runner, ops)
 
