@@ -33,7 +33,7 @@ from bot.ops.help_page import HelpService
 from bot.ops.metrics import Metrics, discord_trace
 from bot.ops.operations import Operations
 from bot.ops.quota import QuotaService
-from bot.ops.status_report import StatusService, version
+from bot.ops.status_report import Processes, StatusService, shards_label, version
 from bot.storage.characters import CharacterStore
 from bot.storage.command_registry import CommandRegistry
 from bot.storage.database import Database
@@ -204,6 +204,7 @@ class App:
             http_trace=discord_trace(metrics.count_rate_limit),
         )
         messenger = DiscordMessenger(bot)
+        shards = shards_label(settings.shard_ids, settings.shard_count)  # "0-1 of 4", or "all": for /status
         runner = JobRunner(
             jobs,
             videos,
@@ -214,6 +215,7 @@ class App:
             config,
             settings=settings_store,
             on_spend=metrics.record_spend,
+            shards=shards,
         )
         ops = Operations(settings, metrics, simulated, JobStats(database), bot)
 
@@ -229,6 +231,7 @@ class App:
             active_jobs=lambda: runner.active,
             gateway_latency=ops.gateway_latency,
             started_at=started_at,
+            processes=Processes(jobs, runner.owner, shards, settings.job_lease_seconds),
         )
         return cls(settings, database, jobs, videos, http, bot, messenger, runner, ops)
 
@@ -243,7 +246,7 @@ class App:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             if bot_task in done:
                 bot_task.result()  # a login failure, or a ConfigurationError from setup_hook, surfaces here
-            log.info("stopping: unfinished jobs keep their state and resume on the next start")
+            log.info("stopping: unfinished jobs keep their state; this process's are released to be carried on")
         finally:
             await self.close()
             for task in tasks:
@@ -252,9 +255,9 @@ class App:
 
     async def close(self) -> None:
         self.bot.stop_taking_commands()  # first: no job may start while the others are put away
-        await self.runner.stop()
+        kept = await self.runner.stop()  # this process's unfinished jobs, released (a resume in flight stopped)
         await self.bot.close()
-        await self.ops.close(self.jobs)
+        await self.ops.close(kept, shared=not self.jobs.exclusive)
         await self.http.close()
         await self.db.close()
         if self.process_lock is not None:

@@ -1,4 +1,4 @@
-"""/status for the bot's owner: version, uptime, jobs by state, fal and Discord latency."""
+"""/status for the bot's owner: version, uptime, jobs by state, fal and Discord latency, live processes."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.ops.status_report import StatusReport, StatusService, duration, milliseconds
+from bot.ops.status_report import StatusReport, StatusService, duration, milliseconds, processes_text
 
 
 class StatusCog(commands.Cog):
@@ -34,4 +34,8 @@ def render(report: StatusReport) -> discord.Embed:
     embed.add_field(name="fal latency", value=milliseconds(report.fal_latency, "no call yet"))
     embed.add_field(name="Discord latency", value=milliseconds(report.discord_latency, "not connected"))
     embed.add_field(name="Discord 429s", value=str(report.discord_429s))
+    if report.processes:  # every live process on the database: its shards, jobs held, last heartbeat
+        embed.add_field(
+            name=f"Processes ({len(report.processes)} live)", value=processes_text(report.processes), inline=False
+        )
     return embed

@@ -71,14 +71,17 @@ def failed(job: Job, reason: str) -> str:
     return f"{headline(job)}\n❌ {reason}"
 
 
-# Discord allows a bot about 50 requests a second in all; progress edits may take half of that.
+# Discord allows a bot about 50 requests a second in all (per token: every process of the bot together);
+# progress edits may take half of that.
 PROGRESS_EDITS_PER_SECOND = 25.0
 
 
-def edit_interval(minimum: float, jobs_in_flight: int) -> float:
+def edit_interval(minimum: float, jobs_in_flight: int, processes: int = 1) -> float:
     """Seconds between two edits of one job's message, stretched with load so that all jobs' edits
-    together stay within the budget (1,000 jobs: one edit each every 40 s)."""
-    return max(minimum, jobs_in_flight / PROGRESS_EDITS_PER_SECOND)
+    together stay within the budget (1,000 jobs: one edit each every 40 s). The budget is the bot
+    token's, shared by its live processes: each takes an equal share of it (two processes: 12.5 edits a
+    second each, so 1,000 jobs in one of them: every 80 s)."""
+    return max(minimum, jobs_in_flight * max(1, processes) / PROGRESS_EDITS_PER_SECOND)
 
 
 class ProgressReporter:

@@ -119,15 +119,25 @@ class JobRunner:
         self._chores: set[asyncio.Task[None]] = set()  # owed final texts, shown after a restart
         self._stopping = False
         self._heartbeat_task: asyncio.Task[None] | None = None
+        self._resuming: asyncio.Task[int] | None = None  # resume_all in flight: stop() cancels it
         self._wake = asyncio.Event()  # claim now: another process released its jobs
         self._delivery = Delivery(messenger, http, videos, config, clock)
+        # Live processes on the database (this one included), learnt at each heartbeat: they share the bot
+        # token's Discord budget, so each takes its share of the progress edits. 1 until known, and on SQLite.
+        self._processes = 1
 
     @property
     def active(self) -> int:
         return len(self._tasks)
 
+    @property
+    def processes(self) -> int:
+        """The live processes sharing the database (and the bot token), this one included, as of the
+        last heartbeat."""
+        return self._processes
+
     def progress_interval(self) -> float:
-        return progress.edit_interval(self._config.progress_interval, self.active)
+        return progress.edit_interval(self._config.progress_interval, self.active, self._processes)
 
     async def screen(self, request: VideoRequest, origin: Origin) -> None:
         """The server's rules alone, read without waiting for any writer: raises Refused. accept() applies
@@ -214,7 +224,22 @@ class JobRunner:
         """At a start: claim the unfinished jobs nobody holds (on SQLite, one process per file: all of
         them) and pick each up from its stored state; then keep the leases with a heartbeat. A job caught
         mid-submit is looked for at fal (never sent again); finished jobs whose last text the member never
-        saw get it."""
+        saw get it.
+
+        It runs as a task of the runner's own, which stop() cancels and waits for: a stop just after the
+        gateway connected (this is called from on_connect) must not leave it reading a database that is
+        being closed. After stop(), it does nothing (returns 0)."""
+        if self._stopping:
+            return 0
+        task = asyncio.create_task(self._resume_all(), name="resume-jobs")
+        self._resuming = task
+        try:
+            return await task  # cancelled by stop(): the caller's await raises CancelledError
+        finally:
+            if self._resuming is task:
+                self._resuming = None
+
+    async def _resume_all(self) -> int:
         resumed = 0
         if not self._stopping:
             # The processes row is written by the first beat: a start with nothing to claim writes nothing.
@@ -241,7 +266,7 @@ class JobRunner:
             )
             # Their messages still show where they were: spread the first edits over one load-stretched
             # interval rather than sending them all at once (Discord answers such a burst with 429s).
-            spread = progress.edit_interval(self._config.progress_interval, len(jobs) + self.active)
+            spread = progress.edit_interval(self._config.progress_interval, len(jobs) + self.active, self._processes)
             for job in jobs:
                 if job.id in self._tasks:
                     continue  # ours already (its lease ran out while its task was busy)
@@ -268,6 +293,7 @@ class JobRunner:
             try:
                 held = await self._store.renew(self.owner, lease, self._shards)
                 renewed_at = time.monotonic()
+                self._processes = await self._live_processes()
                 await self._drop_lost(held)
                 claimed = await self._claim()
                 if claimed:
@@ -279,6 +305,13 @@ class JobRunner:
                 if time.monotonic() - renewed_at > lease and self._tasks:
                     lease_log.warning("the job leases have run out: stopping %d job task(s)", len(self._tasks))
                     await self._abandon(list(self._tasks))
+
+    async def _live_processes(self) -> int:
+        """How many processes beat within two leases (this one's row was just written); 1 on an
+        exclusive database (SQLite: one process per file)."""
+        if self._store.exclusive:
+            return 1
+        return max(1, len(await self._store.live_processes(within=2 * self._config.lease_seconds)))
 
     async def _drop_lost(self, held: set[int]) -> None:
         """Stop the tasks of unfinished jobs this process no longer holds (taken over after a stall)."""
@@ -307,17 +340,26 @@ class JobRunner:
             if task is not None:
                 task.cancel()
 
-    async def stop(self) -> None:
+    async def stop(self) -> list[Job]:
         """Stop every job task; their states are already on disk, so the next start (or another process)
-        resumes them. Then release the leases, so another process takes the jobs at once."""
+        resumes them. Then release the leases, so another process takes the jobs at once. Returns the
+        unfinished jobs this process held (now released): other processes' jobs are not its to report."""
         self._stopping = True
-        tasks = [*self._tasks.values(), *self._chores]
+        # A resume in flight first (it starts job tasks; none can start once _stopping is set).
+        resuming = self._resuming is not None
+        tasks: list[asyncio.Task[Any]] = [self._resuming] if self._resuming is not None else []
+        tasks += [*self._tasks.values(), *self._chores]
         if self._heartbeat_task is not None:
             tasks.append(self._heartbeat_task)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        if self._heartbeat_task is not None:  # it started: the database holds leases of ours
+        try:
+            kept = await self._store.leased_jobs(self.owner)
+        except Exception as exc:
+            lease_log.warning("could not read this process's unfinished jobs (%s)", exc)
+            kept = []
+        if self._heartbeat_task is not None or resuming or kept:  # the database holds leases of ours
             self._heartbeat_task = None
             try:
                 released = await self._store.release(self.owner)
@@ -326,6 +368,7 @@ class JobRunner:
             else:
                 if released:
                     lease_log.info("released %d job(s) to the other processes", released)
+        return kept
 
     async def wait_idle(self) -> None:
         while self._tasks or self._chores:

@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 
 from bot.config import ConfigurationError, Settings
 from bot.discord.client import SoraBot
+from bot.domain.models import Job
 from bot.fal.simulated.queue import SimulatedFal
 from bot.ops.health import HeartbeatFile, heartbeat_path
 from bot.ops.metrics import Metrics
 from bot.ops.metrics_server import MetricsServer
 from bot.storage.job_stats import JobStats
-from bot.storage.jobs import JobStore
 
 log = logging.getLogger(__name__)
 
@@ -51,12 +51,13 @@ class Operations:
                     "choose a free port, or unset METRICS_PORT"
                 ) from None
 
-    async def close(self, jobs: JobStore) -> None:
-        """After the runner stopped: say where each unfinished job was left, then stop serving."""
-        for job in await jobs.unfinished_jobs():
-            log.info(
-                "job=%s guild=%s user=%s state=%s kept for the next start", job.id, job.guild_id, job.user_id, job.state
-            )
+    async def close(self, kept: list[Job], *, shared: bool = False) -> None:
+        """After the runner stopped: say where each unfinished job of this process's was left (`kept`: the
+        jobs it held, released by the runner; other processes' jobs are theirs to report), then stop
+        serving. shared: other processes may run on the database (PostgreSQL), one may take them at once."""
+        after = "taken over by another live process, or at the next start" if shared else "resumed at the next start"
+        for job in kept:
+            log.info("job=%s guild=%s user=%s state=%s kept: %s", job.id, job.guild_id, job.user_id, job.state, after)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

@@ -73,6 +73,10 @@ async def test_status_answers_the_owner_only(sim_world, start_sim):
     assert "delivered 1" in fields["Jobs by state"]
     assert re.fullmatch(r"\d+ ms", fields["fal latency"])  # the simulated backend's calls were timed
     assert re.fullmatch(r"\d+ s", fields["Uptime"])
+    # This process, unsharded, its job delivered; its first heartbeat may not have come yet (lease / 3).
+    assert re.fullmatch(
+        r"`[^`]+` \(this one\) · shards all · 0 jobs · (\d+ s ago|no heartbeat yet)", fields["Processes (1 live)"]
+    )
     assert fields["Version"]
 
 

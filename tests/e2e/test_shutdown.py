@@ -41,7 +41,8 @@ async def test_sigterm_during_a_job_leaves_it_resumable(sim_world):
             first.kill()
     log = (sim_world.tmp / "bot-process.log").read_text()
     assert "stopping: unfinished jobs keep their state" in log
-    assert f"job=1 guild={sim_world.guild_id} user={sim_world.user_id} state=running kept for the next start" in log
+    who = f"job=1 guild={sim_world.guild_id} user={sim_world.user_id}"
+    assert f"{who} state=running kept: resumed at the next start" in log  # SQLite: no other process
     assert "Traceback" not in log
     assert job_state(sim_world) == "running"
     wal = sim_world.tmp / "data" / "bot.sqlite3-wal"

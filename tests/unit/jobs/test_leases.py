@@ -19,6 +19,7 @@ from bot.domain import sora
 from bot.domain.models import JobState
 from bot.domain.quota import Limits, Period
 from bot.fal.queue import FalQueue
+from bot.jobs import progress
 from bot.jobs.config import RunnerConfig
 from bot.jobs.runner import JobRunner, Origin
 from bot.storage.jobs import JobStore, LeaseLost
@@ -248,3 +249,44 @@ async def test_cancel_clicked_in_a_process_that_does_not_own_the_job_cancels_and
     assert len(cluster.fal.submissions) == 1
     assert (await cluster.job(job_id))["state"] == "cancelled"
     assert await cluster.ledger(job_id) == [("reserve", PRICE), ("refund", -PRICE)]
+
+
+async def test_each_runner_learns_the_live_processes_at_its_heartbeat_and_shares_the_edit_budget(cluster):
+    """Two runners on one PostgreSQL database, a heartbeat each: each counts 2 live processes and
+    stretches its progress edits twice as much; on SQLite (one process per file) the count stays 1."""
+    cluster.fal.default_script = JobScript(queue_seconds=30.0, run_seconds=0.3)
+    a = await cluster.runner("A", lease=0.6)  # a beat every 0.2 s
+    b = await cluster.runner("B", lease=0.6)
+    assert a.processes == 1  # not known before the first heartbeat
+    await a.resume_all()
+    await b.resume_all()
+    expected = 2 if cluster.engine == "postgresql" else 1
+    await until(lambda: _true(a.processes == expected and b.processes == expected), timeout=10)
+    for _ in range(3):  # a's jobs in flight stretch its edits, by its share of the token's budget
+        await a.accept(sora.text_to_video("a cat", duration=4), ORIGIN)
+    for job in await a._store.leased_jobs("A"):
+        a.start(job)
+    assert a.progress_interval() == progress.edit_interval(0.0, 3, expected)
+    assert a.progress_interval() == 3 * expected / progress.PROGRESS_EDITS_PER_SECOND
+    await b.stop()  # b is no longer live: a's next beat counts one
+    await until(lambda: _true(a.processes == 1), timeout=10)
+    await a.stop()
+
+
+async def test_a_stop_reports_only_the_jobs_this_process_held(cluster):
+    """stop() returns the unfinished jobs of its own process (released now), not the other processes'
+    ones: what App.close says will be taken over or resumed at the next start."""
+    cluster.fal.default_script = JobScript(queue_seconds=30.0, run_seconds=0.3)
+    a = await cluster.runner("A", lease=30.0)
+    b = await cluster.runner("B", lease=30.0)
+    await a.resume_all()
+    if cluster.engine == "postgresql":
+        await b.resume_all()
+    mine = await queued_at_fal(cluster, a)
+    theirs = await b.accept(sora.text_to_video("a dog", duration=4), ORIGIN)  # B's, never started here
+
+    kept = await a.stop()
+
+    assert [job.id for job in kept] == [mine] and kept[0].state == JobState.QUEUED
+    assert (await cluster.job(mine))["lease_owner"] is None  # released
+    assert (await cluster.job(theirs.id))["lease_owner"] == "B"

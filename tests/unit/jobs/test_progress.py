@@ -79,6 +79,20 @@ def test_edit_cadence_stretches_with_load():
     assert progress.edit_interval(3.0, 1000) == 40.0  # 1,000 jobs x 1/40 s = 25 edits a second
 
 
+def test_each_live_process_takes_its_share_of_the_edit_budget():
+    """The bot token's budget is shared: with N live processes each stretches its edits N times, so
+    together they still send at most PROGRESS_EDITS_PER_SECOND."""
+    assert progress.edit_interval(3.0, 1000, processes=1) == 40.0
+    assert progress.edit_interval(3.0, 1000, processes=2) == 80.0  # 12.5 edits a second each
+    assert progress.edit_interval(3.0, 500, processes=4) == 80.0
+    assert progress.edit_interval(3.0, 30, processes=2) == 3.0  # light load: the minimum still rules
+    assert progress.edit_interval(3.0, 1000, processes=0) == 40.0  # not known yet: counted as one
+    for processes in (1, 2, 3, 7):
+        jobs = 600
+        total = processes * jobs / progress.edit_interval(0.0, jobs, processes)
+        assert total == progress.PROGRESS_EDITS_PER_SECOND
+
+
 async def test_a_final_text_waits_out_the_minimum_interval_and_is_sent():
     loop = asyncio.get_running_loop()
     sent: list[tuple[float, str]] = []
