@@ -64,6 +64,7 @@ SUBMIT_ATTEMPTS = 3
 # fal's clock and ours may differ: a lost submit is looked for from this long before we sent it.
 LOOKUP_SLACK = 60.0
 FINAL_ATTEMPTS = 5
+ORPHAN_CHECK_SECONDS = 2.0  # how often a process looks for jobs whose owner's lease ran out (PostgreSQL)
 NOT_FOUND_AT_FAL = (
     "fal never confirmed this request (its answer was lost, or the bot restarted while sending it), so it "
     "was stopped; nothing was charged. Please ask again."
@@ -283,13 +284,29 @@ class JobRunner:
         failed for longer than the lease, another process may own our jobs: their tasks are stopped (the
         fence would refuse their writes anyway), to be claimed again once the database answers."""
         lease = self._config.lease_seconds
-        renewed_at = time.monotonic()
+        renewed_at = beat_at = time.monotonic()
+        # Orphans are looked for more often than leases are renewed (a read, writing nothing when there is
+        # none): a dead process's jobs then move within a couple of seconds of their lease running out,
+        # not up to a third of a lease later. SQLite has no other process whose jobs could be orphaned.
+        tick = lease / 3 if self._store.exclusive else min(lease / 3, ORPHAN_CHECK_SECONDS)
         while True:
             try:
-                await asyncio.wait_for(self._wake.wait(), lease / 3)
+                await asyncio.wait_for(self._wake.wait(), tick)
+                woken = True
             except TimeoutError:
-                pass
+                woken = False
             self._wake.clear()
+            if not woken and time.monotonic() - beat_at < lease / 3 - tick / 2:
+                try:
+                    claimed = await self._claim()
+                    if claimed:
+                        lease_log.info("took over %d job(s) from processes that stopped or died", claimed)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    lease_log.warning("looking for orphaned jobs failed (%s: %s)", type(exc).__name__, exc)
+                continue
+            beat_at = time.monotonic()
             try:
                 held = await self._store.renew(self.owner, lease, self._shards)
                 renewed_at = time.monotonic()
