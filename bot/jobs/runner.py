@@ -296,30 +296,23 @@ class JobRunner:
             except TimeoutError:
                 woken = False
             self._wake.clear()
-            if not woken and time.monotonic() - beat_at < lease / 3 - tick / 2:
-                try:
-                    claimed = await self._claim()
-                    if claimed:
-                        lease_log.info("took over %d job(s) from processes that stopped or died", claimed)
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:
-                    lease_log.warning("looking for orphaned jobs failed (%s: %s)", type(exc).__name__, exc)
-                continue
-            beat_at = time.monotonic()
+            beat = woken or time.monotonic() - beat_at >= lease / 3 - tick / 2
             try:
-                held = await self._store.renew(self.owner, lease, self._shards)
-                renewed_at = time.monotonic()
-                self._processes = await self._live_processes()
-                await self._drop_lost(held)
+                if beat:  # renew, recount the processes, let go of jobs taken over; else only look for orphans
+                    beat_at = time.monotonic()
+                    held = await self._store.renew(self.owner, lease, self._shards)
+                    renewed_at = time.monotonic()
+                    self._processes = await self._live_processes()
+                    await self._drop_lost(held)
                 claimed = await self._claim()
                 if claimed:
                     lease_log.info("took over %d job(s) from processes that stopped or died", claimed)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                lease_log.warning("renewing the job leases failed (%s: %s)", type(exc).__name__, exc)
-                if time.monotonic() - renewed_at > lease and self._tasks:
+                what = "renewing the job leases" if beat else "looking for orphaned jobs"
+                lease_log.warning("%s failed (%s: %s)", what, type(exc).__name__, exc)
+                if beat and time.monotonic() - renewed_at > lease and self._tasks:
                     lease_log.warning("the job leases have run out: stopping %d job task(s)", len(self._tasks))
                     await self._abandon(list(self._tasks))
 

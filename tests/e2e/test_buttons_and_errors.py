@@ -67,6 +67,15 @@ async def only_answer(world, inter, settle=0.5):
     return first.json
 
 
+def replies_to(world, message_id):
+    """What the bot posted in the channel as replies to that message."""
+    return [
+        r.json
+        for r in video_posts(world.discord, world.channel_id)
+        if str(((r.json or {}).get("message_reference") or {}).get("message_id")) == str(message_id)
+    ]
+
+
 def errors_logged(caplog, logger=""):
     """The ERROR lines logged (by loggers under `logger`, if given)."""
     return [
@@ -204,11 +213,7 @@ async def test_a_failing_reply_to_remix_is_answered_by_a_reply(world, start_bot,
     )
 
     def answers():
-        return [
-            r.json
-            for r in video_posts(world.discord, world.channel_id)
-            if str(((r.json or {}).get("message_reference") or {}).get("message_id")) == str(reply["id"])
-        ]
+        return replies_to(world, reply["id"])
 
     answer = (await eventually(answers))[0]
     assert answer["content"] == FAILED
@@ -238,11 +243,7 @@ async def test_a_lost_remix_acknowledgement_still_delivers_the_remix_once(world,
     )
 
     def answers():
-        return [
-            r.json
-            for r in video_posts(world.discord, world.channel_id)
-            if str(((r.json or {}).get("message_reference") or {}).get("message_id")) == str(reply["id"])
-        ]
+        return replies_to(world, reply["id"])
 
     answer = (await eventually(answers, timeout=20))[0]
     assert answer["content"] == f"<@{world.user_id}> your video is ready."
