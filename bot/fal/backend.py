@@ -3,8 +3,9 @@ simulation (simulated/queue.py SimulatedFal). Both raise the typed errors of err
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -33,3 +34,12 @@ class FalBackend(Protocol):
 
     async def cancel(self, endpoint: str, request_id: str) -> bool:
         """Ask to stop a request that has not started; True when the request was accepted."""
+
+
+@runtime_checkable
+class StatusStreaming(Protocol):
+    """A backend that can push a request's status (fal's status stream); one without it is polled."""
+
+    def stream(self, endpoint: str, request_id: str) -> AsyncIterator[QueueStatus]:
+        """Each change of the request's status as it comes, ending after "completed". Raises only
+        FalStreamBroken (the caller polls instead)."""

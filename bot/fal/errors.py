@@ -23,6 +23,11 @@ class FalUnavailable(FalError):
     """fal or the network failed (5xx, timeout): worth retrying later."""
 
 
+class FalStreamBroken(FalUnavailable):
+    """fal's status stream failed (refused, cut before COMPLETED, garbled, silent past its keep-alives):
+    the job is polled instead, and the stream tried again later."""
+
+
 class FalResultGone(FalError):
     """fal no longer has the result (it keeps results only briefly)."""
 

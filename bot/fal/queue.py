@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -19,6 +20,7 @@ from bot.fal.errors import (
     FalLookupRefused,
     FalRefused,
     FalResultGone,
+    FalStreamBroken,
     FalUnavailable,
     refusal_sentence,
 )
@@ -32,6 +34,8 @@ MAX_IN_FLIGHT = 16
 PLATFORM_URL = "https://api.fal.ai/v1"
 SUBMIT_TIMEOUT = 60.0
 LOOKUP_PAGES = 10  # 100 requests a page: enough for one job's window on a busy key
+# A status stream that sends nothing (not even a keep-alive comment) for this long is taken for dead.
+STREAM_IDLE_TIMEOUT = 30.0
 
 
 class FalQueue:
@@ -45,8 +49,10 @@ class FalQueue:
         timeout: float = 30.0,
         max_in_flight: int = MAX_IN_FLIGHT,
         platform_url: str = PLATFORM_URL,
+        stream_idle_timeout: float = STREAM_IDLE_TIMEOUT,
     ) -> None:
         self._client = client
+        self._stream_idle_timeout = stream_idle_timeout
         self._platform_url = platform_url.rstrip("/")
         # Status polls are nearly all of fal's traffic (1,000 jobs: 200 a second). Through httpx each costs
         # about 4 ms of event loop (its pool checks every idle connection, through anyio, on each request);
@@ -175,6 +181,46 @@ class FalQueue:
             return QueueStatus("completed", logs=logs, error=data.get("error"), error_type=data.get("error_type"))
         raise FalUnavailable("fal answered with a status this bot does not know.")
 
+    async def stream(self, endpoint: str, request_id: str) -> AsyncIterator[QueueStatus]:
+        """fal's status stream (server-sent events, each `data:` the status object; `:` comments keep it
+        alive), read with the bot's aiohttp session: one QueueStatus per event, ending after "completed".
+        Streams do not take one of the in-flight slots (they last as long as the job). Every failure
+        raises FalStreamBroken, including a stream that ends before COMPLETED or stays silent longer
+        than stream_idle_timeout."""
+        if self._http is None:
+            raise FalStreamBroken("the status stream needs the bot's aiohttp session.")
+        handle = await self._client.get_handle(endpoint, request_id)  # fal_client's URL, no request
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=self._timeout, sock_read=self._stream_idle_timeout)
+        headers = {**self._auth(), "Accept": "text/event-stream"}
+        try:
+            async with self._http.get(
+                handle.status_url + "/stream", params={"logs": "1"}, headers=headers, timeout=timeout
+            ) as response:
+                if response.status >= 400:
+                    raise FalStreamBroken(
+                        f"fal refused the status stream (HTTP {response.status}).", status=response.status
+                    )
+                data: list[str] = []
+                async for raw in response.content:
+                    line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+                    if line:
+                        field, _, value = line.partition(":")
+                        if field == "data":
+                            data.append(value[1:] if value.startswith(" ") else value)
+                        continue  # comments (keep-alives) and other fields carry no status
+                    if not data:
+                        continue
+                    status = _stream_status(_loads("\n".join(data).encode()))
+                    data = []
+                    yield status
+                    if status.state == "completed":
+                        return
+        except FalStreamBroken:
+            raise
+        except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
+            raise FalStreamBroken(f"fal's status stream failed ({type(exc).__name__}).") from None
+        raise FalStreamBroken("fal's status stream ended before the request completed.")
+
     async def result(self, endpoint: str, request_id: str) -> dict[str, Any]:
         """Fetch a completed request's result with one GET (fal_client's result() would poll first)."""
         handle = await self._client.get_handle(endpoint, request_id)
@@ -207,6 +253,20 @@ def _loads(body: bytes) -> Any:
         return json.loads(body)
     except ValueError:
         return None
+
+
+def _stream_status(data: Any) -> QueueStatus:
+    """One event of the status stream as a QueueStatus; anything else raises FalStreamBroken."""
+    state = data.get("status") if isinstance(data, dict) else None
+    if state == "IN_QUEUE":
+        position = data.get("queue_position")
+        return QueueStatus("queued", position=position if isinstance(position, int) else None)
+    if state == "IN_PROGRESS":
+        return QueueStatus("running", logs=_messages(data.get("logs")))
+    if state == "COMPLETED":
+        logs = _messages(data.get("logs"))
+        return QueueStatus("completed", logs=logs, error=data.get("error"), error_type=data.get("error_type"))
+    raise FalStreamBroken("fal's status stream sent something this bot does not understand.")
 
 
 def _json(response: httpx.Response) -> Any:

@@ -14,6 +14,9 @@ Queue protocol (as ``fal_client`` 1.0.3 drives it)::
 
     POST /{owner}/{alias}[/{path}]                 submit -> 200 {request_id, *_url, ...}
     GET  /{owner}/{alias}/requests/{id}/status     ?logs=true|1 to include logs
+    GET  /{owner}/{alias}/requests/{id}/status/stream   the same objects as server-sent events, each sent
+                                                   when it changes, ": ping" comments between; closed
+                                                   after COMPLETED (Job.streams_opened counts them)
     GET  /{owner}/{alias}/requests/{id}            result
     PUT  /{owner}/{alias}/requests/{id}/cancel     cancel
     GET  /files/{name}                             the generated video (no auth, like a CDN)
@@ -55,7 +58,9 @@ them):
 * A video job's stock file is as long as its ``duration`` (a remix: as its source), made once per length.
 * Faults: ``JobScript.submit_answer`` loses, garbles or withholds the answer to a submit;
   ``JobScript.file_fault`` serves an HTML page or half the file for the first downloads; ``files_open``
-  holds downloads; ``list_status`` makes the request list (``LIST_PATH``, fal's platform API) fail.
+  holds downloads; ``list_status`` makes the request list (``LIST_PATH``, fal's platform API) fail;
+  ``JobScript.stream_cut_after`` (with ``stream_fault``: cut, garbage or silent) breaks the first
+  ``stream_faults`` status streams of a job after that many events; ``stream_status`` refuses every stream.
 * Unknown payload fields are ignored (as fal's pydantic models do) unless
   ``reject_unknown_fields`` is set, then they are a 422 ``extra_forbidden`` error.
 """
@@ -69,6 +74,7 @@ from .scripts import (
     JobScript,
     Outcome,
     RecordedRequest,
+    StreamFault,
     Submission,
     SubmitAnswer,
 )
@@ -86,6 +92,7 @@ __all__ = [
     "JobScript",
     "Outcome",
     "RecordedRequest",
+    "StreamFault",
     "Submission",
     "SubmitAnswer",
     "default_video_path",

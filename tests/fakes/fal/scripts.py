@@ -21,7 +21,11 @@ Outcome = Literal[
     "result_gone",
     "server_error_then_ok",
 ]
-RequestKind = Literal["submit", "status", "result", "cancel", "file", "list"]
+RequestKind = Literal["submit", "status", "stream", "result", "cancel", "file", "list"]
+# How a status stream goes wrong: "cut" closes the connection after `stream_cut_after` events; "garbage"
+# sends a data line that is not JSON instead; "silent" stops sending anything (no keep-alives either)
+# and holds the connection open.
+StreamFault = Literal["cut", "garbage", "silent"]
 # How the fake answers an accepted submit: "ok"; "drop" closes the connection once the job exists (the
 # answer is lost); "garbage" answers 200 with a body that is not JSON; "hang" never answers (the job
 # exists); "hang_before" never answers and never makes the job (fal did not get it).
@@ -50,6 +54,11 @@ class JobScript:
     submit_answer: SubmitAnswer = "ok"
     file_fault: FileFault | None = None
     file_faults: int = 1  # how many downloads of the video are broken before a good one
+    # The status stream: after this many events its fault strikes (None: it runs to COMPLETED); it strikes
+    # on the first `stream_faults` streams of the job only, so a reopened stream can succeed.
+    stream_cut_after: int | None = None
+    stream_fault: StreamFault = "cut"
+    stream_faults: int = 1
 
 
 @dataclass
@@ -97,6 +106,7 @@ class Job:
     submitted_wall: datetime
     video_id: str
     status_polls: int = 0
+    streams_opened: int = 0
     result_fetches: int = 0
     cancel_requested: bool = False
     # Seconds after submission when the job was stopped by a cancel (None: not stopped).

@@ -32,7 +32,7 @@ from .validation import ENDPOINTS, validate_payload
 
 # fal's platform API (api.fal.ai/v1 in production), served by the same fake: this key's requests by endpoint.
 LIST_PATH = "/v1/models/requests/by-endpoint"
-_REQUEST_PATH = re.compile(r"(?P<app>.+?)/requests/(?P<rid>[^/]+)(?:/(?P<action>status|cancel))?")
+_REQUEST_PATH = re.compile(r"(?P<app>.+?)/requests/(?P<rid>[^/]+)(?:/(?P<action>status/stream|status|cancel))?")
 
 
 def _classify(path: str, method: str) -> tuple[RequestKind | None, str | None]:
@@ -43,7 +43,12 @@ def _classify(path: str, method: str) -> tuple[RequestKind | None, str | None]:
         return "list", None
     match = _REQUEST_PATH.fullmatch(path.strip("/"))
     if match is not None:
-        kinds: dict[str | None, RequestKind] = {None: "result", "status": "status", "cancel": "cancel"}
+        kinds: dict[str | None, RequestKind] = {
+            None: "result",
+            "status": "status",
+            "status/stream": "stream",
+            "cancel": "cancel",
+        }
         return kinds[match["action"]], match["rid"]
     return ("submit" if method == "POST" else None), None
 
@@ -66,6 +71,11 @@ class FakeFal:
         # (fal's list is read from ended requests; by default the fake shows only those).
         self.list_status: int | None = None
         self.list_in_flight = False
+        # The status stream: its answer's status when refused (None: it streams), and the seconds between
+        # its keep-alive comments and between its looks at the job.
+        self.stream_status: int | None = None
+        self.stream_ping_seconds = 0.2
+        self.stream_tick_seconds = 0.02
         self.files_open = asyncio.Event()  # clear it to hold every download (a test kills the bot meanwhile)
         self.files_open.set()
         self.downloads_started = 0  # file requests received (recorded requests count them once answered)
@@ -293,6 +303,8 @@ class FakeFal:
                 kind, method = "result", "GET"
             elif action == "status":
                 kind, method = "status", "GET"
+            elif action == "status/stream":
+                kind, method = "stream", "GET"
             else:
                 kind, method = "cancel", "PUT"
             if request.method != method:
@@ -306,6 +318,8 @@ class FakeFal:
                 return self._json(404, {"detail": "Request not found"})
             if kind == "status":
                 return self._status(request, job)
+            if kind == "stream":
+                return await self._stream(request, job)
             if kind == "result":
                 return await self._result(job)
             return self._cancel(job)
@@ -393,8 +407,48 @@ class FakeFal:
         rid = job.request_id
         if job.status_polls <= job.script.status_errors:
             return self._json(500, {"detail": "Internal Server Error"}, rid)
-        now = time.monotonic()
         with_logs = request.query.get("logs", "").lower() in {"1", "true"}
+        return self._json(200, self._status_body(job, with_logs), rid)
+
+    async def _stream(self, request: web.Request, job: Job) -> web.StreamResponse:
+        """fal's status stream: server-sent events, each `data:` the status object, sent when it changes;
+        `: ping` comments between; closed after COMPLETED. The script's fault may cut it, garble it or
+        make it fall silent."""
+        job.streams_opened += 1
+        rid = job.request_id
+        if self.stream_status is not None:
+            return self._json(self.stream_status, {"detail": "The fake refuses the stream"}, rid)
+        with_logs = request.query.get("logs", "").lower() in {"1", "true"}
+        script = job.script
+        faulty = script.stream_cut_after is not None and job.streams_opened <= script.stream_faults
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "x-fal-request-id": rid})
+        await response.prepare(request)
+        sent, last, last_ping = 0, None, time.monotonic()
+        while True:
+            if faulty and sent >= (script.stream_cut_after or 0):
+                if script.stream_fault == "garbage":
+                    await response.write(b"data: <html>upstream reset</html>\n\n")
+                    await asyncio.sleep(3600)
+                elif script.stream_fault == "silent":
+                    await asyncio.sleep(3600)
+                assert request.transport is not None
+                request.transport.abort()
+                return response
+            body = self._status_body(job, with_logs)
+            if body != last:
+                await response.write(b"data: " + json.dumps(body).encode() + b"\n\n")
+                sent, last = sent + 1, body
+                if body["status"] == "COMPLETED":
+                    await response.write_eof()
+                    return response
+            elif time.monotonic() - last_ping >= self.stream_ping_seconds:
+                await response.write(b": ping\n\n")
+                last_ping = time.monotonic()
+            await asyncio.sleep(self.stream_tick_seconds)
+
+    def _status_body(self, job: Job, with_logs: bool) -> dict[str, Any]:
+        rid = job.request_id
+        now = time.monotonic()
         phase = job.phase(now)
         body: dict[str, Any] = {"status": phase, "request_id": rid, **self._urls(job.app, rid)}
         body["logs"] = job.logs(now) if with_logs else None
@@ -417,7 +471,7 @@ class FakeFal:
                 elif job.script.outcome == "server_error":
                     body["error"] = "Internal server error"
                     body["error_type"] = "internal_server_error"
-        return self._json(200, body, rid)
+        return body
 
     async def _result(self, job: Job) -> web.Response:
         rid = job.request_id
