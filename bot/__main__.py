@@ -177,5 +177,6 @@ def _action(command: str) -> Callable[[Any], Coroutine[Any, Any, int]]:
     # Looked up when called, not at import: the benchmark (tests/bench/botproc.py) wraps `run`.
     return {"run": run, "migrate": migrate_only, "sync": sync_commands}[command]
 
+
 if __name__ == "__main__":
     raise SystemExit(main())

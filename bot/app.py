@@ -151,6 +151,7 @@ class App:
         config = RunnerConfig(
             poll_min=settings.fal_poll_min_seconds,
             poll_max=settings.fal_poll_max_seconds,
+            updates=settings.fal_updates,
             job_timeout=settings.fal_job_timeout_seconds,
             progress_interval=settings.progress_min_interval_seconds,
             max_download_bytes=settings.max_download_mib * 2**20,

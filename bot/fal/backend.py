@@ -3,7 +3,7 @@ simulation (simulated/queue.py SimulatedFal). Both raise the typed errors of err
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -40,6 +40,6 @@ class FalBackend(Protocol):
 class StatusStreaming(Protocol):
     """A backend that can push a request's status (fal's status stream); one without it is polled."""
 
-    def stream(self, endpoint: str, request_id: str) -> AsyncIterator[QueueStatus]:
+    def stream(self, endpoint: str, request_id: str) -> AsyncGenerator[QueueStatus, None]:
         """Each change of the request's status as it comes, ending after "completed". Raises only
         FalStreamBroken (the caller polls instead)."""

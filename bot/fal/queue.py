@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import aiohttp
@@ -181,7 +181,7 @@ class FalQueue:
             return QueueStatus("completed", logs=logs, error=data.get("error"), error_type=data.get("error_type"))
         raise FalUnavailable("fal answered with a status this bot does not know.")
 
-    async def stream(self, endpoint: str, request_id: str) -> AsyncIterator[QueueStatus]:
+    async def stream(self, endpoint: str, request_id: str) -> AsyncGenerator[QueueStatus, None]:
         """fal's status stream (server-sent events, each `data:` the status object; `:` comments keep it
         alive), read with the bot's aiohttp session: one QueueStatus per event, ending after "completed".
         Streams do not take one of the in-flight slots (they last as long as the job). Every failure

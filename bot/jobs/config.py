@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from bot.domain.quota import Limits
 from bot.storage.jobs import DEFAULT_LEASE_SECONDS
@@ -14,6 +15,9 @@ from bot.storage.jobs import DEFAULT_LEASE_SECONDS
 class RunnerConfig:
     poll_min: float = 2.0
     poll_max: float = 5.0
+    # FAL_UPDATES: "stream" follows fal's status stream (polling while it fails), "poll" polls only.
+    updates: Literal["stream", "poll"] = "stream"
+    stream_retry: float = 60.0  # after a stream failed, poll this long before opening it again
     job_timeout: float = 3600.0
     progress_interval: float = 3.0
     max_download_bytes: int = 512 * 2**20

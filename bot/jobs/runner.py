@@ -10,6 +10,7 @@ LeaseLost and stops quietly (no effects). A clean stop releases the leases once 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -28,8 +29,16 @@ from bot.domain.guild_settings import GuildSettings, refusal, shape_arguments
 from bot.domain.messenger import Messenger, VideoCard
 from bot.domain.models import FalResult, Job, JobState, Refused, Video, VideoRequest
 from bot.domain.sora import PriceTable, fal_call
-from bot.fal.backend import FalBackend
-from bot.fal.errors import FalAnswerLost, FalError, FalLookupRefused, FalResultGone, FalUnavailable, refusal_sentence
+from bot.fal.backend import FalBackend, QueueStatus, StatusStreaming
+from bot.fal.errors import (
+    FalAnswerLost,
+    FalError,
+    FalLookupRefused,
+    FalResultGone,
+    FalStreamBroken,
+    FalUnavailable,
+    refusal_sentence,
+)
 from bot.jobs import machine, progress
 from bot.jobs.config import RunnerConfig
 from bot.jobs.delivery import Delivery
@@ -81,6 +90,14 @@ class Origin:
     reply_to_message_id: int | None = None
     role_ids: tuple[int, ...] = ()  # the member's roles, for a Pro-role rule
     progress_message_id: int | None = None  # the interaction's "thinking…" answer, when known
+
+
+@dataclass
+class _Following:
+    """What following one job at fal remembers across polls and streams."""
+
+    running_since: float | None = None
+    job: Job | None = None  # the job as last persisted while a stream was read
 
 
 def new_owner_id() -> str:
@@ -552,21 +569,37 @@ class JobRunner:
             await asyncio.sleep(interval)
 
     async def _wait(self, job: Job, reporter: ProgressReporter, *, first_poll_now: bool = True) -> Job:
-        """Poll fal until the job ends: after poll_min, then doubling up to poll_max. A job just submitted
-        is known to be queued, so its first poll waits too; a resumed one is polled at once."""
+        """Follow the job at fal until it ends. With FAL_UPDATES=stream and a backend that streams, through
+        fal's status stream (one connection for the whole job); when the stream fails, by polling until
+        stream_retry has passed, then through a new stream. Polling: after poll_min, then doubling up to
+        poll_max; a job just submitted is known to be queued, so its first poll waits too; a resumed one
+        is polled at once (or its stream reopened). The deadline (job_timeout) holds in both."""
         assert job.request_id is not None
         request_id = job.request_id  # the job is reloaded below; its request id stays the same
+        streams = self._config.updates == "stream" and isinstance(self._fal, StatusStreaming)
+        next_stream = self._clock() if streams else float("inf")
+        follow = _Following()
         delay = self._config.poll_min
-        if not first_poll_now:
+        if not first_poll_now and not streams:
             await asyncio.sleep(delay)
             delay = min(self._config.poll_max, delay * 2)
         failures = 0
-        running_since: float | None = None
         deadline = job.created_at + self._config.job_timeout
         while True:
             if self._clock() > deadline:
                 await self._fal.cancel(job.endpoint, request_id)
                 raise JobFailed("fal took too long to make this video, so it was cancelled; nothing was charged.")
+            if self._clock() >= next_stream:
+                try:
+                    job, done = await self._follow_stream(job, request_id, reporter, follow, deadline)
+                except FalStreamBroken as exc:
+                    job = follow.job or job  # a Started persisted from the stream stays
+                    log.info("%s status stream failed (%s); polling for now", who(job), exc.user_message)
+                    done = False
+                if done:
+                    return job
+                next_stream = self._clock() + self._config.stream_retry
+                delay = self._config.poll_min  # the stream's state is unknown: look at once, then back off
             try:
                 status = await self._fal.status(job.endpoint, request_id)
                 failures = 0
@@ -579,25 +612,55 @@ class JobRunner:
                 log.warning("%s status poll failed (%s), retrying", who(job), exc.user_message)
                 await asyncio.sleep(min(self._config.poll_max * 2, self._config.poll_min * 2**failures))
                 continue
-            if status.state == "queued":
-                reporter.update(progress.queued(job, status.position, self._clock() - job.created_at))
-            elif status.state == "running":
-                if job.state == JobState.QUEUED:
-                    job = await self._apply(job, Started())
-                running_since = running_since or self._clock()
-                last = status.logs[-1] if status.logs else None
-                reporter.update(progress.generating(job, self._clock() - running_since, last))
-            else:
-                if status.error:
-                    # The result carries fal's own explanation (422 detail list, or the 5xx).
-                    try:
-                        await self._fal.result(job.endpoint, request_id)
-                    except FalError as exc:
-                        raise JobFailed(exc.user_message) from exc
-                    raise JobFailed(refusal_sentence(status.error, status.error_type))
-                return await self._apply(job, ResultFetched(await self._fetch_result(job)))
+            job, done = await self._on_status(job, request_id, status, reporter, follow)
+            if done:
+                return job
             await asyncio.sleep(delay)
             delay = min(self._config.poll_max, delay * 2)
+
+    async def _follow_stream(
+        self, job: Job, request_id: str, reporter: ProgressReporter, follow: _Following, deadline: float
+    ) -> tuple[Job, bool]:
+        """Read the job's status stream until it completes (True) or the deadline passes (False). Raises
+        FalStreamBroken when the stream fails; the job as it was when it did is kept in `follow`."""
+        assert isinstance(self._fal, StatusStreaming)
+        follow.job = job
+        try:
+            async with asyncio.timeout(max(0.0, deadline - self._clock()) + 0.001):
+                async with contextlib.aclosing(self._fal.stream(job.endpoint, request_id)) as statuses:
+                    async for status in statuses:
+                        job, done = await self._on_status(job, request_id, status, reporter, follow)
+                        follow.job = job
+                        if done:
+                            return job, True
+        except TimeoutError:
+            return job, False  # the deadline: the caller cancels the request
+        # FalQueue.stream raises when its stream ends before COMPLETED; another backend's may just end.
+        raise FalStreamBroken("fal's status stream ended before the request completed.")
+
+    async def _on_status(
+        self, job: Job, request_id: str, status: QueueStatus, reporter: ProgressReporter, follow: _Following
+    ) -> tuple[Job, bool]:
+        """Act on one status, polled or streamed: report progress, persist Started, and at COMPLETED fetch
+        the result once (True) or fail the job with fal's explanation."""
+        if status.state == "queued":
+            reporter.update(progress.queued(job, status.position, self._clock() - job.created_at))
+            return job, False
+        if status.state == "running":
+            if job.state == JobState.QUEUED:
+                job = await self._apply(job, Started())
+            follow.running_since = follow.running_since or self._clock()
+            last = status.logs[-1] if status.logs else None
+            reporter.update(progress.generating(job, self._clock() - follow.running_since, last))
+            return job, False
+        if status.error:
+            # The result carries fal's own explanation (422 detail list, or the 5xx).
+            try:
+                await self._fal.result(job.endpoint, request_id)
+            except FalError as exc:
+                raise JobFailed(exc.user_message) from exc
+            raise JobFailed(refusal_sentence(status.error, status.error_type))
+        return await self._apply(job, ResultFetched(await self._fetch_result(job))), True
 
     async def _fetch_result(self, job: Job) -> dict[str, Any]:
         assert job.request_id is not None

@@ -95,6 +95,7 @@ MALFORMED = {
     "QUOTA_BUDGET_USD": "-5",
     "QUOTA_MAX_JOBS_PER_MEMBER": "0",
     "QUOTA_MAX_JOBS_PER_GUILD": "many",
+    "FAL_UPDATES": "webhook",  # not yet: only stream or poll
     "FAL_POLL_MIN_SECONDS": "0",
     "FAL_POLL_MAX_SECONDS": "soon",
     "FAL_JOB_TIMEOUT_SECONDS": "-1",
