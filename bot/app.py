@@ -124,7 +124,10 @@ class App:
     async def _open(cls, settings: Settings) -> App:
         database = await open_database(settings)  # DATABASE_URL: PostgreSQL; else the SQLite file
         # A context made now honours SSL_CERT_FILE as httpx (fal_client) does; aiohttp's own is fixed at import.
-        http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ssl.create_default_context()))
+        # No pool limit (aiohttp's default is 100 connections): each job's status stream holds one for the
+        # job's whole life, and a full pool would stall every submit, poll and download behind them. FalQueue
+        # bounds its own requests (MAX_IN_FLIGHT) and its streams (MAX_STREAMS).
+        http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ssl.create_default_context(), limit=0))
         try:
             return await cls._assemble(settings, database, http)
         except BaseException:

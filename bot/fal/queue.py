@@ -4,6 +4,7 @@ our own typed errors (errors.py)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
 from collections.abc import AsyncGenerator
@@ -36,6 +37,9 @@ SUBMIT_TIMEOUT = 60.0
 LOOKUP_PAGES = 10  # 100 requests a page: enough for one job's window on a busy key
 # A status stream that sends nothing (not even a keep-alive comment) for this long is taken for dead.
 STREAM_IDLE_TIMEOUT = 30.0
+# Status streams open at once: each holds a connection (and a file descriptor) for its job's whole life.
+# Past this, jobs poll instead (the stream is refused here and tried again later).
+MAX_STREAMS = 500
 
 
 class FalQueue:
@@ -50,8 +54,11 @@ class FalQueue:
         max_in_flight: int = MAX_IN_FLIGHT,
         platform_url: str = PLATFORM_URL,
         stream_idle_timeout: float = STREAM_IDLE_TIMEOUT,
+        max_streams: int = MAX_STREAMS,
     ) -> None:
         self._client = client
+        self._max_streams = max_streams
+        self._streams = 0  # open now
         self._stream_idle_timeout = stream_idle_timeout
         self._platform_url = platform_url.rstrip("/")
         # Status polls are nearly all of fal's traffic (1,000 jobs: 200 a second). Through httpx each costs
@@ -189,6 +196,18 @@ class FalQueue:
         than stream_idle_timeout."""
         if self._http is None:
             raise FalStreamBroken("the status stream needs the bot's aiohttp session.")
+        if self._streams >= self._max_streams:
+            raise FalStreamBroken(f"{self._streams} status streams are open already.")
+        self._streams += 1
+        try:
+            async with contextlib.aclosing(self._stream(endpoint, request_id)) as statuses:
+                async for status in statuses:
+                    yield status
+        finally:
+            self._streams -= 1
+
+    async def _stream(self, endpoint: str, request_id: str) -> AsyncGenerator[QueueStatus, None]:
+        assert self._http is not None
         handle = await self._client.get_handle(endpoint, request_id)  # fal_client's URL, no request
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=self._timeout, sock_read=self._stream_idle_timeout)
         headers = {**self._auth(), "Accept": "text/event-stream"}

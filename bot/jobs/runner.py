@@ -600,6 +600,7 @@ class JobRunner:
                     return job
                 next_stream = self._clock() + self._config.stream_retry
                 delay = self._config.poll_min  # the stream's state is unknown: look at once, then back off
+                continue  # (past the deadline: cancelled at the top)
             try:
                 status = await self._fal.status(job.endpoint, request_id)
                 failures = 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 
 import aiohttp
@@ -118,3 +119,14 @@ async def test_without_the_bots_session_it_raises() -> None:
     fal = FalQueue(fal_client.AsyncClient(key="test-fal-key"))
     with pytest.raises(FalStreamBroken):
         await follow(fal, "any")
+
+
+async def test_streams_past_the_limit_are_refused_until_one_closes(fake_fal: FakeFal, http) -> None:
+    fake_fal.script_next(JobScript(queue_seconds=0.3, run_seconds=0.3), JobScript(queue_seconds=0.3, run_seconds=0.3))
+    fal = FalQueue(fal_client.AsyncClient(key="test-fal-key"), http=http, max_streams=1)
+    first, second = await fal.submit(T2V, ARGS), await fal.submit(T2V, ARGS)
+    async with contextlib.aclosing(fal.stream(T2V, first)) as statuses:
+        assert (await anext(statuses)).state == "queued"
+        with pytest.raises(FalStreamBroken):
+            await follow(fal, second)
+    assert (await follow(fal, second))[-1].state == "completed"  # the first one's slot is free again
