@@ -626,16 +626,21 @@ class JobRunner:
         FalStreamBroken when the stream fails; the job as it was when it did is kept in `follow`."""
         assert isinstance(self._fal, StatusStreaming)
         follow.job = job
-        try:
-            async with asyncio.timeout(max(0.0, deadline - self._clock()) + 0.001):
-                async with contextlib.aclosing(self._fal.stream(job.endpoint, request_id)) as statuses:
-                    async for status in statuses:
-                        job, done = await self._on_status(job, request_id, status, reporter, follow)
-                        follow.job = job
-                        if done:
-                            return job, True
-        except TimeoutError:
-            return job, False  # the deadline: the caller cancels the request
+        async with contextlib.aclosing(self._fal.stream(job.endpoint, request_id)) as statuses:
+            while True:
+                # The deadline bounds the wait for the next event only, never the handling of one (a
+                # persisted transition or the result's fetch is not cut in the middle).
+                try:
+                    async with asyncio.timeout(max(0.0, deadline - self._clock()) + 0.001):
+                        status = await anext(statuses)
+                except TimeoutError:
+                    return job, False  # the deadline: the caller cancels the request
+                except StopAsyncIteration:
+                    break
+                job, done = await self._on_status(job, request_id, status, reporter, follow)
+                follow.job = job
+                if done:
+                    return job, True
         # FalQueue.stream raises when its stream ends before COMPLETED; another backend's may just end.
         raise FalStreamBroken("fal's status stream ended before the request completed.")
 
