@@ -28,7 +28,7 @@ from bot.jobs.characters import CharacterService
 from bot.jobs.config import RunnerConfig
 from bot.jobs.runner import JobRunner
 from bot.jobs.transcode import find_ffmpeg
-from bot.ops.fal_timing import TimedFal
+from bot.ops.fal_timing import timed
 from bot.ops.help_page import HelpService
 from bot.ops.metrics import Metrics, discord_trace
 from bot.ops.operations import Operations
@@ -141,7 +141,7 @@ class App:
         metrics = Metrics()
         metrics.info.info({"version": version(), "backend": settings.fal_backend})
         backend, simulated = await fal_backend(settings, http)
-        fal = TimedFal(backend, metrics)
+        fal = timed(backend, metrics)  # keeps the status stream of a backend that has one
         jobs = JobStore(database)
         videos = VideoStore(database)
         ffmpeg = find_ffmpeg()

@@ -43,3 +43,7 @@ class StatusStreaming(Protocol):
     def stream(self, endpoint: str, request_id: str) -> AsyncGenerator[QueueStatus, None]:
         """Each change of the request's status as it comes, ending after "completed". Raises only
         FalStreamBroken (the caller polls instead)."""
+
+
+class StreamingFalBackend(FalBackend, StatusStreaming, Protocol):
+    """A FalBackend that also streams statuses (FalQueue)."""

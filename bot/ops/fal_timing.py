@@ -7,10 +7,10 @@ from __future__ import annotations
 import statistics
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any, TypeVar
 
-from bot.fal.backend import FalBackend, QueueStatus
+from bot.fal.backend import FalBackend, QueueStatus, StatusStreaming, StreamingFalBackend
 from bot.ops.metrics import Metrics
 
 T = TypeVar("T")
@@ -46,6 +46,11 @@ class TimedFal:
 
     async def status(self, endpoint: str, request_id: str) -> QueueStatus:
         status = await self._timed("status", self._inner.status(endpoint, request_id))
+        self._observe(request_id, status)
+        return status
+
+    def _observe(self, request_id: str, status: QueueStatus) -> None:
+        """A job's time in the queue and in generation, from the statuses it passes through."""
         now = self._clock()
         if status.state == "running" and request_id not in self._started:
             if len(self._started) >= TRACKED_MAX:
@@ -59,7 +64,6 @@ class TimedFal:
             started = self._started.pop(request_id, None)
             if started is not None and status.error is None:
                 self._metrics.generation_seconds.observe(now - started)
-        return status
 
     async def result(self, endpoint: str, request_id: str) -> dict[str, Any]:
         return await self._timed("result", self._inner.result(endpoint, request_id))
@@ -79,3 +83,26 @@ class TimedFal:
             elapsed = self._clock() - began
             self._recent.append(elapsed)
             self._metrics.fal_call_seconds.labels(call=call).observe(elapsed)
+
+
+class TimedStreamingFal(TimedFal):
+    """TimedFal over a backend that streams statuses: the runner sees the stream (a TimedFal alone would
+    hide it, and every job would poll), and each streamed status is timed as a polled one is."""
+
+    def __init__(
+        self, inner: StreamingFalBackend, metrics: Metrics, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        super().__init__(inner, metrics, clock)
+        self._streaming = inner
+
+    async def stream(self, endpoint: str, request_id: str) -> AsyncGenerator[QueueStatus, None]:
+        async for status in self._streaming.stream(endpoint, request_id):
+            self._observe(request_id, status)
+            yield status
+
+
+def timed(inner: FalBackend, metrics: Metrics) -> TimedFal:
+    """The timing wrapper that keeps what the backend can do: streaming backends stay streaming."""
+    if isinstance(inner, StatusStreaming):
+        return TimedStreamingFal(inner, metrics)
+    return TimedFal(inner, metrics)

@@ -251,3 +251,16 @@ async def test_after_the_interaction_token_expires_progress_goes_through_the_cha
     assert all(r.headers["Authorization"] == f"Bot {world.discord.bot_token}" for r in channel_edits)
     assert min(r.time for r in channel_edits) > max(e.time for e in webhook_edits)
     assert str(post.json["message_reference"]["message_id"]) == str(progress_id)
+
+
+async def test_the_running_bot_follows_fals_status_stream_instead_of_polling(world, start_bot, tmp_path):
+    """With the default FAL_UPDATES=stream the bot as wired (its fal backend wrapped for timing) follows
+    one status stream per job: submit, stream, result, whatever the job's length; no status polls."""
+    world.fal.default_script = JobScript(queue_seconds=2.0, run_seconds=6.0, video_id="video_streamed")
+    await start_bot()
+    await world.discord.send_slash_command(
+        world.guild_id, world.channel_id, world.user_id, name="generate", options=options("a slow sunrise")
+    )
+    await eventually(lambda: video_posts(world.discord, world.channel_id), timeout=30)
+    (job,) = world.fal.jobs.values()
+    assert (job.streams_opened, job.status_polls) == (1, 0)
