@@ -120,7 +120,7 @@ class Settings(DiscordSettings):
 
     # How the bot hears of a job's progress at fal: "stream" (one status stream per job; polling while
     # it fails) or "poll" (status requests every FAL_POLL_MIN_SECONDS to FAL_POLL_MAX_SECONDS).
-    fal_updates: Literal["stream", "poll"] = "stream"
+    fal_updates: Literal["stream", "poll"] = "poll"  # stream: opt-in until measured with 1,000 jobs (issue 14)
     fal_poll_min_seconds: float = Field(2.0, gt=0)
     fal_poll_max_seconds: float = Field(5.0, gt=0)
     fal_job_timeout_seconds: float = Field(3600.0, gt=0)

@@ -254,10 +254,10 @@ async def test_after_the_interaction_token_expires_progress_goes_through_the_cha
 
 
 async def test_the_running_bot_follows_fals_status_stream_instead_of_polling(world, start_bot, tmp_path):
-    """With the default FAL_UPDATES=stream the bot as wired (its fal backend wrapped for timing) follows
-    one status stream per job: submit, stream, result, whatever the job's length; no status polls."""
+    """With FAL_UPDATES=stream the bot as wired (its fal backend wrapped for timing) follows one status
+    stream per job: submit, stream, result, whatever the job's length; no status polls."""
     world.fal.default_script = JobScript(queue_seconds=2.0, run_seconds=6.0, video_id="video_streamed")
-    await start_bot()
+    await start_bot(fal_updates="stream")
     await world.discord.send_slash_command(
         world.guild_id, world.channel_id, world.user_id, name="generate", options=options("a slow sunrise")
     )

@@ -1,5 +1,6 @@
-"""The runner following fal's status stream (FAL_UPDATES=stream, the default): one connection per job
-instead of a poll every few seconds; polling while the stream fails; `poll` as before."""
+"""The runner following fal's status stream (FAL_UPDATES=stream; poll stays the default until the stream
+is measured with 1,000 jobs): one connection per job instead of a poll every few seconds; polling while the
+stream fails; `poll` as before."""
 
 from __future__ import annotations
 
