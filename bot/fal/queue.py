@@ -178,15 +178,10 @@ class FalQueue:
             detail = data.get("detail", body.decode(errors="replace")) if isinstance(data, dict) else body[:300]
             error_type = data.get("error_type") if isinstance(data, dict) else None
             raise _from_http(response.status, detail, error_type or response.headers.get("x-fal-error-type"))
-        state = data.get("status") if isinstance(data, dict) else None
-        if state == "IN_QUEUE":
-            return QueueStatus("queued", position=data.get("queue_position"))
-        if state == "IN_PROGRESS":
-            return QueueStatus("running", logs=_messages(data.get("logs")))
-        if state == "COMPLETED":
-            logs = _messages(data.get("logs"))
-            return QueueStatus("completed", logs=logs, error=data.get("error"), error_type=data.get("error_type"))
-        raise FalUnavailable("fal answered with a status this bot does not know.")
+        status = _status_of(data)
+        if status is None:
+            raise FalUnavailable("fal answered with a status this bot does not know.")
+        return status
 
     async def stream(self, endpoint: str, request_id: str) -> AsyncGenerator[QueueStatus, None]:
         """fal's status stream (server-sent events, each `data:` the status object; `:` comments keep it
@@ -276,6 +271,14 @@ def _loads(body: bytes) -> Any:
 
 def _stream_status(data: Any) -> QueueStatus:
     """One event of the status stream as a QueueStatus; anything else raises FalStreamBroken."""
+    status = _status_of(data)
+    if status is None:
+        raise FalStreamBroken("fal's status stream sent something this bot does not understand.")
+    return status
+
+
+def _status_of(data: Any) -> QueueStatus | None:
+    """fal's status object (a polled answer, or a streamed event) as a QueueStatus; None if it is not one."""
     state = data.get("status") if isinstance(data, dict) else None
     if state == "IN_QUEUE":
         position = data.get("queue_position")
@@ -285,7 +288,7 @@ def _stream_status(data: Any) -> QueueStatus:
     if state == "COMPLETED":
         logs = _messages(data.get("logs"))
         return QueueStatus("completed", logs=logs, error=data.get("error"), error_type=data.get("error_type"))
-    raise FalStreamBroken("fal's status stream sent something this bot does not understand.")
+    return None
 
 
 def _json(response: httpx.Response) -> Any:
