@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from .media_cache import _tls_material, _video_metadata, default_video_path
 from .scripts import (
@@ -95,14 +96,16 @@ class FakeFal:
         self.ca_path = self.tmp_dir / "fakefal-ca.pem"
         # Webhooks: the signing key (published at jwks_url with any retired keys still listed), the fal user
         # id they name, the waits before each retry of a failed delivery (their count is the retry count),
-        # the JWKS answer's status when it fails (None: 200), and how often a waiting webhook looks at its job.
+        # the JWKS answer's status when it fails (None: 200), how often a waiting webhook looks at its job,
+        # and the clock of its timestamps (a test may set it back to sign stale ones, or step it).
         self.webhook_key = generate_key()
-        self.webhook_retired_keys: list[Any] = []
+        self.webhook_retired_keys: list[Ed25519PrivateKey] = []
         self.webhook_user_id = WEBHOOK_USER_ID
         self.webhook_retry_seconds: tuple[float, ...] = DEFAULT_RETRY_SECONDS
         self.webhook_timeout_seconds = 3.0
         self.webhook_tick_seconds = 0.02
         self.jwks_status: int | None = None
+        self.webhook_clock: Callable[[], float] = time.time  # the unix time a webhook is signed with
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -570,6 +573,7 @@ class FakeFal:
             retry_seconds=self.webhook_retry_seconds,
             duplicates=job.script.webhook_duplicates,
             timeout=self.webhook_timeout_seconds,
+            clock=self.webhook_clock,
         )
 
     def _seconds(self, job: Job) -> int:

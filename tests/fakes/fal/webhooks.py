@@ -108,23 +108,25 @@ async def deliver(
     retry_seconds: Sequence[float],
     duplicates: int = 0,
     timeout: float = 3.0,
+    clock: Callable[[], float] = time.time,
 ) -> None:
     """POST ``body`` to ``job.webhook_url`` until a 2xx, at most ``1 + len(retry_seconds)`` times, waiting
     ``retry_seconds[i]`` before retry i; then, after a success, ``duplicates`` more times (each once). Every
-    attempt is signed afresh with ``key()`` (the key current at that moment) and recorded on the job."""
+    attempt is signed afresh with ``key()`` (the key current at that moment) and ``clock()`` (unix seconds),
+    made on a new connection, and recorded on the job."""
     assert job.webhook_url is not None
     raw = json.dumps(body).encode()
 
     async def attempt(http: aiohttp.ClientSession) -> int:
         assert job.webhook_url is not None
-        headers = sign(key(), job.request_id, user_id, str(int(time.time())), raw)
+        headers = sign(key(), job.request_id, user_id, str(int(clock())), raw)
         headers["Content-Type"] = "application/json"
         job.webhook_attempts += 1
         status = await _post(http, job.webhook_url, raw, headers, timeout)
         job.webhook_answers.append(status)
         return status
 
-    async with aiohttp.ClientSession() as http:
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as http:
         waits = [0.0, *retry_seconds]
         for wait in waits:
             if wait > 0:
