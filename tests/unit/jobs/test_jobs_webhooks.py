@@ -4,12 +4,15 @@ webhook never loses a job (the stream's COMPLETED, or a slow sweep, finds it).""
 
 from __future__ import annotations
 
+import itertools
+import time
+
 import pytest
-from bot.fal.webhooks import JwksCache, WebhookVerifier
 
 from bot.domain import sora
 from bot.domain.models import JobState
 from bot.fal.webhook_receiver import WebhookReceiver
+from bot.fal.webhooks import JwksCache, WebhookVerifier
 from bot.jobs.config import RunnerConfig
 from bot.jobs.runner import JobRunner, Origin
 from bot.jobs.webhook_inbox import JobWebhooks
@@ -151,6 +154,10 @@ async def test_an_error_webhook_fails_the_job_with_fals_reason(hooked):
 async def test_fals_duplicate_webhooks_change_nothing(hooked):
     fake = hooked.parts[3]
     fake.default_script = JobScript(queue_seconds=0.3, run_seconds=0.5, webhook_duplicates=2)
+    # fal's duplicates come later, each signed with its own timestamp (a signature seen again is a replay,
+    # refused; see the security tests): a clock a second further at each signing.
+    seconds = itertools.count(int(time.time()))
+    fake.webhook_clock = lambda: float(next(seconds))
     messenger = RecordingMessenger()
     done = await run_one(hooked.runner_for(messenger))
     at_fal = fake.job(done.request_id)
