@@ -127,6 +127,8 @@ class Job:
     webhook_url: str | None = None
     webhook_attempts: int = 0
     webhook_answers: list[int] = field(default_factory=list)
+    # Each attempt as sent (its headers and body), so a test can replay a genuine webhook.
+    webhooks_sent: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
     webhook_delivered_at: float | None = None
 
     @property

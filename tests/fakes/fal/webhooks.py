@@ -122,6 +122,7 @@ async def deliver(
         headers = sign(key(), job.request_id, user_id, str(int(clock())), raw)
         headers["Content-Type"] = "application/json"
         job.webhook_attempts += 1
+        job.webhooks_sent.append((dict(headers), raw))
         status = await _post(http, job.webhook_url, raw, headers, timeout)
         job.webhook_answers.append(status)
         return status
