@@ -432,6 +432,8 @@ class FakeFal:
         self.streams_open_peak = max(self.streams_open_peak, self.streams_open)
         try:
             return await self._stream_events(request, job)
+        except ConnectionResetError:  # the bot went away (a kill -9): the stream just ends
+            return web.Response(status=200)
         finally:
             self.streams_open -= 1
 
