@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import ssl
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import fal_client
 
-from bot.config import DiscordSettings, Settings
+from bot.config import ConfigurationError, DiscordSettings, Settings
 from bot.discord.client import SoraBot, make_bot
 from bot.discord.commands import register as register_commands
 from bot.discord.commands import register_at_start
@@ -24,10 +26,13 @@ from bot.domain.sora import PriceTable
 from bot.fal.backend import FalBackend
 from bot.fal.queue import FalQueue
 from bot.fal.simulated.queue import SimulatedFal
+from bot.fal.webhook_receiver import WebhookReceiver
+from bot.fal.webhooks import JwksCache, WebhookVerifier
 from bot.jobs.characters import CharacterService
 from bot.jobs.config import RunnerConfig
 from bot.jobs.runner import JobRunner
 from bot.jobs.transcode import find_ffmpeg
+from bot.jobs.webhook_inbox import JobWebhooks
 from bot.ops.fal_timing import timed
 from bot.ops.help_page import HelpService
 from bot.ops.metrics import Metrics, discord_trace
@@ -43,6 +48,7 @@ from bot.storage.jobs import JobStore
 from bot.storage.settings import SettingsStore
 from bot.storage.single_process import ProcessLock, hold_for_engine
 from bot.storage.videos import VideoStore
+from bot.storage.webhooks import WebhookStore
 
 if TYPE_CHECKING:
     from discord.app_commands import CommandTree
@@ -106,6 +112,7 @@ class App:
     runner: JobRunner
     ops: Operations
     process_lock: ProcessLock | None = None  # SQLite: this process's hold on the file (single_process.py)
+    receiver: WebhookReceiver | None = None  # FAL_UPDATES=webhook: where fal posts
 
     @classmethod
     async def create(cls, settings: Settings) -> App:
@@ -151,10 +158,16 @@ class App:
         # for posting belong to this host, not to the database.
         work_dir = settings.database_path.parent / "tmp"
         work_dir.mkdir(parents=True, exist_ok=True)
+        updates = settings.fal_updates
+        if updates == "webhook" and simulated is not None:
+            log.warning("FAL_UPDATES=webhook: the simulation posts no webhooks; its jobs are followed by stream")
+            updates = "stream"
         config = RunnerConfig(
             poll_min=settings.fal_poll_min_seconds,
             poll_max=settings.fal_poll_max_seconds,
-            updates=settings.fal_updates,
+            updates=updates,
+            webhook_url=settings.fal_webhook_url,
+            webhook_sweep=settings.fal_webhook_sweep_seconds,
             job_timeout=settings.fal_job_timeout_seconds,
             progress_interval=settings.progress_min_interval_seconds,
             max_download_bytes=settings.max_download_mib * 2**20,
@@ -220,7 +233,18 @@ class App:
             settings=settings_store,
             on_spend=metrics.record_spend,
             shards=shards,
+            webhooks=WebhookStore(database) if updates == "webhook" else None,
         )
+        receiver = None
+        if updates == "webhook":
+            assert settings.fal_webhook_url is not None  # Settings requires it with FAL_UPDATES=webhook
+            receiver = WebhookReceiver(
+                WebhookVerifier(JwksCache(http, settings.fal_jwks_url)),
+                JobWebhooks(WebhookStore(database), runner.webhook_arrived),
+                host=settings.webhook_host,
+                port=settings.webhook_port,
+                path=urlsplit(settings.fal_webhook_url).path,
+            )
         ops = Operations(settings, metrics, simulated, JobStats(database), bot)
 
         async def quota_lines(guild_id: int, user_id: int) -> list[str]:
@@ -237,7 +261,7 @@ class App:
             started_at=started_at,
             processes=Processes(jobs, runner.owner, shards, settings.job_lease_seconds),
         )
-        return cls(settings, database, jobs, videos, http, bot, messenger, runner, ops)
+        return cls(settings, database, jobs, videos, http, bot, messenger, runner, ops, receiver=receiver)
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Run until `stopping` is set or the gateway connection ends for good. Whatever fails, everything
@@ -245,6 +269,7 @@ class App:
         tasks: list[asyncio.Task[Any]] = []
         try:
             await self.ops.start()
+            await self._receive_webhooks()
             bot_task = asyncio.create_task(self.bot.start(self.settings.discord_token.get_secret_value()))
             tasks += [bot_task, asyncio.create_task(stopping.wait())]
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -257,9 +282,24 @@ class App:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
+    async def _receive_webhooks(self) -> None:
+        if self.receiver is None:
+            return
+        try:
+            await self.receiver.start()
+        except OSError as exc:
+            host, port = self.settings.webhook_host, self.settings.webhook_port
+            raise ConfigurationError(
+                f"WEBHOOK_PORT {port} cannot be opened on {host} ({os.strerror(exc.errno) if exc.errno else exc}): "
+                "choose a free port (and point FAL_WEBHOOK_URL's proxy at it), or set FAL_UPDATES=stream"
+            ) from None
+        log.info("fal webhooks are received on %s:%s", self.settings.webhook_host, self.receiver.port)
+
     async def close(self) -> None:
         self.bot.stop_taking_commands()  # first: no job may start while the others are put away
         kept = await self.runner.stop()  # this process's unfinished jobs, released (a resume in flight stopped)
+        if self.receiver is not None:
+            await self.receiver.stop()  # fal retries what comes now; the next owner reads what was recorded
         await self.bot.close()
         await self.ops.close(kept, shared=not self.jobs.exclusive)
         await self.http.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
@@ -119,8 +120,16 @@ class Settings(DiscordSettings):
     quota_max_jobs_per_guild: int = Field(10, ge=1)
 
     # How the bot hears of a job's progress at fal: "stream" (one status stream per job; polling while
-    # it fails) or "poll" (status requests every FAL_POLL_MIN_SECONDS to FAL_POLL_MAX_SECONDS).
-    fal_updates: Literal["stream", "poll"] = "poll"  # stream: opt-in until measured with 1,000 jobs (issue 14)
+    # it fails), "poll" (status requests every FAL_POLL_MIN_SECONDS to FAL_POLL_MAX_SECONDS) or "webhook"
+    # (fal posts each finished job to FAL_WEBHOOK_URL; the stream shows progress meanwhile).
+    fal_updates: Literal["stream", "poll", "webhook"] = "poll"  # stream: opt-in until measured (issue 14)
+    # The public URL fal posts webhooks to (https; plain http only to this machine, for tests). The bot's
+    # receiver listens on WEBHOOK_HOST:WEBHOOK_PORT at that URL's path; a proxy carries it there.
+    fal_webhook_url: str | None = Field(None, validate_default=True)
+    webhook_host: str = "127.0.0.1"
+    webhook_port: int = Field(8080, ge=1, le=65535)
+    fal_jwks_url: str = "https://rest.fal.ai/.well-known/jwks.json"  # fal's webhook signing keys
+    fal_webhook_sweep_seconds: float = Field(30.0, gt=0)  # no webhook yet: ask fal about the job this often
     fal_poll_min_seconds: float = Field(2.0, gt=0)
     fal_poll_max_seconds: float = Field(5.0, gt=0)
     fal_job_timeout_seconds: float = Field(3600.0, gt=0)
@@ -146,11 +155,32 @@ class Settings(DiscordSettings):
     # (discord.py's own pause); only the tests lower it.
     shard_identify_interval_seconds: float = Field(5.0, ge=0)
 
-    @field_validator("fal_platform_url")
+    @field_validator("fal_platform_url", "fal_jwks_url")
     @classmethod
-    def _https_url(cls, value: str) -> str:
+    def _https_url(cls, value: str, info: ValidationInfo) -> str:
         if not value.startswith("https://") or len(value) <= len("https://"):
-            raise PydanticCustomError("url", "must be an https:// URL, like https://api.fal.ai/v1")
+            example = cls.model_fields[str(info.field_name)].default
+            raise PydanticCustomError("url", "must be an https:// URL, like {example}", {"example": example})
+        return value
+
+    @field_validator("fal_webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        value = (value or "").strip() or None
+        if value is None:
+            if info.data.get("fal_updates") == "webhook":
+                raise PydanticCustomError(
+                    "missing_for_webhook",
+                    "is needed with FAL_UPDATES=webhook: the public https URL fal posts to, which reaches this "
+                    "bot's receiver (WEBHOOK_HOST:WEBHOOK_PORT); or set FAL_UPDATES=stream",
+                )
+            return None
+        url = urlsplit(value)
+        loopback = url.hostname in ("127.0.0.1", "::1", "localhost")
+        if url.scheme not in ("https", "http") or not url.hostname or (url.scheme == "http" and not loopback):
+            raise PydanticCustomError(
+                "url", "must be an https:// URL that reaches this bot, like https://bot.example.org/fal/webhook"
+            )
         return value
 
     @field_validator("metrics_port", mode="before")
@@ -242,7 +272,7 @@ def setting_problems(error: ValidationError) -> list[str]:
         name = str(item["loc"][0]).upper() if item["loc"] else "settings"
         if item["type"] == "missing":
             parts.append(f"{name} is not set" + (f": {HINTS[name]}" if name in HINTS else ""))
-        elif item["type"] == "looks_wrong":
+        elif item["type"] in ("looks_wrong", "missing_for_webhook"):
             parts.append(f"{name} {item['msg']}")
         else:
             parts.append(f"{name} is invalid ({item['msg']})")

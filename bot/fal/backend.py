@@ -18,9 +18,10 @@ class QueueStatus:
 
 
 class FalBackend(Protocol):
-    async def submit(self, endpoint: str, arguments: dict[str, Any]) -> str:
-        """Queue a request, sent once; returns its request id. Raises FalRefused (422), FalUnavailable with
-        fal's status (it did not take the request), or FalAnswerLost (it may have)."""
+    async def submit(self, endpoint: str, arguments: dict[str, Any], *, webhook_url: str | None = None) -> str:
+        """Queue a request, sent once; returns its request id. With a webhook_url fal posts the outcome
+        there when the request ends (a backend without webhooks ignores it). Raises FalRefused (422),
+        FalUnavailable with fal's status (it did not take the request), or FalAnswerLost (it may have)."""
 
     async def find_request(self, endpoint: str, arguments: dict[str, Any], since: float) -> list[str]:
         """Request ids with exactly these arguments sent since `since`, oldest first (a lost submit found

@@ -73,15 +73,20 @@ class FalQueue:
         self._timeout = timeout
         self._slots = asyncio.Semaphore(max_in_flight)
 
-    async def submit(self, endpoint: str, arguments: dict[str, Any]) -> str:
+    async def submit(self, endpoint: str, arguments: dict[str, Any], *, webhook_url: str | None = None) -> str:
         """One POST, never repeated here: fal_client's submit retries lost connections and timeouts by itself
         (up to 10 times), and each retry that reached fal is a second video made and billed. Raises
         FalAnswerLost when fal may have taken the request without our hearing of it."""
         url = fal_client.client.QUEUE_URL_FORMAT + endpoint
+        params = {"fal_webhook": webhook_url} if webhook_url else None
         try:
             async with self._slots:
                 async with self._session().post(
-                    url, json=arguments, headers=self._auth(), timeout=aiohttp.ClientTimeout(total=SUBMIT_TIMEOUT)
+                    url,
+                    json=arguments,
+                    params=params,
+                    headers=self._auth(),
+                    timeout=aiohttp.ClientTimeout(total=SUBMIT_TIMEOUT),
                 ) as response:
                     body = await response.read()
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:

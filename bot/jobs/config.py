@@ -15,9 +15,13 @@ from bot.storage.jobs import DEFAULT_LEASE_SECONDS
 class RunnerConfig:
     poll_min: float = 2.0
     poll_max: float = 5.0
-    # FAL_UPDATES: "stream" follows fal's status stream (polling while it fails), "poll" polls only.
-    updates: Literal["stream", "poll"] = "stream"
+    # FAL_UPDATES: "stream" follows fal's status stream (polling while it fails), "poll" polls only,
+    # "webhook" takes the result from fal's webhook (the stream shows progress meanwhile).
+    updates: Literal["stream", "poll", "webhook"] = "stream"
     stream_retry: float = 60.0  # after a stream failed, poll this long before opening it again
+    webhook_url: str | None = None  # FAL_WEBHOOK_URL: where fal posts (with updates="webhook")
+    webhook_sweep: float = 30.0  # no webhook, no stream: ask fal about the job this often
+    webhook_grace: float = 5.0  # fal said COMPLETED: wait this long for its webhook before fetching the result
     job_timeout: float = 3600.0
     progress_interval: float = 3.0
     max_download_bytes: int = 512 * 2**20

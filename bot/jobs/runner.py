@@ -18,7 +18,7 @@ import random
 import secrets
 import socket
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncGenerator, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,6 +64,7 @@ from bot.jobs.progress import ProgressReporter
 from bot.storage.jobs import JobAlreadyFinished, JobStore, LeaseLost, Reservation
 from bot.storage.settings import SettingsStore
 from bot.storage.videos import VideoStore
+from bot.storage.webhooks import WebhookStore
 
 log = logging.getLogger(__name__)  # job lines only, each starting with who(job)
 lease_log = logging.getLogger("bot.jobs.leases")  # the process's leases as a whole
@@ -98,6 +99,7 @@ class _Following:
 
     running_since: float | None = None
     job: Job | None = None  # the job as last persisted while a stream was read
+    webhook: asyncio.Event | None = None  # FAL_UPDATES=webhook: set when one may have been recorded
 
 
 def new_owner_id() -> str:
@@ -120,10 +122,13 @@ class JobRunner:
         on_spend: Callable[[int, float], None] | None = None,
         owner: str | None = None,
         shards: str | None = None,
+        webhooks: WebhookStore | None = None,
     ) -> None:
         self.owner = owner or new_owner_id()  # the lease owner of every job this runner runs
         self._shards = shards  # what the processes row says this process serves ("0-3"), for /status
         self._settings = settings
+        self._webhooks = webhooks  # fal's webhooks as recorded by any process's receiver (FAL_UPDATES=webhook)
+        self._arrivals: dict[int, asyncio.Event] = {}  # job id -> set when its webhook may have come
         self._on_spend = on_spend  # (guild id, USD): told once per delivered job, when its cost is committed
         self._store = store
         self._videos = videos
@@ -366,6 +371,15 @@ class JobRunner:
             task = self._tasks.get(int(payload[10:]))
             if task is not None:
                 task.cancel()
+        elif payload.startswith("webhook:") and payload[8:].isdigit():
+            self.webhook_arrived(int(payload[8:]))
+
+    def webhook_arrived(self, job_id: int) -> None:
+        """A webhook for the job was recorded (by this process's receiver, or another's: a notice): its
+        task, if this process runs it, reads it now rather than at its next sweep."""
+        arrival = self._arrivals.get(job_id)
+        if arrival is not None:
+            arrival.set()
 
     async def stop(self) -> list[Job]:
         """Stop every job task; their states are already on disk, so the next start (or another process)
@@ -529,7 +543,7 @@ class JobRunner:
         job = await self._apply(job, SubmitStarted(self._clock()))
         for attempt in range(1, SUBMIT_ATTEMPTS + 1):
             try:
-                request_id = await self._fal.submit(job.endpoint, job.arguments)
+                request_id = await self._fal.submit(job.endpoint, job.arguments, webhook_url=self._webhook_url())
                 break
             except FalAnswerLost as exc:
                 # fal may have the job: look for it instead of sending it again (a second video, billed).
@@ -543,6 +557,11 @@ class JobRunner:
         job = await self._apply(job, Accepted(request_id))
         log.info("%s submitted request=%s", who(job), request_id)
         return job
+
+    def _webhook_url(self) -> str | None:
+        if self._config.updates == "webhook" and self._webhooks is not None:
+            return self._config.webhook_url
+        return None
 
     async def _find_lost_submit(self, job: Job, reporter: ProgressReporter) -> Job:
         """A submit whose answer never came (or the bot died during it): fal may have the request. Look for
@@ -574,18 +593,31 @@ class JobRunner:
         stream_retry has passed, then through a new stream. Polling: after poll_min, then doubling up to
         poll_max; a job just submitted is known to be queued, so its first poll waits too; a resumed one
         is polled at once (or its stream reopened). The deadline (job_timeout) holds in both."""
+        if self._webhook_url() is None:
+            return await self._follow(job, reporter, _Following(), first_poll_now)
+        # Webhooks: fal posts the result; the stream (or a slow sweep) shows progress and finds a job whose
+        # webhook was lost. The event is set by webhook_arrived.
+        follow = _Following(webhook=self._arrivals.setdefault(job.id, asyncio.Event()))
+        try:
+            return await self._follow(job, reporter, follow, first_poll_now)
+        finally:
+            self._arrivals.pop(job.id, None)
+
+    async def _follow(self, job: Job, reporter: ProgressReporter, follow: _Following, first_poll_now: bool) -> Job:
         assert job.request_id is not None
         request_id = job.request_id  # the job is reloaded below; its request id stays the same
-        streams = self._config.updates == "stream" and isinstance(self._fal, StatusStreaming)
+        streams = self._config.updates != "poll" and isinstance(self._fal, StatusStreaming)
         next_stream = self._clock() if streams else float("inf")
-        follow = _Following()
-        delay = self._config.poll_min
+        hooks = follow.webhook is not None
+        delay = self._config.webhook_sweep if hooks else self._config.poll_min
         if not first_poll_now and not streams:
-            await asyncio.sleep(delay)
-            delay = min(self._config.poll_max, delay * 2)
+            await self._pause(delay, follow)
+            delay = delay if hooks else min(self._config.poll_max, delay * 2)
         failures = 0
         deadline = job.created_at + self._config.job_timeout
         while True:
+            if hooks and (taken := await self._take_webhook(job, request_id, follow)) is not None:
+                return taken
             if self._clock() > deadline:
                 await self._fal.cancel(job.endpoint, request_id)
                 raise JobFailed("fal took too long to make this video, so it was cancelled; nothing was charged.")
@@ -599,8 +631,9 @@ class JobRunner:
                 if done:
                     return job
                 next_stream = self._clock() + self._config.stream_retry
-                delay = self._config.poll_min  # the stream's state is unknown: look at once, then back off
-                continue  # (past the deadline: cancelled at the top)
+                # The stream's state is unknown: look at once, then back off (or sweep, awaiting a webhook).
+                delay = self._config.webhook_sweep if hooks else self._config.poll_min
+                continue  # (past the deadline, or a webhook came: handled at the top)
             try:
                 status = await self._fal.status(job.endpoint, request_id)
                 failures = 0
@@ -611,13 +644,47 @@ class JobRunner:
                 if failures > STATUS_FAILURES_ALLOWED:
                     raise JobFailed("fal stopped answering about this video; nothing was charged.") from exc
                 log.warning("%s status poll failed (%s), retrying", who(job), exc.user_message)
-                await asyncio.sleep(min(self._config.poll_max * 2, self._config.poll_min * 2**failures))
+                await self._pause(min(self._config.poll_max * 2, self._config.poll_min * 2**failures), follow)
                 continue
             job, done = await self._on_status(job, request_id, status, reporter, follow)
             if done:
                 return job
-            await asyncio.sleep(delay)
-            delay = min(self._config.poll_max, delay * 2)
+            await self._pause(delay, follow)
+            delay = delay if hooks else min(self._config.poll_max, delay * 2)
+
+    async def _pause(self, seconds: float, follow: _Following) -> None:
+        """Wait between looks at fal; a webhook's arrival ends the wait."""
+        if follow.webhook is None:
+            await asyncio.sleep(seconds)
+            return
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await follow.webhook.wait()
+
+    async def _take_webhook(self, job: Job, request_id: str, follow: _Following) -> Job | None:
+        """The job's result from its recorded webhook (None: none has come). fal's ERROR fails the job with
+        fal's reason; a webhook that could not carry the result has it fetched, once."""
+        assert self._webhooks is not None and follow.webhook is not None
+        follow.webhook.clear()
+        body = await self._webhooks.body(request_id)
+        if body is None:
+            return None
+        data = json.loads(body)  # verified and parsed by the receiver before it was recorded
+        payload = data.get("payload")
+        if data.get("status") == "ERROR":
+            detail = payload.get("detail") if isinstance(payload, dict) else None
+            if isinstance(detail, list):
+                raise JobFailed(refusal_sentence(detail, payload.get("error_type")))
+            reason = str(data.get("error") or detail or "an error at fal")[:200].rstrip(".")
+            raise JobFailed(f"fal could not make this video ({reason}).")
+        log.info("%s its webhook came", who(job))
+        if isinstance(payload, dict) and not data.get("payload_error"):
+            try:
+                FalResult.model_validate(payload)
+                return await self._apply(job, ResultFetched(payload))
+            except ValueError:  # pydantic: not a video; fal's own answer to a GET decides
+                log.warning("%s its webhook held no video; fetching the result", who(job))
+        return await self._apply(job, ResultFetched(await self._fetch_result(job)))
 
     async def _follow_stream(
         self, job: Job, request_id: str, reporter: ProgressReporter, follow: _Following, deadline: float
@@ -632,17 +699,38 @@ class JobRunner:
                 # persisted transition or the result's fetch is not cut in the middle).
                 try:
                     async with asyncio.timeout(max(0.0, deadline - self._clock()) + 0.001):
-                        status = await anext(statuses)
+                        status = await self._next_status(statuses, follow)
                 except TimeoutError:
                     return job, False  # the deadline: the caller cancels the request
                 except StopAsyncIteration:
                     break
+                if status is None:
+                    return job, False  # a webhook came: the caller takes it
                 job, done = await self._on_status(job, request_id, status, reporter, follow)
                 follow.job = job
                 if done:
                     return job, True
         # FalQueue.stream raises when its stream ends before COMPLETED; another backend's may just end.
         raise FalStreamBroken("fal's status stream ended before the request completed.")
+
+    async def _next_status(
+        self, statuses: AsyncGenerator[QueueStatus, None], follow: _Following
+    ) -> QueueStatus | None:
+        """The stream's next status, or None when a webhook arrives first."""
+        if follow.webhook is None:
+            return await anext(statuses)
+        step = asyncio.ensure_future(anext(statuses))
+        arrival = asyncio.ensure_future(follow.webhook.wait())
+        try:
+            await asyncio.wait((step, arrival), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            arrival.cancel()
+            if not step.done():
+                step.cancel()
+                await asyncio.wait((step,))  # the stream unwinds before it is closed
+        if step.cancelled():
+            return None
+        return step.result()
 
     async def _on_status(
         self, job: Job, request_id: str, status: QueueStatus, reporter: ProgressReporter, follow: _Following
@@ -659,6 +747,13 @@ class JobRunner:
             last = status.logs[-1] if status.logs else None
             reporter.update(progress.generating(job, self._clock() - follow.running_since, last))
             return job, False
+        if follow.webhook is not None:
+            # fal posts the outcome as it says COMPLETED: the webhook brings the result, no fetch needed.
+            await self._pause(self._config.webhook_grace, follow)
+            taken = await self._take_webhook(job, request_id, follow)
+            if taken is not None:
+                return taken, True
+            log.info("%s completed at fal, no webhook yet; fetching the result", who(job))
         if status.error:
             # The result carries fal's own explanation (422 detail list, or the 5xx).
             try:

@@ -1,5 +1,6 @@
 """`python -m bot check`: is this installation ready to run? One line per check, ✓ or ✗, exit 1 when any
-failed. Nothing here talks to Discord or fal: it checks what can be checked on this machine."""
+failed. Nothing here talks to Discord or fal's queue: it checks what can be checked on this machine (and,
+with FAL_UPDATES=webhook, reads fal's public webhook keys)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,17 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import aiohttp
 from pydantic import ValidationError
 
 from bot.config import ConfigurationError, Settings, StorageSettings, setting_problems
 from bot.domain.credentials import application_id
 from bot.fal.simulated.inputs import Shape
 from bot.fal.simulated.render import RenderFailed, caption, render
+from bot.fal.webhook_receiver import RECEIVER_HEADER, Recorded, WebhookReceiver
+from bot.fal.webhooks import JwksCache, JwksUnavailable, Webhook, WebhookVerifier
 from bot.jobs.transcode import find_ffmpeg
 from bot.storage.engines import describe, open_database
 
@@ -111,6 +116,63 @@ def metrics_port_check(host: str, port: int) -> Check:
     return Check(True, f"metrics will be served on http://{host}:{port}/metrics")
 
 
+class _NoInbox:
+    """check's own receiver keeps nothing: it is only asked whether it answers."""
+
+    async def record(self, webhook: Webhook) -> Recorded:
+        return "unknown"
+
+
+async def webhook_checks(settings: Settings) -> list[Check]:
+    """FAL_UPDATES=webhook: does a receiver answer at WEBHOOK_HOST:WEBHOOK_PORT (the running bot's, or one
+    started here for the check), and can fal's keys (FAL_JWKS_URL) be read?"""
+    assert settings.fal_webhook_url is not None  # Settings requires it with FAL_UPDATES=webhook
+    host, port = settings.webhook_host, settings.webhook_port
+    path = urlsplit(settings.fal_webhook_url).path or "/"
+    local = "127.0.0.1" if host in ("0.0.0.0", "") else "::1" if host == "::" else host
+    url = f"http://{'[' + local + ']' if ':' in local else local}:{port}{path}"
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
+        verifier = WebhookVerifier(JwksCache(http, settings.fal_jwks_url))
+        receiver = WebhookReceiver(verifier, _NoInbox(), host=host, port=port, path=path)
+        try:
+            await receiver.start()
+            started = True
+        except OSError:
+            started = False  # in use: the running bot's receiver, or another program
+        try:
+            answered = await _answers_as_receiver(http, url)
+        finally:
+            await receiver.stop()
+        if answered and started:
+            receiver_check = Check(
+                True,
+                f"webhook receiver: can listen on {host}:{port} and answers at {path} "
+                f"({settings.fal_webhook_url} must lead there from the internet)",
+            )
+        elif answered:
+            receiver_check = Check(True, f"webhook receiver: the running bot answers on {host}:{port} at {path}")
+        else:
+            receiver_check = Check(
+                False,
+                f"WEBHOOK_PORT {port} on {host} is in use by another program, or does not answer at {path}: "
+                "choose a free port",
+            )
+        try:
+            keys = await verifier.check()
+            keys_check = Check(True, f"fal's webhook keys: {keys} read from {settings.fal_jwks_url}")
+        except JwksUnavailable as exc:
+            keys_check = Check(False, f"fal's webhook keys cannot be read from {settings.fal_jwks_url} ({exc})")
+    return [receiver_check, keys_check]
+
+
+async def _answers_as_receiver(http: aiohttp.ClientSession, url: str) -> bool:
+    try:
+        async with http.get(url) as response:
+            return RECEIVER_HEADER in response.headers
+    except (aiohttp.ClientError, TimeoutError, OSError):
+        return False
+
+
 async def run_checks() -> list[Check]:
     try:
         settings: Settings | None = Settings()
@@ -132,6 +194,8 @@ async def run_checks() -> list[Check]:
             checks.append(await simulated_check(ffmpeg))
         if settings.metrics_port is not None:
             checks.append(metrics_port_check(settings.metrics_host, settings.metrics_port))
+        if settings.fal_updates == "webhook" and settings.fal_backend == "fal":
+            checks += await webhook_checks(settings)
     return checks
 
 

@@ -34,8 +34,8 @@ class TimedFal:
         """Median duration of the last calls to fal, in seconds (None before the first call)."""
         return statistics.median(self._recent) if self._recent else None
 
-    async def submit(self, endpoint: str, arguments: dict[str, Any]) -> str:
-        request_id = await self._timed("submit", self._inner.submit(endpoint, arguments))
+    async def submit(self, endpoint: str, arguments: dict[str, Any], *, webhook_url: str | None = None) -> str:
+        request_id = await self._timed("submit", self._inner.submit(endpoint, arguments, webhook_url=webhook_url))
         if len(self._submitted) >= TRACKED_MAX:
             self._submitted.pop(next(iter(self._submitted)))
         self._submitted[request_id] = self._clock()

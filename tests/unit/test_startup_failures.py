@@ -95,7 +95,11 @@ MALFORMED = {
     "QUOTA_BUDGET_USD": "-5",
     "QUOTA_MAX_JOBS_PER_MEMBER": "0",
     "QUOTA_MAX_JOBS_PER_GUILD": "many",
-    "FAL_UPDATES": "webhook",  # not yet: only stream or poll
+    "FAL_UPDATES": "push",  # stream, poll or webhook
+    "FAL_WEBHOOK_URL": "http://bot.example.org/fal/webhook",  # plain http beyond this machine
+    "WEBHOOK_PORT": "0",
+    "FAL_JWKS_URL": "rest.fal.ai/.well-known/jwks.json",
+    "FAL_WEBHOOK_SWEEP_SECONDS": "0",
     "FAL_POLL_MIN_SECONDS": "0",
     "FAL_POLL_MAX_SECONDS": "soon",
     "FAL_JOB_TIMEOUT_SECONDS": "-1",
@@ -117,7 +121,7 @@ MALFORMED = {
 def test_every_setting_has_a_malformed_case():
     from bot.config import Settings
 
-    tested_elsewhere = {"DISCORD_TOKEN", "FAL_KEY", "DATABASE_PATH", "METRICS_HOST"}
+    tested_elsewhere = {"DISCORD_TOKEN", "FAL_KEY", "DATABASE_PATH", "METRICS_HOST", "WEBHOOK_HOST"}
     assert {name.upper() for name in Settings.model_fields} == set(MALFORMED) | tested_elsewhere
 
 
@@ -125,6 +129,11 @@ def test_every_setting_has_a_malformed_case():
 def test_a_malformed_setting_is_named(tmp_path, name):
     line = the_one_line(start(tmp_path, {**SIMULATED, name: MALFORMED[name]}))
     assert line.startswith(f"configuration error: {name} is invalid (")
+
+
+def test_webhooks_without_a_url_say_what_to_set(tmp_path):
+    line = the_one_line(start(tmp_path, {**SIMULATED, "FAL_UPDATES": "webhook"}))
+    assert line.startswith("configuration error: FAL_WEBHOOK_URL is needed with FAL_UPDATES=webhook: the public")
 
 
 def test_several_malformed_settings_share_the_one_line(tmp_path):

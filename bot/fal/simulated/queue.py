@@ -115,7 +115,7 @@ class SimulatedFal:
 
     # -- the queue API -----------------------------------------------------------------------------------
 
-    async def submit(self, endpoint: str, arguments: dict[str, Any]) -> str:
+    async def submit(self, endpoint: str, arguments: dict[str, Any], *, webhook_url: str | None = None) -> str:
         if endpoint not in SPECS:
             raise FalRefused(f"fal refused this request: there is no application {endpoint!r}.", status=404)
         found = problems(endpoint, arguments)

@@ -1,8 +1,9 @@
 """A protocol-level fake of fal.ai's queue HTTP API (the parts the Sora 2 bot uses).
 
 Modules by concern: ``server`` (FakeFal: the HTTP handlers, the platform request list among them),
-``scripts`` (JobScript: outcomes, timings and faults; a job's state), ``validation`` (payload checks)
-and ``media_cache`` (the stock videos and the TLS material, shared per process).
+``scripts`` (JobScript: outcomes, timings and faults; a job's state), ``validation`` (payload checks),
+``webhooks`` (the signing key, its JWKS, ``sign`` and the delivery loop) and ``media_cache`` (the stock
+videos and the TLS material, shared per process).
 
 It is an HTTPS server (aiohttp) on 127.0.0.1 whose certificate comes from a ``trustme``
 test CA, so the real ``fal_client`` talks to it unchanged once the environment says::
@@ -13,6 +14,7 @@ test CA, so the real ``fal_client`` talks to it unchanged once the environment s
 Queue protocol (as ``fal_client`` 1.0.3 drives it)::
 
     POST /{owner}/{alias}[/{path}]                 submit -> 200 {request_id, *_url, ...}
+                                                   ?fal_webhook=<url>: a webhook when the request ends
     GET  /{owner}/{alias}/requests/{id}/status     ?logs=true|1 to include logs
     GET  /{owner}/{alias}/requests/{id}/status/stream   the same objects as server-sent events, each sent
                                                    when it changes, ": ping" comments between; closed
@@ -21,6 +23,7 @@ Queue protocol (as ``fal_client`` 1.0.3 drives it)::
     GET  /{owner}/{alias}/requests/{id}            result
     PUT  /{owner}/{alias}/requests/{id}/cancel     cancel
     GET  /files/{name}                             the generated video (no auth, like a CDN)
+    GET  /.well-known/jwks.json                    the webhook keys (``FakeFal.jwks_url``; no auth)
 
 Status/result/cancel must use the app id (``fal-ai/sora-2``), not the endpoint path, as
 fal_client and the returned URLs do; other prefixes answer 404.
@@ -62,6 +65,24 @@ them):
   holds downloads; ``list_status`` makes the request list (``LIST_PATH``, fal's platform API) fail;
   ``JobScript.stream_cut_after`` (with ``stream_fault``: cut, garbage or silent) breaks the first
   ``stream_faults`` status streams of a job after that many events; ``stream_status`` refuses every stream.
+* Webhooks: an accepted submit with ``fal_webhook`` records the URL (``Job.webhook_url``) and, at the
+  moment the job is COMPLETED (``Job.completed_at``; a cancel completes it early), POSTs (plain http, a new
+  connection each time) ``{"request_id", "gateway_request_id", "status": "OK"|"ERROR", "payload", "error"}``:
+  the payload is exactly what a successful result fetch answers; for content_policy, server_error or a
+  cancel it is the error body (``{"detail": ...}``) with ``error`` the status's error message. The result
+  fetch's own faults (``server_error_then_ok``, ``result_gone``) do not touch the webhook, which carries the
+  video. Headers ``X-Fal-Webhook-Request-Id``, ``-User-Id`` (``FakeFal.webhook_user_id``), ``-Timestamp``
+  (unix seconds from ``webhook_clock``, per attempt) and ``-Signature`` (``webhooks.sign``: hex ED25519 over
+  ``request_id\nuser_id\ntimestamp\nsha256_hex(body)``, by ``FakeFal.webhook_key``, published in the JWKS
+  with any ``webhook_retired_keys``; ``rotate_webhook_key(keep_old=False)`` replaces it). A failed attempt
+  (connection error, timeout after ``webhook_timeout_seconds``, non-2xx) is retried after each wait of
+  ``webhook_retry_seconds`` (10 short waits: fal's 10 retries over 2 hours), each freshly signed.
+  ``JobScript.webhook``: ``"send"``; ``"drop"`` (never sent: the bot's sweep must find the job);
+  ``"payload_error"`` (``payload`` null, ``payload_error: "Payload too large"``: the bot must fetch the
+  result). ``JobScript.webhook_duplicates`` sends the same body that many more times after a delivered one.
+  ``Job.webhook_attempts`` counts every POST, ``Job.webhook_answers`` holds each one's status (0: connection
+  error or timeout), ``Job.webhook_delivered_at`` the first 2xx (monotonic). ``FakeFal.jwks_status`` makes
+  the JWKS answer that status. A webhook never counts as a result fetch (``Job.result_fetches``).
 * Unknown payload fields are ignored (as fal's pydantic models do) unless
   ``reject_unknown_fields`` is set, then they are a 422 ``extra_forbidden`` error.
 """
@@ -78,15 +99,20 @@ from .scripts import (
     StreamFault,
     Submission,
     SubmitAnswer,
+    WebhookMode,
 )
-from .server import LIST_PATH, FakeFal
+from .server import JWKS_PATH, LIST_PATH, FakeFal
 from .validation import ENDPOINTS, validate_payload
+from .webhooks import PAYLOAD_TOO_LARGE, WEBHOOK_USER_ID, generate_key, jwks, sign
 
 __all__ = [
     "CANCELLED_MESSAGE",
     "CONTENT_POLICY_MESSAGE",
     "ENDPOINTS",
+    "JWKS_PATH",
     "LIST_PATH",
+    "PAYLOAD_TOO_LARGE",
+    "WEBHOOK_USER_ID",
     "FakeFal",
     "FileFault",
     "Job",
@@ -96,6 +122,10 @@ __all__ = [
     "StreamFault",
     "Submission",
     "SubmitAnswer",
+    "WebhookMode",
     "default_video_path",
+    "generate_key",
+    "jwks",
+    "sign",
     "validate_payload",
 ]

@@ -30,6 +30,10 @@ StreamFault = Literal["cut", "garbage", "silent"]
 # answer is lost); "garbage" answers 200 with a body that is not JSON; "hang" never answers (the job
 # exists); "hang_before" never answers and never makes the job (fal did not get it).
 SubmitAnswer = Literal["ok", "drop", "garbage", "hang", "hang_before"]
+# What fal does with a submit's webhook: "send" it when the job ends; "drop" it (never delivered: the bot's
+# slow sweep must find the job); "payload_error" send it with a null payload and `payload_error` (the bot
+# must fetch the result).
+WebhookMode = Literal["send", "drop", "payload_error"]
 # A broken download: an HTML error page served as the video, or the mp4 cut in half.
 FileFault = Literal["html", "truncated"]
 
@@ -59,6 +63,10 @@ class JobScript:
     stream_cut_after: int | None = None
     stream_fault: StreamFault = "cut"
     stream_faults: int = 1
+    # The webhook (only for a submit with `?fal_webhook=`): how it is sent, and how many extra copies follow
+    # a delivered one (each freshly signed).
+    webhook: WebhookMode = "send"
+    webhook_duplicates: int = 0
 
 
 @dataclass
@@ -115,6 +123,23 @@ class Job:
     cancelled_after: float | None = None
     file_name: str | None = None
     char_id: str | None = None
+    # The webhook: the submit's `fal_webhook` URL (None: none asked), every POST made to it (retries and
+    # duplicates included), the receiver's status per POST (0: connection error or timeout), and when the
+    # first 2xx came back (time.monotonic).
+    webhook_url: str | None = None
+    webhook_attempts: int = 0
+    webhook_answers: list[int] = field(default_factory=list)
+    # Each attempt as sent (its headers and body), so a test can replay a genuine webhook.
+    webhooks_sent: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+    webhook_delivered_at: float | None = None
+
+    @property
+    def completed_at(self) -> float:
+        """When the job is (or will be) COMPLETED, in time.monotonic: when it was stopped by a cancel, or at
+        the end of its queue and run."""
+        if self.cancelled_after is not None:
+            return self.submitted_at + self.cancelled_after
+        return self.submitted_at + self.queue_seconds + self.run_seconds
 
     @property
     def queue_seconds(self) -> float:

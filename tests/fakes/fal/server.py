@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from .media_cache import _tls_material, _video_metadata, default_video_path
 from .scripts import (
@@ -29,7 +30,17 @@ from .scripts import (
     Submission,
 )
 from .validation import ENDPOINTS, validate_payload
+from .webhooks import (
+    DEFAULT_RETRY_SECONDS,
+    PAYLOAD_TOO_LARGE,
+    WEBHOOK_USER_ID,
+    deliver,
+    generate_key,
+    jwks,
+    webhook_body,
+)
 
+JWKS_PATH = "/.well-known/jwks.json"  # fal's webhook keys (rest.fal.ai in production), served by the same fake
 # fal's platform API (api.fal.ai/v1 in production), served by the same fake: this key's requests by endpoint.
 LIST_PATH = "/v1/models/requests/by-endpoint"
 _REQUEST_PATH = re.compile(r"(?P<app>.+?)/requests/(?P<rid>[^/]+)(?:/(?P<action>status/stream|status|cancel))?")
@@ -88,6 +99,18 @@ class FakeFal:
         self._runner: web.AppRunner | None = None
         self._background: set[asyncio.Task[Any]] = set()
         self.ca_path = self.tmp_dir / "fakefal-ca.pem"
+        # Webhooks: the signing key (published at jwks_url with any retired keys still listed), the fal user
+        # id they name, the waits before each retry of a failed delivery (their count is the retry count),
+        # the JWKS answer's status when it fails (None: 200), how often a waiting webhook looks at its job,
+        # and the clock of its timestamps (a test may set it back to sign stale ones, or step it).
+        self.webhook_key = generate_key()
+        self.webhook_retired_keys: list[Ed25519PrivateKey] = []
+        self.webhook_user_id = WEBHOOK_USER_ID
+        self.webhook_retry_seconds: tuple[float, ...] = DEFAULT_RETRY_SECONDS
+        self.webhook_timeout_seconds = 3.0
+        self.webhook_tick_seconds = 0.02
+        self.jwks_status: int | None = None
+        self.webhook_clock: Callable[[], float] = time.time  # the unix time a webhook is signed with
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -104,6 +127,17 @@ class FakeFal:
         """What the bot's FAL_PLATFORM_URL points at (https://api.fal.ai/v1 in production)."""
         return f"{self.base_url}/v1"
 
+    @property
+    def jwks_url(self) -> str:
+        """What the bot's FAL_JWKS_URL points at (https://rest.fal.ai/.well-known/jwks.json in production)."""
+        return f"{self.base_url}{JWKS_PATH}"
+
+    def rotate_webhook_key(self, keep_old: bool = False) -> None:
+        """Sign webhooks with a new key from now on; the JWKS lists it (and, with keep_old, the old one too)."""
+        if keep_old:
+            self.webhook_retired_keys.append(self.webhook_key)
+        self.webhook_key = generate_key()
+
     def client_ssl_context(self) -> ssl.SSLContext:
         """A client context trusting only the fake's CA (for aiohttp downloads)."""
         return ssl.create_default_context(cafile=str(self.ca_path))
@@ -118,6 +152,7 @@ class FakeFal:
         app = web.Application(middlewares=[self._record_middleware], client_max_size=16 * 1024 * 1024)
         app.router.add_get("/files/{name}", self._handle_file)
         app.router.add_get(LIST_PATH, self._handle_list)
+        app.router.add_get(JWKS_PATH, self._handle_jwks)
         app.router.add_route("*", "/{tail:.*}", self._handle_queue)
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await runner.setup()
@@ -262,6 +297,12 @@ class FakeFal:
             return web.Response(body=data[: len(data) // 2], headers={"Content-Type": "video/mp4"})
         return web.FileResponse(path, headers={"Content-Type": "video/mp4"})
 
+    async def _handle_jwks(self, request: web.Request) -> web.Response:
+        """fal's public webhook keys (no auth); `jwks_status` makes it fail."""
+        if self.jwks_status is not None:
+            return self._json(self.jwks_status, {"detail": "The fake's JWKS is down"})
+        return self._json(200, jwks([self.webhook_key, *self.webhook_retired_keys]))
+
     async def _handle_list(self, request: web.Request) -> web.Response:
         """fal's "list requests by endpoint": this key's requests to one endpoint since `start`, newest
         first, with their input under `expand=payloads`; two to a page, so callers must follow the cursor."""
@@ -395,6 +436,10 @@ class FakeFal:
         )
         self.jobs[rid] = job
         record(200, rid, None, script)
+        if request.query.get("fal_webhook"):
+            job.webhook_url = request.query["fal_webhook"]
+            if script.webhook != "drop":
+                self._track(self._send_webhook(job))
         if ENDPOINTS[endpoint].kind == "video" and script.video is None and script.video_by_seconds is None:
             # Make (or reuse) the stock video while the job is "queued".
             self._track(asyncio.to_thread(default_video_path, self._seconds(job)))
@@ -501,10 +546,17 @@ class FakeFal:
         if job.phase() != "COMPLETED":
             return self._json(400, {"detail": "Request is still in progress"}, rid)
         job.result_fetches += 1
+        status, body, error_type = await self._final_result(job, first_fetch=job.result_fetches == 1)
+        return self._json(status, body, rid, error_type)
+
+    async def _final_result(
+        self, job: Job, *, first_fetch: bool = True, fetch_faults: bool = True
+    ) -> tuple[int, Any, str | None]:
+        """A COMPLETED job's result, as (HTTP status, body, error type): what a result fetch answers and what
+        a webhook carries. ``fetch_faults`` applies the faults of fetching (outcomes server_error_then_ok on
+        the first fetch, and result_gone); a webhook is sent without them."""
         if job.cancelled:
-            return self._json(
-                400, {"detail": CANCELLED_MESSAGE, "error_type": "request_cancelled"}, rid, "request_cancelled"
-            )
+            return 400, {"detail": CANCELLED_MESSAGE, "error_type": "request_cancelled"}, "request_cancelled"
         outcome = job.script.outcome
         if outcome == "content_policy":
             detail = [
@@ -515,21 +567,37 @@ class FakeFal:
                     "ctx": {},
                 }
             ]
-            return self._json(422, {"detail": detail}, rid, "content_policy_violation")
-        if outcome == "server_error" or (outcome == "server_error_then_ok" and job.result_fetches == 1):
-            return self._json(
-                500,
-                {"detail": "Internal server error", "error_type": "internal_server_error"},
-                rid,
-                "internal_server_error",
-            )
-        if outcome == "result_gone":
-            return self._json(404, {"detail": "Request not found"}, rid)
+            return 422, {"detail": detail}, "content_policy_violation"
+        if outcome == "server_error" or (outcome == "server_error_then_ok" and first_fetch and fetch_faults):
+            error = {"detail": "Internal server error", "error_type": "internal_server_error"}
+            return 500, error, "internal_server_error"
+        if outcome == "result_gone" and fetch_faults:
+            return 404, {"detail": "Request not found"}, None
         if ENDPOINTS[job.endpoint].kind == "character":
             if job.char_id is None:
                 job.char_id = f"char_{uuid.uuid4().hex[:24]}"
-            return self._json(200, {"id": job.char_id, "name": job.payload.get("name")}, rid)
-        return self._json(200, await self._video_result(job), rid)
+            return 200, {"id": job.char_id, "name": job.payload.get("name")}, None
+        return 200, await self._video_result(job), None
+
+    async def _send_webhook(self, job: Job) -> None:
+        """Once the job is COMPLETED (a cancel completes it early), send its webhook as its script says."""
+        # A cancel moves the moment of completion earlier, with no event to wait on: look every tick.
+        while job.phase() != "COMPLETED":  # noqa: ASYNC110
+            await asyncio.sleep(min(self.webhook_tick_seconds, max(job.completed_at - time.monotonic(), 0.001)))
+        status, result, _ = await self._final_result(job, fetch_faults=False)
+        ok = status == 200
+        error = None if ok else self._status_body(job, with_logs=False).get("error")
+        payload_error = PAYLOAD_TOO_LARGE if job.script.webhook == "payload_error" else None
+        await deliver(
+            job,
+            webhook_body(job.request_id, ok, result, error, payload_error),
+            key=lambda: self.webhook_key,
+            user_id=self.webhook_user_id,
+            retry_seconds=self.webhook_retry_seconds,
+            duplicates=job.script.webhook_duplicates,
+            timeout=self.webhook_timeout_seconds,
+            clock=self.webhook_clock,
+        )
 
     def _seconds(self, job: Job) -> int:
         """The length of the video a job makes: its duration, or for a remix its source's."""

@@ -19,7 +19,7 @@ class ScriptedFal:
     def __init__(self, answers: list[QueueStatus]) -> None:
         self.answers = answers
 
-    async def submit(self, endpoint: str, arguments: dict[str, Any]) -> str:
+    async def submit(self, endpoint: str, arguments: dict[str, Any], *, webhook_url: str | None = None) -> str:
         return "req-1"
 
     async def status(self, endpoint: str, request_id: str) -> QueueStatus:

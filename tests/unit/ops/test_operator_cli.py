@@ -3,6 +3,7 @@ environment and a folder with no .env."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import subprocess
 import sys
@@ -10,8 +11,12 @@ import time
 from pathlib import Path
 
 import discord
+from aiohttp import web
 
+from bot.fal.webhook_receiver import WebhookReceiver
+from bot.fal.webhooks import JwksCache, WebhookVerifier
 from bot.ops.invite import application_id, invite_url, permissions_value
+from tests.fakes.ports import pick_free_port
 
 ROOT = Path(__file__).resolve().parents[3]
 # The shape of a real bot token: base64 of the application id, a timestamp, an HMAC.
@@ -139,3 +144,62 @@ def test_health_follows_the_heartbeat_file(tmp_path):
     (tmp_path / "heartbeat").write_text(f"{time.time() - 60:.3f}\n")
     stale = bot(env, "health", cwd=tmp_path)
     assert stale.returncode == 1 and stale.stdout.startswith("unhealthy") and "(limit 30 s)" in stale.stdout
+
+
+def webhook_env(fake_fal, port: int) -> dict[str, str]:
+    return {
+        "DISCORD_TOKEN": TOKEN,
+        "FAL_KEY": FAL_KEY,
+        "FAL_UPDATES": "webhook",
+        "FAL_WEBHOOK_URL": f"http://127.0.0.1:{port}/fal/webhook",
+        "WEBHOOK_PORT": str(port),
+        "FAL_JWKS_URL": fake_fal.jwks_url,
+        "SSL_CERT_FILE": str(fake_fal.ca_path),  # the fake fal's TLS
+    }
+
+
+async def test_check_tells_the_webhook_receiver_can_listen_and_fals_keys_can_be_read(fake_fal, tmp_path):
+    port = pick_free_port()
+    result = await asyncio.to_thread(bot, webhook_env(fake_fal, port), "check", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    passed = lines(result, "✓")
+    listening = f"webhook receiver: can listen on 127.0.0.1:{port} and answers at /fal/webhook"
+    assert any(line.startswith(listening) for line in passed)
+    assert f"fal's webhook keys: 1 read from {fake_fal.jwks_url}" in passed
+
+
+async def test_check_finds_the_running_bots_receiver(fake_fal, tmp_path):
+    # A receiver as the running bot has it (check only GETs it: nothing is verified or recorded).
+    verifier = WebhookVerifier(JwksCache(None, fake_fal.jwks_url))
+    receiver = WebhookReceiver(verifier, None, host="127.0.0.1", port=0, path="/fal/webhook")
+    await receiver.start()
+    try:
+        result = await asyncio.to_thread(bot, webhook_env(fake_fal, receiver.port), "check", cwd=tmp_path)
+    finally:
+        await receiver.stop()
+    assert result.returncode == 0, result.stdout
+    running = f"webhook receiver: the running bot answers on 127.0.0.1:{receiver.port} at /fal/webhook"
+    assert running in lines(result, "✓")
+
+
+async def test_check_flags_another_program_on_the_webhook_port_and_unreadable_keys(fake_fal, tmp_path):
+    other = web.Application()
+    async def someone_else(request: web.Request) -> web.Response:
+        return web.Response(text="someone else")
+
+    other.router.add_get("/{tail:.*}", someone_else)
+    runner = web.AppRunner(other)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    fake_fal.jwks_status = 503
+    try:
+        result = await asyncio.to_thread(bot, webhook_env(fake_fal, port), "check", cwd=tmp_path)
+    finally:
+        await runner.cleanup()
+    assert result.returncode == 1
+    failed = lines(result, "✗")
+    assert any(line.startswith(f"WEBHOOK_PORT {port} on 127.0.0.1 is in use by another program") for line in failed)
+    assert any(line.startswith(f"fal's webhook keys cannot be read from {fake_fal.jwks_url}") for line in failed)
+    assert len(failed) == 2
