@@ -149,13 +149,6 @@ class Job:
     def run_seconds(self) -> float:
         return self.script.run_seconds * self.script.time_scale
 
-    @property
-    def completed_at(self) -> float:
-        """The monotonic time the job reached COMPLETED (or will): when it was stopped if cancelled."""
-        if self.cancelled_after is not None:
-            return self.submitted_at + self.cancelled_after
-        return self.submitted_at + self.queue_seconds + self.run_seconds
-
     def next_change(self, now: float | None = None) -> float:
         """The monotonic time its status object next changes by the clock alone (queue position, phase, a
         log line); inf once COMPLETED. A cancel changes it at any time besides."""
