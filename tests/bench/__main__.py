@@ -5,6 +5,9 @@
     python -m tests.bench --quick    a small run of the same scenarios (about three minutes)
     python -m tests.bench --engine both --only burst    the single-process scenarios on SQLite and PostgreSQL,
                                      side by side in one table (the cluster scenario is PostgreSQL's alone)
+    python -m tests.bench --only inflight --updates stream    the scenario with the bot on fal's status stream
+                                     (FAL_UPDATES); without --updates the burst runs once per mode (poll,
+                                     stream, webhook), side by side, and the others on the bot's default
 
 Prints one table (and writes it, with every raw figure, to the run folder). Not part of the test suite.
 """
@@ -30,8 +33,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from bot.config import Settings
 from tests.bench import harness
-from tests.bench.harness import MIB, percentile, start_postgres, stop_postgres
+from tests.bench.harness import MIB, UPDATE_MODES, BotExited, percentile, start_postgres, stop_postgres
 from tests.bench.limits import DiscordLimiter
 from tests.bench.scenarios import DEFAULT_LEASE_SECONDS, Params, Timing, burst, cluster, inflight, summary_ms, video
 
@@ -54,6 +58,17 @@ SINGLE = ("burst", "inflight", "video")  # one bot process: on either engine
 SCENARIOS = (*SINGLE, "cluster")  # cluster: two processes, PostgreSQL only
 ENGINES = ("sqlite", "postgresql")
 LABEL = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+DEFAULT_UPDATES = str(Settings.model_fields["fal_updates"].default)  # FAL_UPDATES's default
+# A column of the table: one engine with the bot in one updates mode.
+Column = tuple[str, str]
+
+
+def label(column: Column) -> str:
+    return f"{LABEL[column[0]]}, {column[1]}"
+
+
+def column_key(column: Column) -> str:
+    return f"{column[0]}/{column[1]}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,6 +80,13 @@ def main(argv: list[str] | None = None) -> int:
         choices=(*ENGINES, "both"),
         default="sqlite",
         help="the database of the single-process scenarios (both: side by side); cluster is always PostgreSQL",
+    )
+    parser.add_argument(
+        "--updates",
+        choices=(*UPDATE_MODES, "all"),
+        action="append",
+        help="how the bot follows fal (FAL_UPDATES) in the single-process scenarios (repeatable; all: every "
+        "mode, side by side); without it the burst runs once per mode and the others on the bot's default",
     )
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--keep", action="store_true", help="keep the run folder (logs, databases, raw figures)")
@@ -78,9 +100,11 @@ def main(argv: list[str] | None = None) -> int:
         harness.PROFILE_SECONDS = args.profile_seconds
     params = dataclasses.replace(QUICK if args.quick else Params(), seed=args.seed)
     engines = list(ENGINES) if args.engine == "both" else [args.engine]
+    chosen = args.updates or []
+    updates = list(UPDATE_MODES) if "all" in chosen else list(dict.fromkeys(chosen))
     run_dir = Path(tempfile.mkdtemp(prefix="sora-bench-"))
     try:
-        results = asyncio.run(run(params, args.only or list(SCENARIOS), engines, run_dir))
+        results = asyncio.run(run(params, args.only or list(SCENARIOS), engines, run_dir, updates))
         text = render(params, results, engines, quick=args.quick)
         print(text)
         (run_dir / "table.md").write_text(text + "\n", encoding="utf-8")
@@ -93,28 +117,47 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if all(all(row.ok.values()) for row in table(params, results, engines, quick=args.quick)) else 1
 
 
-async def run(params: Params, which: list[str], engines: list[str], run_dir: Path) -> dict[str, Any]:
-    """{"engines": {engine: {scenario: figures}}, "cluster": figures}; one PostgreSQL server for the run when
-    any scenario needs it (a fresh database per scenario), stopped at the end."""
-    found: dict[str, Any] = {"engines": {engine: {} for engine in engines}}
+def modes_of(name: str, updates: list[str]) -> list[str | None]:
+    """The FAL_UPDATES each run of a scenario sets (None: the bot's default, nothing set): those asked for;
+    else the burst once per mode (the default one as the bot has it) and the others on the default."""
+    if updates:
+        return list(updates)
+    if name == "burst":
+        return [None if mode == DEFAULT_UPDATES else mode for mode in UPDATE_MODES]
+    return [None]
+
+
+async def run(
+    params: Params, which: list[str], engines: list[str], run_dir: Path, updates: list[str] | None = None
+) -> dict[str, Any]:
+    """{"columns": {"engine/mode": {scenario: figures}}, "cluster": figures}; one PostgreSQL server for the
+    run when any scenario needs it (a fresh database per scenario), stopped at the end."""
+    found: dict[str, Any] = {"columns": {}}
     steps = {"burst": burst, "inflight": inflight, "video": video}
-    plan = [(engine, name) for engine in engines for name in SINGLE if name in which]
+    plan: list[tuple[str, str, str | None]] = [
+        (engine, name, mode)
+        for engine in engines
+        for name in SINGLE
+        if name in which
+        for mode in modes_of(name, updates or [])
+    ]
     if "cluster" in which:
-        plan.append(("postgresql", "cluster"))
+        plan.append(("postgresql", "cluster", None))
     server = None
     server_error = ""
     try:
-        if any(engine == "postgresql" for engine, _ in plan):
+        if any(engine == "postgresql" for engine, _, _ in plan):
             print("[bench] starting PostgreSQL ...", file=sys.stderr, flush=True)
             try:
                 server = await asyncio.to_thread(start_postgres)
             except Exception as exc:  # its scenarios say so; SQLite's still run
                 server_error = f"no PostgreSQL server: {type(exc).__name__}: {exc}"
-        for engine, name in plan:
-            folder = run_dir / (name if name == "cluster" else f"{engine}-{name}")
+        for engine, name, mode in plan:
+            column: Column = (engine, mode or DEFAULT_UPDATES)
+            folder = run_dir / (name if name == "cluster" else f"{engine}-{column[1]}-{name}")
             folder.mkdir()
             started = time.monotonic()
-            print(f"[bench] {name} on {LABEL[engine]} ...", file=sys.stderr, flush=True)
+            print(f"[bench] {name} on {label(column)} ...", file=sys.stderr, flush=True)
             try:
                 url = None
                 if engine == "postgresql":
@@ -125,16 +168,21 @@ async def run(params: Params, which: list[str], engines: list[str], run_dir: Pat
                     assert url is not None
                     figures = await cluster(params, folder, url)
                 else:
-                    figures = await steps[name](params, folder, url)
+                    figures = await steps[name](params, folder, url, mode)
+            except BotExited as exc:
+                # The webhook mode is being built: a bot that refuses it leaves that column "not available".
+                print(f"[bench] {exc}", file=sys.stderr)
+                figures = {"error": str(exc), "unavailable": mode == "webhook"}
             except Exception as exc:  # one broken scenario must not hide the others' figures
                 traceback.print_exc()
                 figures = {"error": f"{type(exc).__name__}: {exc}"}
             figures["scenario_s"] = time.monotonic() - started
+            figures["mode"] = column[1]
             if name == "cluster":
                 found["cluster"] = figures
             else:
-                found["engines"][engine][name] = figures
-            print(f"[bench] {name} on {LABEL[engine]} done in {figures['scenario_s']:.0f} s", file=sys.stderr)
+                found["columns"].setdefault(column_key(column), {})[name] = figures
+            print(f"[bench] {name} on {label(column)} done in {figures['scenario_s']:.0f} s", file=sys.stderr)
     finally:
         if server is not None:
             await asyncio.to_thread(stop_postgres, server)
@@ -153,7 +201,9 @@ def rows(params: Params, r: dict[str, Any], *, quick: bool = False) -> list[tupl
     the fal budget to be met by the default polling (first poll at 2 s), so there it is only reported."""
     out: list[tuple[str, str, str, bool]] = []
     for name, x in r.items():
-        if "error" in x:
+        if x.get("unavailable"):
+            out.append((f"scenario {name}", f"not available: {x['error']}", "(reported)", True))
+        elif "error" in x:
             out.append((f"scenario {name}", f"did not complete: {x['error']}", "completes", False))
     b, f, v = (x if x and "error" not in x else None for x in (r.get("burst"), r.get("inflight"), r.get("video")))
     if b:
@@ -167,17 +217,7 @@ def rows(params: Params, r: dict[str, Any], *, quick: bool = False) -> list[tupl
                 p99 < 250 and worst <= 3000,
             )
         )
-        fal = b["fal"]
-        budget = 2 + fal["job_seconds_mean"] / 4
-        out.append(
-            (
-                f"fal requests per job ({fal['jobs']} jobs of {fal['job_seconds_mean']:.0f} s on average)",
-                f"{fal['per_job']:.2f} per job, {fal['per_job_second']:.3f} per job-second; "
-                f"{fal['jobs_over_budget']} job(s) over their own budget",
-                "(reported)" if quick else f"<= 2 + job-s/4 = {budget:.2f}",
-                quick or fal["per_job"] <= budget,
-            )
-        )
+        out += burst_updates_rows(b, quick=quick)
         out.append(
             (
                 "Discord REST requests per job (burst)",
@@ -204,6 +244,16 @@ def rows(params: Params, r: dict[str, Any], *, quick: bool = False) -> list[tupl
         )
     if f:
         lag = f["lag_ms"]
+        streams = f.get("streams_open") or {}
+        out.append(
+            (
+                "fal status streams open at once, all jobs in flight (the fake's count)",
+                f"peak {streams.get('peak', 0)} (at the start of the window {streams.get('all_in_flight', 0)}, "
+                f"at the kill {streams.get('kill', 0)})",
+                "(reported)",
+                True,
+            )
+        )
         out.append(
             (
                 f"event-loop lag p99, {f['in_flight_at_kill']} jobs in flight",
@@ -265,8 +315,8 @@ def rows(params: Params, r: dict[str, Any], *, quick: bool = False) -> list[tupl
     fired = sum(x.get("commands", x.get("jobs", 0)) for x in (b or {}, f or {})) + (2 if v else 0)
     duplicates = sum(x.get("duplicates", 0) for x in (b or {}, f or {}, v or {}))
     ratio = delivered / fired if fired else math.nan
-    if not fired and not out:
-        return out  # no single-process scenario ran (--only cluster)
+    if not fired:
+        return out  # no single-process scenario ran (--only cluster), or none completed
     out.append(
         (
             "jobs delivered / jobs submitted",
@@ -277,6 +327,67 @@ def rows(params: Params, r: dict[str, Any], *, quick: bool = False) -> list[tupl
             delivered == fired and duplicates == 0,
         )
     )
+    return out
+
+
+# fal queue requests per job each mode is held to (poll: a budget that grows with the job's seconds).
+UPDATES_BUDGET = {"stream": 3, "webhook": 2}
+
+
+def burst_updates_rows(b: dict[str, Any], *, quick: bool) -> list[tuple[str, str, str, bool]]:
+    """The burst's rows that compare the updates modes: fal requests per job, COMPLETED -> download,
+    progress edits, CPU and memory."""
+    mode = b.get("mode", DEFAULT_UPDATES)
+    fal = b["fal"]
+    kinds = ", ".join(f"{k} {fal['by_kind'].get(k, 0)}" for k in ("submit", "status", "stream", "result", "cancel"))
+    if mode in UPDATES_BUDGET:
+        cap = UPDATES_BUDGET[mode]
+        fal_row = (
+            f"{fal['per_job']:.2f} per job, max {fal['max_per_job']} ({kinds}); "
+            f"{fal[f'jobs_over_{cap}']} job(s) over {cap}",
+            f"<= {cap} per job, whatever its length",
+            fal["max_per_job"] <= cap,
+        )
+    else:
+        budget = 2 + fal["job_seconds_mean"] / 4
+        fal_row = (
+            f"{fal['per_job']:.2f} per job, {fal['per_job_second']:.3f} per job-second ({kinds}); "
+            f"{fal['jobs_over_budget']} job(s) over their own budget",
+            "(reported)" if quick else f"<= 2 + job-s/4 = {budget:.2f}",
+            quick or fal["per_job"] <= budget,
+        )
+    out = [
+        (
+            f"fal queue requests per job ({fal['jobs']} jobs of {fal['job_seconds_mean']:.0f} s on average; "
+            "a status stream counts one)",
+            *fal_row,
+        )
+    ]
+    download = b.get("download")
+    if download is not None:
+        delays = download["delays_s"]
+        p99 = percentile(delays, 99)
+        judged = mode in UPDATES_BUDGET
+        out.append(
+            (
+                "COMPLETED at fal -> the bot asks for the video (download start)",
+                f"p50 {percentile(delays, 50):.2f} s, p99 {p99:.2f} s, max {max(delays, default=math.nan):.2f} s"
+                + (f"; {download['not_downloaded']} job(s) never downloaded" if download["not_downloaded"] else ""),
+                "p99 < 1 s" if judged else "(reported)",
+                not judged or (p99 < 1 and not download["not_downloaded"]),
+            )
+        )
+    if "progress_edits" in b:
+        out.append(
+            (
+                "progress edits per job (message PATCHes Discord accepted, the final one included)",
+                f"{b['progress_edits'] / max(b['accepted'], 1):.2f}",
+                "(reported)",
+                True,
+            )
+        )
+    out.append((f"bot CPU for the burst's {b['accepted']} jobs", f"{b['cpu_s']:.1f} s", "(reported)", True))
+    out.append(("peak RSS, burst", mib(b["peak_rss"]), "(reported)", True))
     return out
 
 
@@ -381,15 +492,30 @@ class Row:
         distinct = list(dict.fromkeys(self.targets.values()))
         if len(distinct) == 1:
             return distinct[0]
-        return "; ".join(f"{LABEL[e]}: {t}" for e, t in self.targets.items())
+        return "; ".join(f"{label(_column(c))}: {t}" for c, t in self.targets.items())
+
+
+def _column(key: str) -> Column:
+    engine, _, mode = key.partition("/")
+    return engine, mode
+
+
+def columns_of(r: dict[str, Any]) -> list[str]:
+    """The table's columns ("engine/mode"), engines first, then the modes in UPDATE_MODES's order."""
+    keys = set(r["columns"]) | ({column_key(("postgresql", DEFAULT_UPDATES))} if "cluster" in r else set())
+    order = [column_key((e, m)) for e in ENGINES for m in UPDATE_MODES]
+    return sorted(keys, key=lambda k: order.index(k) if k in order else len(order))
 
 
 def table(params: Params, r: dict[str, Any], engines: list[str], *, quick: bool) -> list[Row]:
-    """Every engine's rows merged by measure (its counts blanked: '1000 jobs' on both is one measure),
-    then the cluster's rows under PostgreSQL."""
+    """Every column's rows merged by measure (its counts blanked: '1000 jobs' on both is one measure),
+    then the cluster's rows under PostgreSQL (the bot's default updates mode)."""
     merged: dict[str, Row] = {}
-    per_engine = [(e, rows(params, r["engines"].get(e, {}), quick=quick)) for e in engines]
-    per_engine.append(("postgresql", cluster_rows(params, r["cluster"], quick=quick) if "cluster" in r else []))
+    per_engine = [(c, rows(params, r["columns"][c], quick=quick)) for c in columns_of(r) if c in r["columns"]]
+    if "cluster" in r:
+        per_engine.append(
+            (column_key(("postgresql", DEFAULT_UPDATES)), cluster_rows(params, r["cluster"], quick=quick))
+        )
     for engine, found in per_engine:
         seen: Counter[str] = Counter()  # the n-th row of a shape on one engine is the n-th on the other
         for measure, result, target, ok in found:
@@ -420,13 +546,13 @@ def render(params: Params, r: dict[str, Any], engines: list[str], *, quick: bool
         "",
     ]
     found = table(params, r, engines, quick=quick)
-    shown = [e for e in ENGINES if any(e in row.results for row in found)]
+    shown = [c for c in columns_of(r) if any(c in row.results for row in found)]
     if len(shown) <= 1:
-        label = LABEL[shown[0]] if shown else "result"
-        lines += [f"| measure | result ({label}) | target | |", "|---|---|---|---|"]
+        name = label(_column(shown[0])) if shown else "result"
+        lines += [f"| measure | result ({name}) | target | |", "|---|---|---|---|"]
     else:
         lines += [
-            f"| measure | {' | '.join(LABEL[e] for e in shown)} | target | |",
+            f"| measure | {' | '.join(label(_column(c)) for c in shown)} | target | |",
             "|---|" + "---|" * (len(shown) + 2),
         ]
     for row in found:
@@ -436,13 +562,13 @@ def render(params: Params, r: dict[str, Any], engines: list[str], *, quick: bool
             mark = "pass"
         else:
             mark = "**MISS**" + (
-                f" ({', '.join(LABEL[e] for e, ok in row.ok.items() if not ok)})" if len(shown) > 1 else ""
+                f" ({', '.join(label(_column(c)) for c, ok in row.ok.items() if not ok)})" if len(shown) > 1 else ""
             )
         cells = " | ".join(row.results.get(e, "-") for e in shown)
         lines.append(f"| {row.measure} | {cells} | {row.target()} | {mark} |")
-    for engine in engines:
-        if r["engines"].get(engine):
-            lines += ["", f"{LABEL[engine]}:", *notes(r["engines"][engine])]
+    for key in columns_of(r):
+        if r["columns"].get(key):
+            lines += ["", f"{label(_column(key))}:", *notes(r["columns"][key])]
     if "cluster" in r:
         lines += ["", "cluster:", *cluster_notes(r["cluster"])]
     return "\n".join(lines)

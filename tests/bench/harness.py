@@ -38,6 +38,12 @@ BOT_SETTINGS = {"QUOTA_MAX_JOBS_PER_GUILD": "5000"}
 PROFILE = False
 PROFILE_SECONDS = 0  # --profile-seconds: only the first N seconds of each bot process (0: its whole life)
 MIB = 2**20
+# How the bot follows its fal jobs (FAL_UPDATES): polling, fal's status stream, or fal's webhook.
+UPDATE_MODES = ("poll", "stream", "webhook")
+# The fake fal's status stream in the bench: a keep-alive comment every second (the tests' fake: 0.2 s) and
+# at least one look at the job a second besides its changes (the stream wakes at each change of its job).
+STREAM_PING_SECONDS = 1.0
+STREAM_TICK_SECONDS = 1.0
 
 
 # -- statistics ------------------------------------------------------------------------------------------
@@ -74,11 +80,34 @@ async def start_fakes(run_dir: Path) -> Fakes:
     await discord.start()
     fal = FakeFal(port=0, tmp_dir=run_dir / "fakefal")
     fal.expected_key = FAL_KEY
+    fal.stream_ping_seconds = STREAM_PING_SECONDS
+    fal.stream_tick_seconds = STREAM_TICK_SECONDS
     await fal.start()
     return Fakes(discord, fal, limiter)
 
 
 # -- the bot process -------------------------------------------------------------------------------------
+
+
+def updates_env(mode: str | None, fakes: Fakes) -> dict[str, str]:
+    """The bot's settings for one updates mode (None: the bot's default, nothing set). The webhook mode
+    listens on a free port of 127.0.0.1 and checks fal's signatures against the fake's key set."""
+    if mode is None:
+        return {}
+    found = {"FAL_UPDATES": mode}
+    if mode == "webhook":
+        port = _free_port()
+        found |= {
+            "FAL_WEBHOOK_URL": f"http://127.0.0.1:{port}/fal/webhook",
+            "WEBHOOK_HOST": "127.0.0.1",
+            "WEBHOOK_PORT": str(port),
+            "FAL_JWKS_URL": f"{fakes.fal.base_url}/.well-known/jwks.json",
+        }
+    return found
+
+
+class BotExited(RuntimeError):
+    """The bot process ended before it was ready (a setting it refuses, say): the last line of its log."""
 
 
 def read_status(pid: int) -> dict[str, int]:
@@ -209,6 +238,24 @@ class BotProcess:
         with contextlib.suppress(subprocess.TimeoutExpired):
             await asyncio.to_thread(self.process.wait, timeout)
         self.kill9()
+
+    async def wait_ready(self, timeout: float = 60.0, **kwargs: Any) -> Any:
+        """The fake Discord's wait_ready, cut short (BotExited) should the process end meanwhile."""
+        ready = asyncio.ensure_future(self.fakes.discord.wait_ready(timeout=timeout, **kwargs))
+        try:
+            while not ready.done():
+                if not self.alive():
+                    await asyncio.sleep(0.2)  # READY may have come just before a clean exit
+                    if ready.done():
+                        break
+                    assert self.process is not None
+                    log = (self.run_dir / f"{self.name}.log").read_text(encoding="utf-8", errors="replace")
+                    last = next((line for line in reversed(log.splitlines()) if line.strip()), "")
+                    raise BotExited(f"the bot exited ({self.process.returncode}) before READY: {last[:300]}")
+                await asyncio.wait([ready], timeout=0.2)
+            return ready.result()
+        finally:
+            ready.cancel()
 
     def lag_samples(self, start: float = 0.0, end: float = math.inf) -> list[float]:
         """Lag samples (ms) taken between start and end (monotonic seconds)."""

@@ -35,6 +35,7 @@ from tests.bench.harness import (
     percentile,
     start_fakes,
     stop_all,
+    updates_env,
     wait_until,
 )
 from tests.fakes.discord import FakeDiscord, FakeInteraction
@@ -242,7 +243,8 @@ class Watch:
         self.deliveries: Counter[str] = Counter()  # nonce -> video posts answered 200
         self.posted_files: dict[str, list[tuple[str, int]]] = {}  # nonce -> [(sha256, size)]
         self.done_edits = 0
-        self.first_status: dict[str, float] = {}  # request id -> first status poll at/after `status_since`
+        # request id -> first status poll or status stream opened at/after `status_since`
+        self.first_status: dict[str, float] = {}
         self.status_since = math.inf
 
     def update(self) -> None:
@@ -263,6 +265,13 @@ class Watch:
             if fal_record.kind == "status" and fal_record.time >= self.status_since and fal_record.request_id:
                 self.first_status.setdefault(fal_record.request_id, fal_record.time)
         self._fal_seen = len(fal_requests)
+        if self.status_since < math.inf:
+            # A stream is in the request log only once it ends: its opening is asking fal again too.
+            for job in self._fakes.fal.jobs.values():
+                if job.request_id not in self.first_status:
+                    opened = next((t for t in job.stream_opened_at if t >= self.status_since), None)
+                    if opened is not None:
+                        self.first_status[job.request_id] = opened
 
     @property
     def delivered(self) -> int:
@@ -273,8 +282,12 @@ class Watch:
         return sum(n - 1 for n in self.deliveries.values())
 
 
+QUEUE_KINDS = ("submit", "status", "stream", "result", "cancel")  # a status stream is one request
+
+
 def fal_figures(fakes: Fakes, since: float) -> dict[str, Any]:
-    """Queue API requests (submit, status, result, cancel) per job, against each job's scripted seconds."""
+    """Queue API requests (submit, status, status stream, result, cancel) per job, against each job's
+    scripted seconds."""
     fal = fakes.fal
     per_job: Counter[str] = Counter()
     kinds: Counter[str] = Counter()
@@ -288,7 +301,7 @@ def fal_figures(fakes: Fakes, since: float) -> dict[str, Any]:
     seconds = [job.queue_seconds + job.run_seconds for job in jobs]
     requests = [per_job[job.request_id] + 1 for job in jobs]  # + its submit
     over = sum(1 for n, s in zip(requests, seconds, strict=True) if n > 2 + s / 4)
-    queue_requests = sum(kinds[k] for k in ("submit", "status", "result", "cancel"))
+    queue_requests = sum(kinds[k] for k in QUEUE_KINDS)
     return {
         "jobs": len(jobs),
         "requests": queue_requests,
@@ -298,7 +311,26 @@ def fal_figures(fakes: Fakes, since: float) -> dict[str, Any]:
         "per_job_second": queue_requests / sum(seconds) if seconds else math.nan,
         "jobs_over_budget": over,
         "worst_over_budget": max((n - 2 - s / 4 for n, s in zip(requests, seconds, strict=True)), default=math.nan),
+        "max_per_job": max(requests, default=0),
+        "jobs_over_3": sum(1 for n in requests if n > 3),
+        "jobs_over_2": sum(1 for n in requests if n > 2),
     }
+
+
+def download_delays(fakes: Fakes, since: float) -> dict[str, Any]:
+    """Seconds from each job's COMPLETED at fal to the bot's first request for its video file."""
+    jobs = [job for job in fakes.fal.jobs.values() if job.submitted_at >= since and not job.cancelled]
+    delays = [job.first_download_at - job.completed_at for job in jobs if job.first_download_at is not None]
+    return {"delays_s": sorted(delays), "not_downloaded": len(jobs) - len(delays)}
+
+
+def progress_edits(fakes: Fakes, since: float) -> int:
+    """Message edits Discord accepted (PATCH of a channel message or of an interaction's message)."""
+    return sum(
+        1
+        for r in fakes.discord.requests
+        if r.time >= since and r.method == "PATCH" and "/messages/" in (r.route or r.path) and 200 <= r.status < 300
+    )
 
 
 def discord_figures(fakes: Fakes, since: float) -> dict[str, Any]:
@@ -314,16 +346,18 @@ def discord_figures(fakes: Fakes, since: float) -> dict[str, Any]:
 # -- scenario 1: the burst -------------------------------------------------------------------------------
 
 
-async def burst(params: Params, run_dir: Path, database_url: str | None = None) -> dict[str, Any]:
+async def burst(
+    params: Params, run_dir: Path, database_url: str | None = None, updates: str | None = None
+) -> dict[str, Any]:
     rng = random.Random(params.seed)
     fakes = await start_fakes(run_dir)
-    bot = BotProcess(fakes, run_dir, "burst", database_url=database_url)
+    bot = BotProcess(fakes, run_dir, "burst", env=updates_env(updates, fakes), database_url=database_url)
     try:
         world = build_world(fakes.discord, channels=params.channels, members=params.burst_commands, premium_tier=0)
         videos = small_videos(run_dir)
         fakes.fal.script_next(*params.burst_timing.scripts(rng, params.burst_commands, videos))
         bot.start()
-        await fakes.discord.wait_ready(timeout=60)
+        await bot.wait_ready(timeout=60)
         await asyncio.sleep(1.0)
         watch = Watch(fakes)
         cpu_before = bot.cpu()
@@ -370,6 +404,9 @@ async def burst(params: Params, run_dir: Path, database_url: str | None = None) 
             "cpu_s": bot.cpu() - cpu_before,
             "wall_s": end - since,
             "final_edits": watch.done_edits,
+            "updates": updates,
+            "download": download_delays(fakes, since),
+            "progress_edits": progress_edits(fakes, since),
         }
     finally:
         await stop_all([bot], fakes)
@@ -378,19 +415,22 @@ async def burst(params: Params, run_dir: Path, database_url: str | None = None) 
 # -- scenario 2: 1,000 jobs in flight, kill -9, resume ---------------------------------------------------
 
 
-async def inflight(params: Params, run_dir: Path, database_url: str | None = None) -> dict[str, Any]:
+async def inflight(
+    params: Params, run_dir: Path, database_url: str | None = None, updates: str | None = None
+) -> dict[str, Any]:
     rng = random.Random(params.seed + 1)
     count = params.inflight_jobs
     fakes = await start_fakes(run_dir)
     # On PostgreSQL the second process is a restart on the same host: same folder, same database.
-    first = BotProcess(fakes, run_dir, "inflight-first", database_url=database_url)
-    second = BotProcess(fakes, run_dir, "inflight-second", database_url=database_url)
+    env = updates_env(updates, fakes)
+    first = BotProcess(fakes, run_dir, "inflight-first", env=env, database_url=database_url)
+    second = BotProcess(fakes, run_dir, "inflight-second", env=env, database_url=database_url)
     try:
         world = build_world(fakes.discord, channels=params.channels, members=count, premium_tier=0)
         videos = small_videos(run_dir)
         fakes.fal.script_next(*params.inflight_timing.scripts(rng, count, videos))
         first.start()
-        await fakes.discord.wait_ready(timeout=60)
+        await first.wait_ready(timeout=60)
         await asyncio.sleep(1.0)
         watch = Watch(fakes)
         since = time.monotonic()
@@ -407,8 +447,11 @@ async def inflight(params: Params, run_dir: Path, database_url: str | None = Non
             await wait_until(all_submitted, 120, "every job submitted to fal", interval=0.2)
             all_in_flight = time.monotonic()
             cpu_in_flight = first.cpu()
+            streams_at_all_in_flight = fakes.fal.streams_open
+            fakes.fal.streams_open_peak = fakes.fal.streams_open
             await asyncio.sleep(params.inflight_window)
             killed_at = time.monotonic()
+            streams_at_kill, streams_peak = fakes.fal.streams_open, fakes.fal.streams_open_peak
             memory = first.status()
             window_cpu = first.cpu() - cpu_in_flight
             first.kill9()
@@ -450,6 +493,10 @@ async def inflight(params: Params, run_dir: Path, database_url: str | None = Non
         return {
             "jobs": count,
             "engine": "postgresql" if database_url else "sqlite",
+            "updates": updates,
+            # fal status streams open (the fake's count): when all jobs were in flight, at the kill, and the
+            # most at once between the two.
+            "streams_open": {"all_in_flight": streams_at_all_in_flight, "kill": streams_at_kill, "peak": streams_peak},
             "rate": params.inflight_rate,
             "accepted": accepted,
             "ack_ms": latencies,
@@ -630,9 +677,11 @@ class VideoRun:
     posted: list[tuple[str, int]] = field(default_factory=list)
 
 
-async def video(params: Params, run_dir: Path, database_url: str | None = None) -> dict[str, Any]:
+async def video(
+    params: Params, run_dir: Path, database_url: str | None = None, updates: str | None = None
+) -> dict[str, Any]:
     fakes = await start_fakes(run_dir)
-    bot = BotProcess(fakes, run_dir, "video", database_url=database_url)
+    bot = BotProcess(fakes, run_dir, "video", env=updates_env(updates, fakes), database_url=database_url)
     result = VideoRun()
     try:
         world = build_world(fakes.discord, channels=1, members=2, premium_tier=3)
@@ -648,7 +697,7 @@ async def video(params: Params, run_dir: Path, database_url: str | None = None) 
             JobScript(quick.queue_seconds, quick.run_seconds, 0, video_by_seconds=big),
         )
         bot.start()
-        await fakes.discord.wait_ready(timeout=60)
+        await bot.wait_ready(timeout=60)
         watch = Watch(fakes)
         rng = random.Random(params.seed + 2)
 

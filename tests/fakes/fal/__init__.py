@@ -18,7 +18,8 @@ Queue protocol (as ``fal_client`` 1.0.3 drives it)::
     GET  /{owner}/{alias}/requests/{id}/status     ?logs=true|1 to include logs
     GET  /{owner}/{alias}/requests/{id}/status/stream   the same objects as server-sent events, each sent
                                                    when it changes, ": ping" comments between; closed
-                                                   after COMPLETED (Job.streams_opened counts them)
+                                                   after COMPLETED (Job.streams_opened counts them,
+                                                   Job.stream_opened_at times their openings)
     GET  /{owner}/{alias}/requests/{id}            result
     PUT  /{owner}/{alias}/requests/{id}/cancel     cancel
     GET  /files/{name}                             the generated video (no auth, like a CDN)

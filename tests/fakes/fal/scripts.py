@@ -115,6 +115,8 @@ class Job:
     video_id: str
     status_polls: int = 0
     streams_opened: int = 0
+    stream_opened_at: list[float] = field(default_factory=list)  # monotonic time each status stream opened
+    first_download_at: float | None = None  # monotonic time of the first request for its video file
     result_fetches: int = 0
     cancel_requested: bool = False
     # Seconds after submission when the job was stopped by a cancel (None: not stopped).
@@ -146,6 +148,21 @@ class Job:
     @property
     def run_seconds(self) -> float:
         return self.script.run_seconds * self.script.time_scale
+
+    def next_change(self, now: float | None = None) -> float:
+        """The monotonic time its status object next changes by the clock alone (queue position, phase, a
+        log line); inf once COMPLETED. A cancel changes it at any time besides."""
+        t = self.elapsed(now)
+        queue, run = self.queue_seconds, self.run_seconds
+        if self.cancelled_after is not None or t >= queue + run:
+            return math.inf
+        if t < queue:
+            start = max(self.script.start_position, 0)
+            step = queue / (start + 1)
+            steps = [step * k for k in range(1, start + 1)] + [queue]
+        else:
+            steps = [queue + run * k / 4 for k in (1, 2, 3)] + [queue + run]
+        return self.submitted_at + min((s for s in steps if s > t), default=queue + run)
 
     def elapsed(self, now: float | None = None) -> float:
         return (time.monotonic() if now is None else now) - self.submitted_at

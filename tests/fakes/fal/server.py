@@ -85,8 +85,13 @@ class FakeFal:
         # The status stream: its answer's status when refused (None: it streams), and the seconds between
         # its keep-alive comments and between its looks at the job.
         self.stream_status: int | None = None
+        # A stream sleeps until its job's next change by the clock (Job.next_change), at most
+        # stream_tick_seconds (a cancel is seen within that).
         self.stream_ping_seconds = 0.2
         self.stream_tick_seconds = 0.02
+        self.streams_open = 0  # status streams open now
+        self.streams_open_peak = 0  # the most open at once (reset it to measure a window)
+        self._file_jobs: dict[str, Job] = {}  # video file name -> the job that made it
         self.files_open = asyncio.Event()  # clear it to hold every download (a test kills the bot meanwhile)
         self.files_open.set()
         self.downloads_started = 0  # file requests received (recorded requests count them once answered)
@@ -278,6 +283,9 @@ class FakeFal:
         if path is None or not path.is_file():
             return self._json(404, {"detail": "File not found"})
         self.downloads_started += 1
+        job = self._file_jobs.get(name)
+        if job is not None and job.first_download_at is None:
+            job.first_download_at = time.monotonic()
         await self.files_open.wait()
         fault, left = self.file_faults.get(name, (None, 0))
         if fault is not None and left > 0:
@@ -460,9 +468,22 @@ class FakeFal:
         `: ping` comments between; closed after COMPLETED. The script's fault may cut it, garble it or
         make it fall silent."""
         job.streams_opened += 1
+        # Recorded now (the request log has it only once it ends): a reopened stream is a job asking again.
+        job.stream_opened_at.append(time.monotonic())
         rid = job.request_id
         if self.stream_status is not None:
             return self._json(self.stream_status, {"detail": "The fake refuses the stream"}, rid)
+        self.streams_open += 1
+        self.streams_open_peak = max(self.streams_open_peak, self.streams_open)
+        try:
+            return await self._stream_events(request, job)
+        except ConnectionResetError:  # the bot went away (a kill -9): the stream just ends
+            return web.Response(status=200)
+        finally:
+            self.streams_open -= 1
+
+    async def _stream_events(self, request: web.Request, job: Job) -> web.StreamResponse:
+        rid = job.request_id
         with_logs = request.query.get("logs", "").lower() in {"1", "true"}
         script = job.script
         faulty = script.stream_cut_after is not None and job.streams_opened <= script.stream_faults
@@ -489,7 +510,9 @@ class FakeFal:
             elif time.monotonic() - last_ping >= self.stream_ping_seconds:
                 await response.write(b": ping\n\n")
                 last_ping = time.monotonic()
-            await asyncio.sleep(self.stream_tick_seconds)
+            now = time.monotonic()
+            wake = min(job.next_change(now) + 0.001, last_ping + self.stream_ping_seconds)
+            await asyncio.sleep(min(max(wake - now, 0.001), self.stream_tick_seconds))
 
     def _status_body(self, job: Job, with_logs: bool) -> dict[str, Any]:
         rid = job.request_id
@@ -599,6 +622,7 @@ class FakeFal:
                 name = f"{job.video_id}-{n}.mp4"
             self.files[name] = path
             job.file_name = name
+            self._file_jobs[name] = job
             if job.script.file_fault is not None:
                 self.file_faults[name] = (job.script.file_fault, job.script.file_faults)
         video = {
