@@ -122,7 +122,7 @@ class Settings(DiscordSettings):
     # How the bot hears of a job's progress at fal: "stream" (one status stream per job; polling while
     # it fails), "poll" (status requests every FAL_POLL_MIN_SECONDS to FAL_POLL_MAX_SECONDS) or "webhook"
     # (fal posts each finished job to FAL_WEBHOOK_URL; the stream shows progress meanwhile).
-    fal_updates: Literal["stream", "poll", "webhook"] = "poll"  # stream: opt-in until measured (issue 14)
+    fal_updates: Literal["stream", "poll", "webhook"] = "stream"
     # The public URL fal posts webhooks to (https; plain http only to this machine, for tests). The bot's
     # receiver listens on WEBHOOK_HOST:WEBHOOK_PORT at that URL's path; a proxy carries it there.
     fal_webhook_url: str | None = Field(None, validate_default=True)

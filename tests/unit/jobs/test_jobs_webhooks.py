@@ -4,6 +4,7 @@ webhook never loses a job (the stream's COMPLETED, or a slow sweep, finds it).""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import time
 
@@ -211,3 +212,41 @@ async def test_a_webhook_received_while_no_runner_holds_the_job_is_taken_at_resu
 async def _request_id(runner: JobRunner, job_id: int) -> str | None:
     job = await runner._store.get_job(job_id)
     return job.request_id if job is not None else None
+
+
+async def test_another_processs_receiver_records_it_and_the_owner_acts_at_once(hooked, database):
+    """Several processes behind one public URL: the receiver of a process that does not hold the job
+    records its webhook; the owner hears of it by the database's notice (PostgreSQL), long before its sweep
+    or its grace would have looked."""
+    if database.engine != "postgresql":
+        pytest.skip("one process per SQLite file: no other process to receive it")
+    fake = hooked.parts[3]
+    fake.stream_status = 503  # no stream either: only the notice can end the owner's wait early
+    fake.default_script = JobScript(queue_seconds=0.2, run_seconds=0.4)
+    hooked.runner_for(RecordingMessenger())  # the receiving process's runner: holds nothing
+    messenger = RecordingMessenger()
+    store, fal, session, _, videos, work = hooked.parts
+    owner = JobRunner(
+        store,
+        videos,
+        fal,
+        messenger,
+        session,
+        sora.PriceTable(),
+        RunnerConfig(
+            poll_min=0.1, poll_max=0.2, progress_interval=0.0, work_dir=work, ffmpeg=None, updates="webhook",
+            webhook_url=hooked.url, webhook_grace=60.0, webhook_sweep=60.0,
+        ),
+        webhooks=WebhookStore(database),
+    )  # fmt: skip
+    await owner.resume_all()  # listens for the other processes' notices
+    try:
+        job = await owner.accept(sora.text_to_video("a cat"), Origin(guild_id=1, channel_id=2, user_id=3))
+        owner.start(job)
+        async with asyncio.timeout(15):  # the sweep would take 60 s
+            await owner.wait_idle()
+        done = await store.get_job(job.id)
+        assert done.state == JobState.DELIVERED, done.error
+        assert fake.job(done.request_id).result_fetches == 0 and len(messenger.posts) == 1
+    finally:
+        await owner.stop()
