@@ -47,12 +47,14 @@ class Hooked:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.receiver.port}{PATH}"
 
-    def runner_for(self, messenger, **config) -> JobRunner:
+    def runner_for(self, messenger, *, receives: bool = True, **config) -> JobRunner:
+        """A runner submitting with this receiver's URL; `receives`: it is the receiving process's (told of
+        each webhook directly), else another process's (told by the database's notice only)."""
         store, fal, session, _, videos, work = self.parts
         values = dict(poll_min=0.1, poll_max=0.2, progress_interval=0.0, work_dir=work, ffmpeg=None)
         values |= dict(updates="webhook", webhook_url=self.url, webhook_grace=3.0, webhook_sweep=30.0)
         values.update(config)
-        self.runner = JobRunner(
+        runner = JobRunner(
             store,
             videos,
             fal,
@@ -62,7 +64,9 @@ class Hooked:
             RunnerConfig(**values),
             webhooks=WebhookStore(self.database),
         )
-        return self.runner
+        if receives:
+            self.runner = runner
+        return runner
 
 
 @pytest.fixture
@@ -225,20 +229,8 @@ async def test_another_processs_receiver_records_it_and_the_owner_acts_at_once(h
     fake.default_script = JobScript(queue_seconds=0.2, run_seconds=0.4)
     hooked.runner_for(RecordingMessenger())  # the receiving process's runner: holds nothing
     messenger = RecordingMessenger()
-    store, fal, session, _, videos, work = hooked.parts
-    owner = JobRunner(
-        store,
-        videos,
-        fal,
-        messenger,
-        session,
-        sora.PriceTable(),
-        RunnerConfig(
-            poll_min=0.1, poll_max=0.2, progress_interval=0.0, work_dir=work, ffmpeg=None, updates="webhook",
-            webhook_url=hooked.url, webhook_grace=60.0, webhook_sweep=60.0,
-        ),
-        webhooks=WebhookStore(database),
-    )  # fmt: skip
+    store = hooked.parts[0]
+    owner = hooked.runner_for(messenger, receives=False, webhook_grace=60.0, webhook_sweep=60.0)
     await owner.resume_all()  # listens for the other processes' notices
     try:
         job = await owner.accept(sora.text_to_video("a cat"), Origin(guild_id=1, channel_id=2, user_id=3))
