@@ -20,6 +20,7 @@ from bot.discord.client import SoraBot, make_bot
 from bot.discord.commands import register as register_commands
 from bot.discord.commands import register_at_start
 from bot.discord.messenger import DiscordMessenger
+from bot.discord.translator import CatalogueTranslator
 from bot.domain import quota_texts
 from bot.domain.quota import Limits, Period, to_micros
 from bot.domain.sora import PriceTable
@@ -28,6 +29,7 @@ from bot.fal.queue import FalQueue
 from bot.fal.simulated.queue import SimulatedFal
 from bot.fal.webhook_receiver import WebhookReceiver
 from bot.fal.webhooks import JwksCache, WebhookVerifier
+from bot.i18n.catalogues import Catalogues
 from bot.jobs.characters import CharacterService
 from bot.jobs.config import RunnerConfig
 from bot.jobs.runner import JobRunner
@@ -219,6 +221,7 @@ class App:
             register=register,
             on_first_ready=resume,
             http_trace=discord_trace(metrics.count_rate_limit),
+            translator=CatalogueTranslator(Catalogues("commands"), Catalogues("messages")),
         )
         messenger = DiscordMessenger(bot)
         shards = shards_label(settings.shard_ids, settings.shard_count)  # "0-1 of 4", or "all": for /status
@@ -321,7 +324,13 @@ async def sync(settings: DiscordSettings) -> list[str]:
     async def nothing() -> None:
         return None
 
-    bot = SoraBot(message_content=False, install=install_shapes, register=register, on_first_ready=nothing)
+    bot = SoraBot(
+        message_content=False,
+        install=install_shapes,
+        register=register,
+        on_first_ready=nothing,
+        translator=CatalogueTranslator(Catalogues("commands")),
+    )
     try:
         async with bot:
             await bot.login(settings.discord_token.get_secret_value())  # runs setup_hook: install, register

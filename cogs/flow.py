@@ -13,9 +13,11 @@ from dataclasses import replace
 import discord
 
 from bot.discord.client import RESTARTING, is_draining
+from bot.discord.localize import localized
 from bot.discord.messenger import DiscordMessenger
 from bot.domain import sora
 from bot.domain.models import Refused, VideoRequest
+from bot.domain.text import Text
 from bot.jobs.runner import JobRunner, Origin
 
 log = logging.getLogger(__name__)
@@ -32,7 +34,9 @@ def role_ids(user: discord.abc.User) -> tuple[int, ...]:
 
 
 async def refuse(interaction: discord.Interaction, text: str) -> None:
-    """A short private answer, whether or not the interaction was already answered."""
+    """A short private answer in the member's language, whether or not the interaction was already
+    answered."""
+    text = await localized(interaction, text)
     if interaction.response.is_done():
         await interaction.followup.send(text, ephemeral=True)
     else:
@@ -42,6 +46,7 @@ async def refuse(interaction: discord.Interaction, text: str) -> None:
 async def refuse_deferred(interaction: discord.Interaction, text: str) -> None:
     """Private after a public deferral: the first followup would replace the public "thinking…" answer,
     so that goes first."""
+    text = await localized(interaction, text)
     await interaction.delete_original_response()
     await interaction.followup.send(text, ephemeral=True)
 
@@ -60,11 +65,11 @@ async def start_job(
         return
     missing = missing_permissions(interaction.app_permissions)
     if missing:
-        await refuse(
-            interaction,
-            f"I can't post videos in this channel: I'm missing {', '.join(missing)}. "
-            "Ask an admin, or use another channel.",
+        text = Text(
+            "I can't post videos in this channel: I'm missing {permissions}. Ask an admin, or use another channel.",
+            permissions=", ".join(missing),
         )
+        await refuse(interaction, text)
         return
     assert interaction.guild_id is not None and interaction.channel_id is not None
     origin = Origin(
@@ -131,7 +136,7 @@ async def start_reply_job(
         await runner.screen(request, origin)
         job = await runner.accept(request, origin)
     except (sora.InvalidRequest, Refused) as exc:
-        text = exc.user_message if isinstance(exc, Refused) else str(exc)
+        text = exc.user_message if isinstance(exc, Refused) else exc.text
         await message.reply(text, mention_author=False, delete_after=60)
         return
     try:

@@ -67,7 +67,7 @@ class GenerateCog(commands.Cog):
                 character_ids=ids,
             )
         except sora.InvalidRequest as exc:
-            await refuse(interaction, str(exc))
+            await refuse(interaction, exc.text)
             return
         await start_job(interaction, self._runner, self._messenger, request)
 

@@ -98,7 +98,7 @@ class RemixCog(commands.Cog):
         try:
             request = sora.again(job)
         except sora.InvalidRequest as exc:
-            await refuse(interaction, str(exc))
+            await refuse(interaction, exc.text)
             return
         await start_job(interaction, self._runner, self._messenger, request)
 
@@ -132,7 +132,7 @@ class RemixCog(commands.Cog):
         try:
             request = sora.remix(prompt, source)
         except sora.InvalidRequest as exc:
-            await refuse(interaction, str(exc))
+            await refuse(interaction, exc.text)
             return
         await start_job(interaction, self._runner, self._messenger, request)
 

@@ -16,6 +16,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord import errors
+from bot.discord.localize import localized
+from bot.domain.text import Text
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +38,7 @@ class SoraBot(commands.Bot):
         on_first_ready: Callable[[], Awaitable[None]],
         http_trace: aiohttp.TraceConfig | None = None,
         identify_interval: float = 5.0,
+        translator: app_commands.Translator | None = None,
         **shards: Any,
     ) -> None:
         """`shards`: shard_count and shard_ids, for ShardedSoraBot (make_bot chooses the class)."""
@@ -58,6 +61,7 @@ class SoraBot(commands.Bot):
             **shards,
         )
         self._identify_interval = identify_interval
+        self._translator = translator  # the commands' names and descriptions in members' languages
         self._install = install
         self._register = register
         self._on_first_ready = on_first_ready
@@ -65,6 +69,8 @@ class SoraBot(commands.Bot):
         self.draining = False  # set on SIGTERM: commands are refused while jobs are put away
 
     async def setup_hook(self) -> None:
+        if self._translator is not None:
+            await self.tree.set_translator(self._translator)
         await self._install(self)
         if self.registers_commands():
             await self._register(self.tree)  # logged in (the application id is known), not yet connected
@@ -170,7 +176,7 @@ def make_bot(*, shard_count: int | None = None, shard_ids: Sequence[int] | None 
     return ShardedSoraBot(shard_count=shard_count, shard_ids=ids, **options)
 
 
-RESTARTING = "The bot is restarting; please try again in a minute."
+RESTARTING = Text("The bot is restarting; please try again in a minute.")
 
 
 def is_draining(client: discord.Client) -> bool:
@@ -178,7 +184,7 @@ def is_draining(client: discord.Client) -> bool:
     return bool(getattr(client, "draining", False))
 
 
-COMMAND_FAILED = "Sorry, that failed on our side. Nothing was charged; please try again."
+COMMAND_FAILED = Text("Sorry, that failed on our side. Nothing was charged; please try again.")
 
 
 class ErrorReportingTree(app_commands.CommandTree):
@@ -187,17 +193,17 @@ class ErrorReportingTree(app_commands.CommandTree):
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         if is_draining(self.client):
-            await interaction.response.send_message(RESTARTING, ephemeral=True)
+            await interaction.response.send_message(await localized(interaction, RESTARTING), ephemeral=True)
             return False
         return True
 
     async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
         if isinstance(error, app_commands.NoPrivateMessage):
-            text = "This command works only in a server."
+            text: str = Text("This command works only in a server.")
         elif type(error) is app_commands.CheckFailure and error.args:
-            text = str(error)  # our own checks raise with the sentence to show
+            text = error.args[0] if isinstance(error.args[0], str) else str(error)  # our checks' own sentence
         elif isinstance(error, app_commands.CheckFailure):
-            text = "You are not allowed to use this command here."
+            text = Text("You are not allowed to use this command here.")
         else:
             name = interaction.command.qualified_name if interaction.command else "?"
             await errors.report(interaction, error, kind="command", name=name, text=COMMAND_FAILED)

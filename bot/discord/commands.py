@@ -35,10 +35,16 @@ class CommandRegistry(Protocol):
     async def forget(self, scope: str) -> None: ...
 
 
-def digest(tree: app_commands.CommandTree, guild: discord.abc.Snowflake | None) -> str:
+async def digest(tree: app_commands.CommandTree, guild: discord.abc.Snowflake | None) -> str:
     """A hash of the payload tree.sync() sends for this scope (built the same way: discord.py has no
-    public accessor for it), in a stable order."""
-    payload = [command.to_dict(tree) for command in tree._get_all_commands(guild=guild)]
+    public accessor for it), translations included, in a stable order: a changed translation registers
+    the commands again."""
+    commands = tree._get_all_commands(guild=guild)
+    translator = tree.translator
+    if translator is not None:
+        payload = [await command.get_translated_payload(tree, translator) for command in commands]
+    else:
+        payload = [command.to_dict(tree) for command in commands]
     payload.sort(key=lambda c: (c.get("type", 1), c["name"]))
     return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
@@ -68,7 +74,7 @@ async def register(
     if guild is not None:
         tree.copy_global_to(guild=guild)
     where = "globally" if guild is None else f"in server {guild_id} (DEV_GUILD_ID)"
-    scope, wanted = scope_of(guild_id), digest(tree, guild)
+    scope, wanted = scope_of(guild_id), await digest(tree, guild)
     known = await registry.digests()
     await _withdraw_stale(tree, registry, known, keep=scope)
     if known.get(scope) == wanted and not force:

@@ -14,6 +14,8 @@ import logging
 
 import discord
 
+from bot.discord.localize import localized
+
 log = logging.getLogger(__name__)
 
 FAILED = "Sorry, that failed on our side; please try again."
@@ -24,7 +26,8 @@ _TOKEN_GONE = frozenset({10015, 50027, 10062})
 
 async def answer(interaction: discord.Interaction, text: str) -> None:
     """A short private answer, whether or not the interaction was already answered or deferred; in the
-    channel, mentioning only the member, when its token no longer works."""
+    channel, mentioning only the member, when its token no longer works. In the member's language."""
+    text = await localized(interaction, text)
     if interaction.is_expired():
         await _in_channel(interaction, text)
         return

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict
 
 from bot.domain.blocklist import contains_blocked
 from bot.domain.models import VideoRequest
+from bot.domain.text import Text
 
 SNAPSHOTS = ("sora-2", "sora-2-2025-12-08", "sora-2-2025-10-06")
 # Endpoints whose input has fal's `model` (snapshot) field, per fal's reference: the non-Pro ones.
@@ -33,18 +34,19 @@ def refusal(settings: GuildSettings, request: VideoRequest, channel_id: int, rol
     """Why this server's rules refuse the request before anything is spent, or None."""
     if settings.allowed_channels and channel_id not in settings.allowed_channels:
         where = ", ".join(f"<#{c}>" for c in settings.allowed_channels)
-        return f"Videos are made in {where} in this server."
+        return Text("Videos are made in {channels} in this server.", channels=where)
     if request.kind == "remix" and not settings.remixable:
         return remix_off()
     if request.model == "sora-2-pro" and settings.pro_role_id is not None and settings.pro_role_id not in role_ids:
-        return f"Sora 2 Pro is for members with the <@&{settings.pro_role_id}> role in this server; use Sora 2."
+        role = f"<@&{settings.pro_role_id}>"
+        return Text("Sora 2 Pro is for members with the {role} role in this server; use Sora 2.", role=role)
     if settings.blocklist and contains_blocked(request.prompt, list(settings.blocklist)):
-        return "That prompt uses a term this server doesn't allow. Please rephrase it."
+        return Text("That prompt uses a term this server doesn't allow. Please rephrase it.")
     return None
 
 
 def remix_off() -> str:
-    return "Remix is off in this server: its admins chose to have fal delete videos after making them."
+    return Text("Remix is off in this server: its admins chose to have fal delete videos after making them.")
 
 
 def shape_arguments(settings: GuildSettings, endpoint: str, arguments: dict[str, Any]) -> dict[str, Any]:

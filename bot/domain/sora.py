@@ -8,6 +8,7 @@ from typing import Any, TypeGuard
 from bot.domain.models import DURATIONS, PROMPT_MAX, Job, Model, Video, VideoRequest
 from bot.domain.prompt_text import clean, visible
 from bot.domain.quota import MICROS, to_micros
+from bot.domain.text import Text
 
 # Sora 2's endpoints on fal.
 ENDPOINT_TEXT = "fal-ai/sora-2/text-to-video"
@@ -20,7 +21,12 @@ MAX_CHARACTERS = 2
 
 
 class InvalidRequest(ValueError):
-    """A request we refuse before spending anything; the message is shown to the member."""
+    """A request we refuse before spending anything; its text is shown to the member (in their language
+    when it is a Text)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
 
 
 @dataclass(frozen=True)
@@ -54,9 +60,9 @@ def _check_prompt(prompt: str) -> str:
     """The prompt every path stores, sends to fal and echoes: cleaned once here, at intake."""
     prompt = clean(prompt)
     if not prompt:
-        raise InvalidRequest("The prompt is empty: describe the video you want.")
+        raise InvalidRequest(Text("The prompt is empty: describe the video you want."))
     if not visible(prompt):  # fal would charge for a video of nothing
-        raise InvalidRequest("Your prompt has no visible text.")
+        raise InvalidRequest(Text("Your prompt has no visible text."))
     return prompt
 
 
@@ -68,17 +74,24 @@ def _check_common(prompt: str, duration: int, model: str) -> tuple[str, Model]:
     """The checked prompt, and the model as the Model it was checked to be."""
     prompt = _check_prompt(prompt)
     if len(prompt) > PROMPT_MAX:
-        raise InvalidRequest(f"The prompt is {len(prompt)} characters long; Sora accepts at most {PROMPT_MAX}.")
+        raise InvalidRequest(
+            Text(
+                "The prompt is {length} characters long; Sora accepts at most {limit}.",
+                length=len(prompt),
+                limit=PROMPT_MAX,
+            )
+        )
     if duration not in DURATIONS:
-        raise InvalidRequest(f"Duration must be one of {', '.join(map(str, DURATIONS))} seconds.")
+        durations = ", ".join(map(str, DURATIONS))
+        raise InvalidRequest(Text("Duration must be one of {durations} seconds.", durations=durations))
     if not _is_model(model):
-        raise InvalidRequest("Model must be sora-2 or sora-2-pro.")
+        raise InvalidRequest(Text("Model must be sora-2 or sora-2-pro."))
     return prompt, model
 
 
 def _check_characters(character_ids: tuple[str, ...]) -> tuple[str, ...]:
     if len(character_ids) > MAX_CHARACTERS:
-        raise InvalidRequest(f"A video can use at most {MAX_CHARACTERS} characters.")
+        raise InvalidRequest(Text("A video can use at most {count} characters.", count=MAX_CHARACTERS))
     return character_ids
 
 
@@ -93,11 +106,11 @@ def text_to_video(
     """Validate a /generate request; raise InvalidRequest with a sentence for the member."""
     prompt, checked_model = _check_common(prompt, duration, model)
     if aspect_ratio not in ("16:9", "9:16"):
-        raise InvalidRequest("Aspect ratio must be 16:9 or 9:16.")
+        raise InvalidRequest(Text("Aspect ratio must be 16:9 or 9:16."))
     if resolution not in ("720p", "1080p"):
-        raise InvalidRequest("Resolution must be 720p or 1080p.")
+        raise InvalidRequest(Text("Resolution must be 720p or 1080p."))
     if resolution == "1080p" and model != "sora-2-pro":
-        raise InvalidRequest("1080p needs Sora 2 Pro: pick model sora-2-pro, or 720p.")
+        raise InvalidRequest(Text("1080p needs Sora 2 Pro: pick model sora-2-pro, or 720p."))
     return VideoRequest(
         prompt=prompt,
         duration=duration,
@@ -120,12 +133,13 @@ def image_to_video(
     """Validate an /animate-attachment request (the image itself is checked by bot.jobs.images)."""
     prompt, checked_model = _check_common(prompt, duration, model)
     if aspect_ratio not in ("auto", "16:9", "9:16"):
-        raise InvalidRequest("Aspect ratio must be auto, 16:9 or 9:16.")
+        raise InvalidRequest(Text("Aspect ratio must be auto, 16:9 or 9:16."))
     allowed = ("auto", "720p", "1080p", "true_1080p") if model == "sora-2-pro" else ("auto", "720p")
     if resolution not in allowed:
         if model != "sora-2-pro" and resolution in ("1080p", "true_1080p"):
-            raise InvalidRequest(f"{resolution} needs Sora 2 Pro: pick model sora-2-pro, or auto / 720p.")
-        raise InvalidRequest(f"Resolution must be one of {', '.join(allowed)}.")
+            needs = Text("{resolution} needs Sora 2 Pro: pick model sora-2-pro, or auto / 720p.", resolution=resolution)
+            raise InvalidRequest(needs)
+        raise InvalidRequest(Text("Resolution must be one of {resolutions}.", resolutions=", ".join(allowed)))
     return VideoRequest(
         kind="image_to_video",
         prompt=prompt,
@@ -141,7 +155,9 @@ def image_to_video(
 def remix(prompt: str, source: Video) -> VideoRequest:
     """Validate a remix of a video the bot made; it keeps the source's length, shape and model."""
     if not source.remixable:
-        raise InvalidRequest("That video can't be remixed: it was itself a remix, or fal deleted it after making it.")
+        raise InvalidRequest(
+            Text("That video can't be remixed: it was itself a remix, or fal deleted it after making it.")
+        )
     prompt, checked_model = _check_common(prompt, source.spec.duration, source.spec.model)
     return VideoRequest(
         kind="remix",

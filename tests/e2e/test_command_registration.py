@@ -113,3 +113,20 @@ async def test_sync_needs_no_fal_key_and_the_next_start_does_not_register_again(
         bot.terminate()
         await asyncio.to_thread(bot.wait, 20)
     assert len(registrations(sim_world.discord)) == 1
+
+
+async def test_the_commands_are_registered_in_members_languages(sim_world, start_sim):
+    """discord.py sends each name and description with its translations (the Translator over the
+    catalogues); the fake refuses, as Discord does, a translated name that breaks the naming rules."""
+    bot = await start_sim()
+    [put] = registrations(sim_world.discord)
+    assert put.status == 200
+    generate = next(c for c in put.json if c["name"] == "generate")
+    assert set(generate["description_localizations"]) >= {"de", "es-ES", "es-419", "fr", "ja", "pt-BR"}
+    assert generate["description_localizations"]["ja"] != generate["description"]
+    assert "en-US" not in generate["description_localizations"]  # English is the command's own text
+    prompt = next(o for o in generate["options"] if o["name"] == "prompt")
+    assert prompt["name_localizations"]["ja"] and prompt["description_localizations"]["de"]
+    menu = next(c for c in put.json if c["name"] == "Remix video")
+    assert menu["name_localizations"]["fr"] != "Remix video"
+    await bot.stop()

@@ -139,6 +139,8 @@ class Routes:
         scope = self._command_scope(call)
         if not isinstance(call.json, list):
             raise form_error("_root", "LIST_TYPE_CONVERT", "Must be an array.")
+        for index, spec in enumerate(call.json):
+            check_command_names(spec, str(index))
         old = {(c["name"], c["type"]): c for c in self.f.commands.get(scope, [])}
         new = [self._command_json(scope, s, old.get((s["name"], int(s.get("type") or 1)))) for s in call.json]
         self.f.commands[scope] = new
@@ -436,3 +438,47 @@ class Routes:
         self.f.store.delete(message)
         self.f._emit_message("MESSAGE_DELETE", message)
         return Reply(204)
+
+
+# Discord's locales (the keys of name_localizations and description_localizations).
+LOCALES = {
+    "id", "da", "de", "en-GB", "en-US", "es-ES", "es-419", "fr", "hr", "it", "lt", "hu", "nl", "no", "pl", "pt-BR",
+    "ro", "fi", "sv-SE", "vi", "tr", "cs", "el", "bg", "ru", "uk", "hi", "th", "zh-CN", "ja", "zh-TW", "ko",
+}
+
+
+def _chat_input_name(name: object) -> bool:
+    """Discord's rule for a slash command's, a group's or an option's name (and each of its translations):
+    1 to 32 letters or digits of any script, '-' or '_', lowercase where the script has case."""
+    return (
+        isinstance(name, str)
+        and 1 <= len(name) <= 32
+        and all(ch.isalnum() or ch in "-_" for ch in name)
+        and name == name.lower()
+    )
+
+
+def check_command_names(spec: JSON, where: str) -> None:
+    """What Discord refuses in a command's names and descriptions (the OpenAPI schema has lengths only):
+    a chat-input name (or a translation of it) breaking the naming rule, a locale Discord does not know, a
+    translated description over 100 characters. Raised as Discord raises it: 400, 50035."""
+    chat_input = int(spec.get("type") or 1) == 1
+
+    def check(item: JSON, path: str, named: bool) -> None:
+        names = {None: item.get("name"), **(item.get("name_localizations") or {})}
+        for locale, name in names.items():
+            if locale is not None and locale not in LOCALES:
+                raise form_error(f"{path}.name_localizations", "LOCALE_INVALID", f"Invalid locale {locale}")
+            if named and not _chat_input_name(name):
+                raise form_error(f"{path}.name", "APPLICATION_COMMAND_INVALID_NAME", "Invalid application command name")
+        for locale, text in (item.get("description_localizations") or {}).items():
+            if locale not in LOCALES:
+                raise form_error(f"{path}.description_localizations", "LOCALE_INVALID", f"Invalid locale {locale}")
+            if not isinstance(text, str) or not 1 <= len(text) <= 100:
+                raise form_error(f"{path}.description_localizations.{locale}", "BASE_TYPE_BAD_LENGTH", "Must be 1-100")
+        for n, option in enumerate(item.get("options") or []):
+            check(option, f"{path}.options.{n}", True)
+            for c, choice in enumerate(option.get("choices") or []):
+                check(choice, f"{path}.options.{n}.choices.{c}", False)
+
+    check(spec, where, chat_input)

@@ -1,0 +1,56 @@
+"""Members in their own language: a Japanese member's refusal comes in Japanese, a member whose language
+has no catalogue (Korean) reads English, and a translation keeps the values of its sentence."""
+
+from __future__ import annotations
+
+from bot.i18n.catalogues import Catalogues
+from bot.storage.settings import SettingsStore
+from tests.e2e.helpers import callbacks, eventually
+from tests.e2e.helpers import options as generate_options
+
+PRO_ONLY = "1080p needs Sora 2 Pro: pick model sora-2-pro, or 720p."
+ROLE_ONLY = "Sora 2 Pro is for members with the {role} role in this server; use Sora 2."
+
+
+async def generate_1080p(world, locale: str):
+    return await world.discord.send_slash_command(
+        world.guild_id,
+        world.channel_id,
+        world.user_id,
+        name="generate",
+        options=generate_options("a cat", resolution="1080p", model="sora-2"),
+        locale=locale,
+    )
+
+
+async def refusal(world, inter) -> str:
+    """A refusal before anything is deferred: the private first answer."""
+    [answer] = await eventually(lambda: callbacks(world.discord, inter.id))
+    assert answer.json["type"] == 4 and answer.json["data"]["flags"] == 64
+    return str(answer.json["data"]["content"])
+
+
+async def test_a_japanese_member_is_refused_in_japanese(world, start_bot):
+    await start_bot()
+    japanese = Catalogues("messages").translate("ja", PRO_ONLY)
+    assert japanese and japanese != PRO_ONLY
+    assert await refusal(world, await generate_1080p(world, "ja")) == japanese
+    assert world.fal.submissions == []
+
+
+async def test_a_language_without_a_catalogue_reads_english(world, start_bot):
+    await start_bot()
+    assert await refusal(world, await generate_1080p(world, "ko")) == PRO_ONLY
+
+
+async def test_a_translated_sentence_keeps_its_values(world, start_bot):
+    """The server's Pro role rule, refused in German: the role's mention survives translation."""
+    bot = await start_bot()
+    await SettingsStore(bot.app.db).change(world.guild_id, world.user_id, "test", pro_role_id=4242)
+    inter = await world.discord.send_slash_command(
+        world.guild_id, world.channel_id, world.user_id, name="generate",
+        options=generate_options("a cat", model="sora-2-pro"), locale="de",
+    )  # fmt: skip
+    text = (await eventually(lambda: callbacks(world.discord, inter.id)))[0].json["data"]["content"]
+    german = Catalogues("messages").translate("de", ROLE_ONLY)
+    assert german and text == german.format(role="<@&4242>") and text != ROLE_ONLY.format(role="<@&4242>")
