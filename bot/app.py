@@ -41,6 +41,7 @@ from bot.ops.metrics import Metrics, discord_trace
 from bot.ops.operations import Operations
 from bot.ops.quota import QuotaService
 from bot.ops.status_report import Processes, StatusService, shards_label, version
+from bot.ops.video_history import VideoHistory
 from bot.storage.characters import CharacterStore
 from bot.storage.command_registry import CommandRegistry
 from bot.storage.database import Database
@@ -201,6 +202,7 @@ class App:
                 settings=settings_store,
                 help=help_service,
                 status=status_service,
+                history=VideoHistory(videos, jobs),
             )
             await install(bot, deps)
 
@@ -344,4 +346,4 @@ async def install_shapes(bot: SoraBot) -> None:
     called, so None stands for every service."""
     from cogs import CogDeps, install
 
-    await install(bot, CogDeps(*[None] * 11))  # type: ignore[arg-type]  # no services (above)
+    await install(bot, CogDeps(*[None] * 12))  # type: ignore[arg-type]  # no services (above)

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import aiohttp
+    import discord
     from discord.ext import commands
 
-    from bot.discord.buttons import JobButton
     from bot.discord.messenger import DiscordMessenger
     from bot.jobs.characters import CharacterService
     from bot.jobs.runner import JobRunner
     from bot.ops.help_page import HelpService
     from bot.ops.quota import QuotaService
     from bot.ops.status_report import StatusService
+    from bot.ops.video_history import VideoHistory
     from bot.storage.characters import CharacterStore
     from bot.storage.jobs import JobStore
     from bot.storage.settings import SettingsStore
@@ -38,6 +39,7 @@ class CogDeps:
     settings: SettingsStore
     help: HelpService
     status: StatusService
+    history: VideoHistory
 
 
 async def install(bot: commands.Bot, deps: CogDeps) -> None:
@@ -53,6 +55,7 @@ async def install(bot: commands.Bot, deps: CogDeps) -> None:
     from cogs.remix import RemixCog
     from cogs.settings import SettingsCog
     from cogs.status import StatusCog
+    from cogs.videos import VideosCog
 
     picker = CharacterPicker(deps.characters)
     cogs: list[commands.Cog] = [
@@ -63,9 +66,10 @@ async def install(bot: commands.Bot, deps: CogDeps) -> None:
         CharacterCog(deps.character_service),
         QuotaCog(deps.quotas),
         CancelCog(deps.runner, deps.jobs),
+        VideosCog(deps.history, deps.videos),
     ]
     forms: dict[str, Handler] = {}
-    buttons: list[type[JobButton]] = []
+    buttons: list[type[discord.ui.DynamicItem[Any]]] = []
     for cog in cogs:
         await bot.add_cog(cog)
         for menu in getattr(cog, "context_menus", []):

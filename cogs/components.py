@@ -17,7 +17,7 @@ import discord
 from discord.ext import commands
 
 from bot.discord import errors
-from bot.discord.buttons import BUTTON_GONE, JobButton, will_handle
+from bot.discord.buttons import BUTTON_GONE, will_handle
 from bot.discord.client import RESTARTING, is_draining
 from bot.domain import custom_ids
 
@@ -64,7 +64,7 @@ def form_values(interaction: discord.Interaction) -> dict[str, str]:
 
 
 class ComponentListener(commands.Cog):
-    def __init__(self, forms: dict[str, Handler], buttons: Sequence[type[JobButton]]) -> None:
+    def __init__(self, forms: dict[str, Handler], buttons: Sequence[type[discord.ui.DynamicItem[Any]]]) -> None:
         self._forms = forms
         self._buttons = tuple(buttons)
 

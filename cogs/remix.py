@@ -4,13 +4,14 @@ under every video, and replying to a video message with a new prompt."""
 from __future__ import annotations
 
 import re
+from typing import Any, Self
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from bot.discord import errors
-from bot.discord.buttons import JobButton
+from bot.discord.buttons import BUTTON_GONE, JobButton
 from bot.discord.messenger import DiscordMessenger
 from bot.domain import custom_ids, sora, video_refs
 from bot.domain.guild_settings import remix_off
@@ -21,6 +22,7 @@ from bot.storage.settings import SettingsStore
 from bot.storage.videos import VideoStore
 from cogs.components import cog_of, form_values, gone
 from cogs.flow import refuse, start_job, start_reply_job
+from cogs.video_option import video_choices
 
 PROMPT_INPUT = "prompt"
 
@@ -44,7 +46,7 @@ class RemixCog(commands.Cog):
         menu = app_commands.ContextMenu(name="Remix video", callback=self.remix_menu)
         menu.guild_only = True
         self.context_menus = [menu]
-        self.buttons = [RemixButton, RerollButton]
+        self.buttons = [RemixButton, RerollButton, PickSelect]
         self.forms = {"remix-prompt": self.remix_form}
 
     # -- /remix ------------------------------------------------------------------------------------------
@@ -68,12 +70,7 @@ class RemixCog(commands.Cog):
 
     @remix.autocomplete("video")
     async def _videos(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-        if interaction.guild_id is None:
-            return []
-        needle = current.strip().lower()
-        recent = await self._video_store.recent_videos(interaction.guild_id, limit=100, remixable_only=True)
-        found = [v for v in recent if needle in v.spec.prompt.lower() or needle in v.video_id.lower()]
-        return [app_commands.Choice(name=_label(v), value=v.video_id) for v in found[:25]]
+        return await video_choices(self._video_store, interaction.guild_id, current, remixable_only=True)
 
     # -- the message menu, the buttons and the form ----------------------------------------------------------
 
@@ -176,6 +173,35 @@ class RerollButton(JobButton, template=custom_ids.REROLL_TEMPLATE):
         await cog_of(interaction, RemixCog).reroll_button(interaction, job_id)
 
 
+class PickSelect(discord.ui.DynamicItem[discord.ui.Select[Any]], template=custom_ids.PICK_TEMPLATE):
+    """/videos' Remix and Re-roll selects: the chosen option's value is the job, and the choice goes on as
+    a click of that video's own Remix or Re-roll button would."""
+
+    def __init__(self, select: discord.ui.Select[Any], action: str) -> None:
+        super().__init__(select)
+        self.action = action
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> Self:
+        return cls(discord.ui.Select(custom_id=match[0]), match[1])
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        data: Any = interaction.data or {}
+        value = str((data.get("values") or [""])[0])
+        job_id = custom_ids.bounded(value) if re.fullmatch(r"[1-9][0-9]{0,18}", value) else None
+        try:
+            if job_id is None:
+                await errors.answer(interaction, BUTTON_GONE)
+            elif self.action == "remix":
+                await cog_of(interaction, RemixCog).remix_button(interaction, job_id)
+            else:
+                await cog_of(interaction, RemixCog).reroll_button(interaction, job_id)
+        except Exception as exc:  # discord.py would only log it
+            await errors.report(interaction, exc, kind="select", name=self.custom_id, job_id=job_id)
+
+
 class RemixModal(discord.ui.Modal, title="Remix video"):
     """Only the form: its submit is routed by its custom id (cogs.components), never kept in memory."""
 
@@ -190,12 +216,6 @@ class RemixModal(discord.ui.Modal, title="Remix video"):
     def __init__(self, job_id: int) -> None:
         super().__init__(custom_id=custom_ids.remix_prompt(job_id))
         self.stop()  # finished before it is sent, so discord.py does not keep it waiting in memory
-
-
-def _label(video: Video) -> str:
-    prompt = " ".join(video.spec.prompt.split())
-    label = f"{prompt[:80]}{'…' if len(prompt) > 80 else ''} ({video.spec.duration} s)"
-    return label[:100]
 
 
 def _not_remixable() -> str:

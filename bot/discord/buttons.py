@@ -65,9 +65,9 @@ class JobButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"(?!)"
         await errors.report(interaction, error, kind=self.kind, name=self.custom_id, job_id=self.job_id)
 
 
-def will_handle(interaction: discord.Interaction, items: Iterable[type[JobButton]]) -> bool:
+def will_handle(interaction: discord.Interaction, items: Iterable[type[discord.ui.DynamicItem[Any]]]) -> bool:
     """Whether one of these DynamicItems takes this click: its custom id matches a template and the clicked
-    message carries a button with that id (discord.py's own conditions, ui/view.py
+    message carries a button (or select) with that id (discord.py's own conditions, ui/view.py
     schedule_dynamic_item_call)."""
     data: Any = interaction.data or {}
     custom_id = str(data.get("custom_id", ""))
@@ -77,7 +77,7 @@ def will_handle(interaction: discord.Interaction, items: Iterable[type[JobButton
     if message is None:
         return False
     return any(
-        isinstance(component, discord.Button) and component.custom_id == custom_id
+        isinstance(component, discord.Button | discord.SelectMenu) and component.custom_id == custom_id
         for component in _walk(message.components)
     )
 

@@ -19,6 +19,10 @@ _ID = re.compile(rf"{PREFIX}({'|'.join(BUTTONS + FORMS)}):{_NUMBER}")
 CANCEL_TEMPLATE = rf"{PREFIX}cancel:{_NUMBER}"
 REMIX_TEMPLATE = rf"{PREFIX}remix:{_NUMBER}"
 REROLL_TEMPLATE = rf"{PREFIX}reroll:{_NUMBER}"
+# /videos' pager: scope, the member it is for, which way, and the page edge it pages from (created_at, job id).
+PAGE_TEMPLATE = rf"{PREFIX}videos:(mine|server):{_NUMBER}:(older|newer):([0-9]{{1,17}}(?:\.[0-9]{{1,17}})?):{_NUMBER}"
+# /videos' selects: which action; the chosen option's value is the job id.
+PICK_TEMPLATE = rf"{PREFIX}pick:(remix|reroll)"
 
 
 class CustomId(NamedTuple):
@@ -61,3 +65,14 @@ def remix_prompt(job_id: int) -> str:
 def animate(message_id: int) -> str:
     """The form asking for the prompt to animate the image in that message."""
     return f"{PREFIX}animate:{message_id}"
+
+
+def page(scope: str, user_id: int, direction: str, created_at: float, job_id: int) -> str:
+    """A /videos pager button (PAGE_TEMPLATE). created_at is written as repr() writes it, which reads back
+    as the very same float: the keyset query compares it exactly."""
+    return f"{PREFIX}videos:{scope}:{user_id}:{direction}:{float(created_at)!r}:{job_id}"
+
+
+def pick(action: str) -> str:
+    """A /videos select: Remix or Re-roll one of the listed videos (PICK_TEMPLATE)."""
+    return f"{PREFIX}pick:{action}"

@@ -61,8 +61,12 @@ async def resolve(store: StoredVideos, guild_id: int, text: str) -> Video:
     elif isinstance(ref, VideoId):
         video = await store.get_video(ref.value)
     if video is None or video.guild_id != guild_id:
-        raise UnknownVideo(
-            "I don't know that video in this server: give a video ID from one of my video messages, "
-            "a link to the message, or pick one from the list."
-        )
+        raise UnknownVideo(unknown_video())
     return video
+
+
+def unknown_video() -> str:
+    return (
+        "I don't know that video in this server: give a video ID from one of my video messages, "
+        "a link to the message, or pick one from the list."
+    )

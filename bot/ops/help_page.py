@@ -13,13 +13,27 @@ EXAMPLES: dict[str, str] = {
     "generate": "/generate prompt: a lighthouse in a storm, waves crashing duration: 8 aspect_ratio: 9:16",
     "animate-attachment": "/animate-attachment image: (a PNG) prompt: the waves start to roll",
     "remix": "/remix video: (pick a recent video) prompt: the same scene at night",
+    "videos": "/videos scope: server",
+    "show": "/show video: (pick a recent video)",
     "character create": "/character create name: Ada video: (an MP4 of Ada)",
     "usage": "/usage",
     "help": "/help",
     "status": "/status (the bot's owner only)",
 }
 # Members' everyday commands first, then the admins', then the owner's.
-ORDER = ("generate", "animate-attachment", "remix", "character", "usage", "help", "quota", "settings", "status")
+ORDER = (
+    "generate",
+    "animate-attachment",
+    "remix",
+    "videos",
+    "show",
+    "character",
+    "usage",
+    "help",
+    "quota",
+    "settings",
+    "status",
+)
 
 
 @dataclass(frozen=True)

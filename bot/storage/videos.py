@@ -4,6 +4,7 @@ kind is its job's (the videos table has no column of its own for it)."""
 from __future__ import annotations
 
 from bot.domain.models import Video, VideoSpec
+from bot.domain.video_history import Cursor, Direction, HistoryEntry
 from bot.storage.database import Database, Row, Session
 
 _SELECT = (
@@ -11,6 +12,8 @@ _SELECT = (
     "v.duration, v.aspect_ratio, v.resolution, v.remixable, v.parent_video_id, v.created_at "
     "FROM videos v JOIN jobs j ON j.id = v.job_id"
 )
+
+_SELECT_COST = _SELECT.replace(" FROM ", ", j.cost_usd FROM ", 1)
 
 
 class VideoStore:
@@ -36,6 +39,36 @@ class VideoStore:
         async with self._db.reading() as session:
             rows = await session.fetch_all(sql, *args, limit)
         return [_video(r) for r in rows]
+
+    async def history(
+        self,
+        guild_id: int,
+        user_id: int | None,
+        limit: int,
+        *,
+        edge: Cursor | None = None,
+        direction: Direction = "older",
+    ) -> list[HistoryEntry]:
+        """/videos: a server's videos (one member's, with user_id), newest first, with their jobs' cost.
+        Keyset pagination by (created_at, job_id): `limit` videos older than the edge (or the newest, with
+        no edge), or newer than it. Every history query goes through the one WHERE built here, so hiding a
+        deleted video later is one more condition in it."""
+        where = ["v.guild_id = ?"]
+        args: list[object] = [guild_id]
+        if user_id is not None:
+            where.append("v.user_id = ?")
+            args.append(user_id)
+        newer = direction == "newer"
+        if edge is not None:
+            op = ">" if newer else "<"
+            where.append(f"(v.created_at {op} ? OR (v.created_at = ? AND v.job_id {op} ?))")
+            args += [edge.created_at, edge.created_at, edge.job_id]
+        order = "ASC" if newer else "DESC"
+        sql = f"{_SELECT_COST} WHERE {' AND '.join(where)} ORDER BY v.created_at {order}, v.job_id {order} LIMIT ?"
+        async with self._db.reading() as session:
+            rows = await session.fetch_all(sql, *args, limit)
+        entries = [_entry(r) for r in rows]
+        return entries[::-1] if newer else entries
 
     async def get_video_by_message(self, message_id: int) -> Video | None:
         async with self._db.reading() as session:
@@ -72,3 +105,9 @@ def _video(row: Row) -> Video:
     spec = VideoSpec(**{name: data.pop(name) for name in VideoSpec.model_fields})
     data["remixable"] = bool(data["remixable"])
     return Video(spec=spec, **data)
+
+
+def _entry(row: Row) -> HistoryEntry:
+    data = dict(row)
+    cost = float(data.pop("cost_usd"))
+    return HistoryEntry(_video(data), cost)

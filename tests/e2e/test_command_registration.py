@@ -16,6 +16,7 @@ from tests.e2e.sim_process import sim_process
 pytest_plugins = ["tests.e2e.simulated_world"]
 ROOT = Path(__file__).resolve().parents[2]
 EVERY_COMMAND = {"generate", "animate-attachment", "remix", "character", "usage", "quota", "settings", "help", "status"}
+EVERY_COMMAND |= {"videos", "show"}
 
 
 def registrations(fake, guild_id: int | None = None) -> list:

@@ -352,7 +352,14 @@ class Routes:
                 extra_flags=flags,
                 allow_empty=True,
             )
-        elif response_type in (6, 7) and inter.type == 3:
+        elif response_type == 7 and inter.type == 3:
+            # UPDATE_MESSAGE: Discord edits the message whose component was clicked.
+            clicked = self.f.store.by_id.get(int((inter.payload.get("message") or {}).get("id") or 0))
+            if clicked is not None:
+                self.f._emit_message(
+                    "MESSAGE_UPDATE", self.f.store.edit(clicked, data, call.files, resolve_loading=False)
+                )
+        elif response_type == 6 and inter.type == 3:
             pass
         elif response_type == 8 and inter.type == 4:
             pass

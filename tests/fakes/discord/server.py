@@ -371,9 +371,13 @@ class FakeDiscord:
         message_id: int,
         custom_id: str,
         member_permissions: int | str | None = None,
+        values: Sequence[str] | None = None,
     ) -> FakeInteraction:
-        """Dispatch a button click (MESSAGE_COMPONENT, type 3) on a stored message."""
+        """Dispatch a button click (MESSAGE_COMPONENT, type 3) on a stored message; with `values`, a choice
+        in a string select (component type 3) instead."""
         data: JSON = {"custom_id": custom_id, "component_type": 2}
+        if values is not None:
+            data = {"custom_id": custom_id, "component_type": 3, "values": list(values)}
         return await self._send_interaction(
             guild_id, channel_id, user_id, 3, data, custom_id, member_permissions, message=self.message(message_id)
         )
