@@ -39,6 +39,7 @@ from bot.ops.metrics import Metrics, discord_trace
 from bot.ops.operations import Operations
 from bot.ops.quota import QuotaService
 from bot.ops.status_report import Processes, StatusService, shards_label, version
+from bot.ops.video_deletion import VideoDeletion
 from bot.storage.characters import CharacterStore
 from bot.storage.command_registry import CommandRegistry
 from bot.storage.database import Database
@@ -199,6 +200,7 @@ class App:
                 settings=settings_store,
                 help=help_service,
                 status=status_service,
+                deletion=deletion,
             )
             await install(bot, deps)
 
@@ -221,6 +223,7 @@ class App:
             http_trace=discord_trace(metrics.count_rate_limit),
         )
         messenger = DiscordMessenger(bot)
+        deletion = VideoDeletion(videos, messenger)
         shards = shards_label(settings.shard_ids, settings.shard_count)  # "0-1 of 4", or "all": for /status
         runner = JobRunner(
             jobs,

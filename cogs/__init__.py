@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from bot.ops.help_page import HelpService
     from bot.ops.quota import QuotaService
     from bot.ops.status_report import StatusService
+    from bot.ops.video_deletion import VideoDeletion
     from bot.storage.characters import CharacterStore
     from bot.storage.jobs import JobStore
     from bot.storage.settings import SettingsStore
@@ -38,6 +39,7 @@ class CogDeps:
     settings: SettingsStore
     help: HelpService
     status: StatusService
+    deletion: VideoDeletion
 
 
 async def install(bot: commands.Bot, deps: CogDeps) -> None:
@@ -47,6 +49,7 @@ async def install(bot: commands.Bot, deps: CogDeps) -> None:
     from cogs.characters import CharacterCog
     from cogs.characters_option import CharacterPicker
     from cogs.components import ComponentListener
+    from cogs.delete import DeleteCog
     from cogs.generate import GenerateCog
     from cogs.help import HelpCog
     from cogs.quota import QuotaCog
@@ -63,6 +66,7 @@ async def install(bot: commands.Bot, deps: CogDeps) -> None:
         CharacterCog(deps.character_service),
         QuotaCog(deps.quotas),
         CancelCog(deps.runner, deps.jobs),
+        DeleteCog(deps.deletion),
     ]
     forms: dict[str, Handler] = {}
     buttons: list[type[JobButton]] = []

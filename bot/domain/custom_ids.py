@@ -9,7 +9,7 @@ import re
 from typing import NamedTuple
 
 PREFIX = "sora:"
-BUTTONS = ("cancel", "remix", "reroll")
+BUTTONS = ("cancel", "remix", "reroll", "delete", "delete-confirm", "delete-keep")
 FORMS = ("remix-prompt", "animate")
 MAX_ID = 2**63 - 1  # SQLite's INTEGER, and a snowflake's range: anything larger names nothing
 
@@ -19,6 +19,9 @@ _ID = re.compile(rf"{PREFIX}({'|'.join(BUTTONS + FORMS)}):{_NUMBER}")
 CANCEL_TEMPLATE = rf"{PREFIX}cancel:{_NUMBER}"
 REMIX_TEMPLATE = rf"{PREFIX}remix:{_NUMBER}"
 REROLL_TEMPLATE = rf"{PREFIX}reroll:{_NUMBER}"
+DELETE_TEMPLATE = rf"{PREFIX}delete:{_NUMBER}"
+DELETE_CONFIRM_TEMPLATE = rf"{PREFIX}delete-confirm:{_NUMBER}"
+DELETE_KEEP_TEMPLATE = rf"{PREFIX}delete-keep:{_NUMBER}"
 
 
 class CustomId(NamedTuple):
@@ -51,6 +54,20 @@ def remix(job_id: int) -> str:
 
 def reroll(job_id: int) -> str:
     return f"{PREFIX}reroll:{job_id}"
+
+
+def delete(job_id: int) -> str:
+    """The 🗑️ Delete button under the video a job delivered."""
+    return f"{PREFIX}delete:{job_id}"
+
+
+def delete_confirm(job_id: int) -> str:
+    """"Delete" in the private confirmation: a DynamicItem too, so it still works after a restart."""
+    return f"{PREFIX}delete-confirm:{job_id}"
+
+
+def delete_keep(job_id: int) -> str:
+    return f"{PREFIX}delete-keep:{job_id}"
 
 
 def remix_prompt(job_id: int) -> str:
