@@ -8,7 +8,7 @@ import logging
 import os
 import ssl
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -338,4 +338,5 @@ async def install_shapes(bot: SoraBot) -> None:
     called, so None stands for every service."""
     from cogs import CogDeps, install
 
-    await install(bot, CogDeps(*[None] * 11))  # type: ignore[arg-type]  # no services (above)
+    # As many Nones as CogDeps has services: a service added there needs no change here.
+    await install(bot, CogDeps(*[None] * len(fields(CogDeps))))  # type: ignore[arg-type]  # no services (above)
