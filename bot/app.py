@@ -8,7 +8,7 @@ import logging
 import os
 import ssl
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -41,6 +41,7 @@ from bot.ops.metrics import Metrics, discord_trace
 from bot.ops.operations import Operations
 from bot.ops.quota import QuotaService
 from bot.ops.status_report import Processes, StatusService, shards_label, version
+from bot.ops.video_deletion import VideoDeletion
 from bot.ops.video_history import VideoHistory
 from bot.storage.characters import CharacterStore
 from bot.storage.command_registry import CommandRegistry
@@ -203,6 +204,7 @@ class App:
                 help=help_service,
                 status=status_service,
                 history=VideoHistory(videos, jobs),
+                deletion=deletion,
             )
             await install(bot, deps)
 
@@ -226,6 +228,7 @@ class App:
             translator=CatalogueTranslator(Catalogues("commands"), Catalogues("messages")),
         )
         messenger = DiscordMessenger(bot)
+        deletion = VideoDeletion(videos, messenger)
         shards = shards_label(settings.shard_ids, settings.shard_count)  # "0-1 of 4", or "all": for /status
         runner = JobRunner(
             jobs,
@@ -346,4 +349,5 @@ async def install_shapes(bot: SoraBot) -> None:
     called, so None stands for every service."""
     from cogs import CogDeps, install
 
-    await install(bot, CogDeps(*[None] * 12))  # type: ignore[arg-type]  # no services (above)
+    # As many Nones as CogDeps has services: a service added there needs no change here.
+    await install(bot, CogDeps(*[None] * len(fields(CogDeps))))  # type: ignore[arg-type]  # no services (above)

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from bot.ops.help_page import HelpService
     from bot.ops.quota import QuotaService
     from bot.ops.status_report import StatusService
+    from bot.ops.video_deletion import VideoDeletion
     from bot.ops.video_history import VideoHistory
     from bot.storage.characters import CharacterStore
     from bot.storage.jobs import JobStore
@@ -40,6 +41,7 @@ class CogDeps:
     help: HelpService
     status: StatusService
     history: VideoHistory
+    deletion: VideoDeletion
 
 
 async def install(bot: commands.Bot, deps: CogDeps) -> None:
@@ -49,6 +51,7 @@ async def install(bot: commands.Bot, deps: CogDeps) -> None:
     from cogs.characters import CharacterCog
     from cogs.characters_option import CharacterPicker
     from cogs.components import ComponentListener
+    from cogs.delete import DeleteCog
     from cogs.generate import GenerateCog
     from cogs.help import HelpCog
     from cogs.quota import QuotaCog
@@ -67,6 +70,7 @@ async def install(bot: commands.Bot, deps: CogDeps) -> None:
         QuotaCog(deps.quotas),
         CancelCog(deps.runner, deps.jobs),
         VideosCog(deps.history, deps.videos),
+        DeleteCog(deps.deletion),
     ]
     forms: dict[str, Handler] = {}
     buttons: list[type[discord.ui.DynamicItem[Any]]] = []

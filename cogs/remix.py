@@ -13,7 +13,7 @@ from discord.ext import commands
 from bot.discord import errors
 from bot.discord.buttons import BUTTON_GONE, JobButton
 from bot.discord.messenger import DiscordMessenger
-from bot.domain import custom_ids, sora, video_refs
+from bot.domain import custom_ids, deletion, sora, video_refs
 from bot.domain.guild_settings import remix_off
 from bot.domain.models import Video
 from bot.jobs.runner import JobRunner
@@ -92,6 +92,10 @@ class RemixCog(commands.Cog):
         if job is None or job.guild_id != interaction.guild_id:
             await gone(interaction)
             return
+        video = await self._video_store.get_video_of_job(job_id)
+        if video is not None and video.deleted:  # its card should be gone with it: an old copy of it
+            await refuse(interaction, deletion.no_reroll_of_deleted())
+            return
         try:
             request = sora.again(job)
         except sora.InvalidRequest as exc:
@@ -119,6 +123,9 @@ class RemixCog(commands.Cog):
     async def _ask_prompt(self, interaction: discord.Interaction, video: Video) -> None:
         if not (await self._settings.get(video.guild_id)).remixable:
             await refuse(interaction, remix_off())
+            return
+        if video.deleted:
+            await refuse(interaction, deletion.no_remix_of_deleted())
             return
         if not video.remixable:
             await refuse(interaction, _not_remixable())

@@ -12,7 +12,7 @@ import aiohttp
 import discord
 
 from bot.domain import custom_ids
-from bot.domain.messenger import PostForbidden, PostTooLarge, PostUnavailable, VideoCard
+from bot.domain.messenger import DeleteFailed, PostForbidden, PostTooLarge, PostUnavailable, VideoCard
 from bot.domain.models import Job, JobState
 
 log = logging.getLogger(__name__)
@@ -119,6 +119,17 @@ class DiscordMessenger:
         if interaction is not None:
             await interaction.followup.send(text, ephemeral=True)
 
+    async def delete_message(self, guild_id: int, channel_id: int, message_id: int) -> None:
+        channel = self._client.get_partial_messageable(channel_id, guild_id=guild_id)
+        try:
+            await channel.get_partial_message(message_id).delete()
+        except discord.NotFound:
+            return  # Unknown Message (10008), or its channel is gone: deleted is what was asked
+        except discord.HTTPException as exc:  # 403, or 5xx after discord.py's own retries
+            raise DeleteFailed(f"HTTP {exc.status}") from exc
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise DeleteFailed(type(exc).__name__) from exc
+
     def upload_limit(self, job: Job) -> int:
         guild = self._client.get_guild(job.guild_id)
         return guild.filesize_limit if guild is not None else DEFAULT_UPLOAD_LIMIT
@@ -141,11 +152,29 @@ def cancel_view(job_id: int) -> discord.ui.View:
 
 
 def video_view(job_id: int, remixable: bool) -> discord.ui.View:
-    """Remix and Re-roll under every video; clicks are handled by custom id (see cogs.remix)."""
+    """Remix, Re-roll and Delete under every video; clicks are handled by custom id (see cogs.remix and
+    cogs.delete)."""
     view = discord.ui.View(timeout=None)
     if remixable:
         view.add_item(discord.ui.Button(label="Remix", emoji="🎨", custom_id=custom_ids.remix(job_id)))
     view.add_item(discord.ui.Button(label="Re-roll", emoji="🎲", custom_id=custom_ids.reroll(job_id)))
+    view.add_item(
+        discord.ui.Button(
+            label="Delete", emoji="🗑️", style=discord.ButtonStyle.secondary, custom_id=custom_ids.delete(job_id)
+        )
+    )
+    return view
+
+
+def delete_confirm_view(job_id: int) -> discord.ui.View:
+    """The private confirmation's two buttons, persistent like the others (see cogs.delete)."""
+    view = discord.ui.View(timeout=None)
+    view.add_item(
+        discord.ui.Button(label="Delete", style=discord.ButtonStyle.danger, custom_id=custom_ids.delete_confirm(job_id))
+    )
+    view.add_item(
+        discord.ui.Button(label="Keep", style=discord.ButtonStyle.secondary, custom_id=custom_ids.delete_keep(job_id))
+    )
     return view
 
 

@@ -9,7 +9,7 @@ import re
 from typing import NamedTuple
 
 PREFIX = "sora:"
-BUTTONS = ("cancel", "remix", "reroll")
+BUTTONS = ("cancel", "remix", "reroll", "delete", "delete-confirm", "delete-keep")
 FORMS = ("remix-prompt", "animate")
 MAX_ID = 2**63 - 1  # SQLite's INTEGER, and a snowflake's range: anything larger names nothing
 
@@ -23,6 +23,9 @@ REROLL_TEMPLATE = rf"{PREFIX}reroll:{_NUMBER}"
 PAGE_TEMPLATE = rf"{PREFIX}videos:(mine|server):{_NUMBER}:(older|newer):([0-9]{{1,17}}(?:\.[0-9]{{1,17}})?):{_NUMBER}"
 # /videos' selects: which action; the chosen option's value is the job id.
 PICK_TEMPLATE = rf"{PREFIX}pick:(remix|reroll)"
+DELETE_TEMPLATE = rf"{PREFIX}delete:{_NUMBER}"
+DELETE_CONFIRM_TEMPLATE = rf"{PREFIX}delete-confirm:{_NUMBER}"
+DELETE_KEEP_TEMPLATE = rf"{PREFIX}delete-keep:{_NUMBER}"
 
 
 class CustomId(NamedTuple):
@@ -55,6 +58,20 @@ def remix(job_id: int) -> str:
 
 def reroll(job_id: int) -> str:
     return f"{PREFIX}reroll:{job_id}"
+
+
+def delete(job_id: int) -> str:
+    """The 🗑️ Delete button under the video a job delivered."""
+    return f"{PREFIX}delete:{job_id}"
+
+
+def delete_confirm(job_id: int) -> str:
+    """"Delete" in the private confirmation: a DynamicItem too, so it still works after a restart."""
+    return f"{PREFIX}delete-confirm:{job_id}"
+
+
+def delete_keep(job_id: int) -> str:
+    return f"{PREFIX}delete-keep:{job_id}"
 
 
 def remix_prompt(job_id: int) -> str:

@@ -22,6 +22,17 @@ class PostUnavailable(Exception):
     channel keep a retry from posting twice)."""
 
 
+class DeleteFailed(Exception):
+    """Discord refused to delete a message (403, 5xx) or did not answer: it may still be there."""
+
+
+class VideoMessages(Protocol):
+    """What deleting a video needs from Discord."""
+
+    async def delete_message(self, guild_id: int, channel_id: int, message_id: int) -> None:
+        """Delete one of the bot's messages; one already gone counts as deleted. Raises DeleteFailed."""
+
+
 @dataclass(frozen=True)
 class VideoCard:
     """Everything the embed under a delivered video shows."""

@@ -150,6 +150,11 @@ class Video(BaseModel):
     spec: VideoSpec
     remixable: bool
     created_at: float
+    deleted_at: float | None = None  # deleted with its message (the Delete button): never remixed again
+
+    @property
+    def deleted(self) -> bool:
+        return self.deleted_at is not None
 
     @classmethod
     def of(cls, job: Job, video_id: str, message_id: int, created_at: float) -> Video:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, TypeGuard
 
+from bot.domain import deletion
 from bot.domain.models import DURATIONS, PROMPT_MAX, Job, Model, Video, VideoRequest
 from bot.domain.prompt_text import clean, visible
 from bot.domain.quota import MICROS, to_micros
@@ -154,6 +155,8 @@ def image_to_video(
 
 def remix(prompt: str, source: Video) -> VideoRequest:
     """Validate a remix of a video the bot made; it keeps the source's length, shape and model."""
+    if source.deleted:
+        raise InvalidRequest(deletion.no_remix_of_deleted())
     if not source.remixable:
         raise InvalidRequest(
             Text("That video can't be remixed: it was itself a remix, or fal deleted it after making it.")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.domain import video_refs
+from bot.domain import deletion, video_refs
 from bot.domain.messenger import VideoCard
 from bot.domain.video_history import PAGE_SIZE, Cursor, Direction, HistoryPage, Scope
 from bot.domain.video_refs import message_link
@@ -48,6 +48,8 @@ class VideoHistory:
     async def card(self, guild_id: int, reference: str) -> VideoCard:
         """The card of a video of this server, as it was posted (raises video_refs.UnknownVideo)."""
         video = await video_refs.resolve(self._videos, guild_id, reference)
+        if video.deleted:
+            raise video_refs.UnknownVideo(deletion.no_show_of_deleted())
         job = await self._jobs.get_job(video.job_id)
         if job is None:
             raise video_refs.UnknownVideo(video_refs.unknown_video())

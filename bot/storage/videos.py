@@ -1,5 +1,7 @@
-"""The SQL of the videos the bot delivered: what reply-to-remix, /remix and /usage look up. A video's
-kind is its job's (the videos table has no column of its own for it)."""
+"""The SQL of the videos the bot delivered: what reply-to-remix, /remix, /usage and Delete look up. A
+video's kind is its job's (the videos table has no column of its own for it). A deleted video keeps its
+row (deleted_at, deleted_by: migration 0009): looked up by id, message or job it comes back marked, so
+the caller can say why it is refused; lists of videos to pick from leave it out."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from bot.storage.database import Database, Row, Session
 
 _SELECT = (
     "SELECT v.video_id, v.job_id, v.guild_id, v.channel_id, v.message_id, v.user_id, j.kind, v.prompt, v.model, "
-    "v.duration, v.aspect_ratio, v.resolution, v.remixable, v.parent_video_id, v.created_at "
+    "v.duration, v.aspect_ratio, v.resolution, v.remixable, v.parent_video_id, v.created_at, v.deleted_at "
     "FROM videos v JOIN jobs j ON j.id = v.job_id"
 )
 
@@ -28,7 +30,7 @@ class VideoStore:
     async def recent_videos(
         self, guild_id: int, user_id: int | None = None, limit: int = 5, *, remixable_only: bool = False
     ) -> list[Video]:
-        sql = f"{_SELECT} WHERE v.guild_id = ?"
+        sql = f"{_SELECT} WHERE v.guild_id = ? AND v.deleted_at IS NULL"
         args: tuple[object, ...] = (guild_id,)
         if user_id is not None:
             sql += " AND v.user_id = ?"
@@ -53,7 +55,7 @@ class VideoStore:
         Keyset pagination by (created_at, job_id): `limit` videos older than the edge (or the newest, with
         no edge), or newer than it. Every history query goes through the one WHERE built here, so hiding a
         deleted video later is one more condition in it."""
-        where = ["v.guild_id = ?"]
+        where = ["v.guild_id = ?", "v.deleted_at IS NULL"]  # a deleted video is gone from every list
         args: list[object] = [guild_id]
         if user_id is not None:
             where.append("v.user_id = ?")
@@ -74,6 +76,30 @@ class VideoStore:
         async with self._db.reading() as session:
             row = await session.fetch_one(f"{_SELECT} WHERE v.message_id = ?", message_id)
         return _video(row) if row else None
+
+    async def get_video_of_job(self, job_id: int) -> Video | None:
+        """The video a job delivered (what its card's buttons name), if any."""
+        async with self._db.reading() as session:
+            row = await session.fetch_one(f"{_SELECT} WHERE v.job_id = ?", job_id)
+        return _video(row) if row else None
+
+    async def mark_deleted(self, video_id: str, actor_id: int, now: float) -> bool:
+        """Mark the video deleted by actor_id; False when it already was (the first deletion is kept).
+        Only the video: its job and its ledger entries stay as they are."""
+        async with self._db.transaction() as session:
+            changed = await session.execute(
+                "UPDATE videos SET deleted_at = ?, deleted_by = ? WHERE video_id = ? AND deleted_at IS NULL",
+                now,
+                actor_id,
+                video_id,
+            )
+        return changed == 1
+
+    async def deleted_by(self, video_id: str) -> int | None:
+        """Who deleted the video (the audit), None while it is not deleted."""
+        async with self._db.reading() as session:
+            value = await session.fetch_value("SELECT deleted_by FROM videos WHERE video_id = ?", video_id)
+        return int(value) if value is not None else None
 
 
 async def add(session: Session, video: Video) -> None:

@@ -223,6 +223,7 @@ async def test_remix_and_reroll_buttons_work_after_a_restart(world, start_bot):
     assert [(b["label"], b["custom_id"]) for b in buttons] == [
         ("Remix", f"sora:remix:{job_id}"),
         ("Re-roll", f"sora:reroll:{job_id}"),
+        ("Delete", f"sora:delete:{job_id}"),
     ]
     await first.stop()
     second = await start_bot(quota_member_limit_usd=100)

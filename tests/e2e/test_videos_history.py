@@ -214,3 +214,18 @@ async def test_show_refuses_an_unknown_video_or_another_server_s_clearly(world, 
         assert answer.json["data"]["flags"] == 64 and "embeds" not in answer.json["data"]
         texts.append(answer.json["data"]["content"])
     assert texts[0] == texts[1] and "I don't know that video in this server" in texts[0]
+
+
+async def test_a_deleted_video_is_gone_from_videos_and_show_refuses_it(world, start_bot):
+    bot = await start_bot()
+    kept, gone = await seed(bot.app.jobs, world, world.user_id, 2)
+    await bot.app.videos.mark_deleted(gone.video_id, world.user_id, T0 + 10)
+    inter = await world.discord.send_slash_command(world.guild_id, world.channel_id, world.user_id, name="videos")
+    lines, _, _ = page_of(await answer_of(world, inter))
+    assert len(lines) == 1 and "clip 00" in lines[0]
+    inter = await world.discord.send_slash_command(
+        world.guild_id, world.channel_id, world.user_id, name="show",
+        options=[{"name": "video", "type": STRING, "value": gone.video_id}],
+    )  # fmt: skip
+    answer = await answer_of(world, inter)
+    assert answer.json["data"]["content"] == "That video was deleted." and answer.json["data"]["flags"] == 64

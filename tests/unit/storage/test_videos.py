@@ -24,3 +24,21 @@ async def test_videos_come_back_with_their_job_s_kind(database):
     assert [v.video_id for v in await videos.recent_videos(1, user_id=3)] == ["video_10"]
     assert [v.video_id for v in await videos.recent_videos(1, remixable_only=True)] == ["video_10"]
     assert await videos.recent_videos(2) == [] and await videos.get_video("nope") is None
+
+
+async def test_a_deleted_video_is_marked_once_and_left_out_of_lists(database):
+    jobs, videos = JobStore(database), VideoStore(database)
+    kept = await _delivered(jobs, "text_to_video", "a kite", 20, 1.0)
+    gone = await _delivered(jobs, "text_to_video", "a boat", 21, 2.0)
+    assert await videos.mark_deleted(gone.video_id, 7, 5.0) is True
+    assert await videos.mark_deleted(gone.video_id, 8, 6.0) is False  # the first deletion is kept
+
+    found = await videos.get_video(gone.video_id)
+    assert found is not None and found.deleted and found.deleted_at == 5.0
+    assert (await videos.get_video_by_message(21)).deleted and (await videos.get_video_of_job(gone.job_id)).deleted
+    assert await videos.deleted_by(gone.video_id) == 7 and await videos.deleted_by(kept.video_id) is None
+    assert [v.video_id for v in await videos.recent_videos(1)] == [kept.video_id]
+    assert [v.video_id for v in await videos.recent_videos(1, user_id=3, remixable_only=True)] == [kept.video_id]
+    assert not (await videos.get_video_of_job(kept.job_id)).deleted
+    assert await videos.get_video_of_job(999) is None
+    assert (await jobs.get_job(gone.job_id)).state == "delivered"  # the job, and so its ledger, untouched
