@@ -180,7 +180,9 @@ async def test_show_posts_an_old_video_s_card_privately_with_buttons_that_work(w
     embed = data["embeds"][0]
     assert embed["footer"]["text"] == f"job {video.job_id}" and "`video_old`" in str(embed["fields"])
     ids = [c["custom_id"] for row in data["components"] for c in row["components"]]
-    assert ids == [f"sora:remix:{video.job_id}", f"sora:reroll:{video.job_id}"]
+    # The very buttons of a delivered video's card (Delete included: it asks to confirm, and removes the
+    # original message).
+    assert ids == [f"sora:remix:{video.job_id}", f"sora:reroll:{video.job_id}", f"sora:delete:{video.job_id}"]
     message_id = int(world.discord.interactions[inter.id].original_message_id)
 
     remix = await click(world, message_id, f"sora:remix:{video.job_id}")
