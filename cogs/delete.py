@@ -9,6 +9,7 @@ import discord
 from discord.ext import commands
 
 from bot.discord.buttons import JobButton
+from bot.discord.localize import localized
 from bot.discord.messenger import delete_confirm_view
 from bot.domain import custom_ids, deletion
 from bot.domain.models import Refused
@@ -34,9 +35,8 @@ class DeleteCog(commands.Cog):
         if video is None:
             await gone(interaction)
             return
-        await interaction.response.send_message(
-            deletion.confirm_question(), view=delete_confirm_view(job_id), ephemeral=True
-        )
+        question = await localized(interaction, deletion.confirm_question())
+        await interaction.response.send_message(question, view=delete_confirm_view(job_id), ephemeral=True)
 
     async def confirm(self, interaction: discord.Interaction, job_id: int) -> None:
         # Deferred first: discord.py retries a 5xx of the DELETE for seconds, beyond the 3 s to answer.
@@ -50,10 +50,10 @@ class DeleteCog(commands.Cog):
         if text is None:
             await gone(interaction)
         else:
-            await interaction.followup.send(text, ephemeral=True)
+            await interaction.followup.send(await localized(interaction, text), ephemeral=True)
 
     async def keep(self, interaction: discord.Interaction) -> None:
-        await interaction.response.edit_message(content=deletion.kept(), view=None)
+        await interaction.response.edit_message(content=await localized(interaction, deletion.kept()), view=None)
 
 
 def _moderates(interaction: discord.Interaction) -> bool:

@@ -64,7 +64,7 @@ class RemixCog(commands.Cog):
         try:
             source = await video_refs.resolve(self._video_store, interaction.guild_id, video)
         except video_refs.UnknownVideo as exc:
-            await refuse(interaction, str(exc))
+            await refuse(interaction, exc.text)
             return
         await self._remix(interaction, source, prompt)
 

@@ -13,6 +13,7 @@ from discord.ext import commands
 from bot.discord import errors
 from bot.discord.buttons import JobButton
 from bot.discord.history import render_page
+from bot.discord.localize import localized
 from bot.discord.messenger import render_card, video_view
 from bot.domain import custom_ids, video_refs
 from bot.domain.video_history import Cursor, Direction, HistoryPage, Scope, no_videos, not_yours
@@ -55,7 +56,8 @@ class VideosCog(commands.Cog):
 
     async def _show_page(self, interaction: discord.Interaction, page: HistoryPage) -> None:
         if not page.entries:  # every video of the list is gone since
-            await interaction.response.edit_message(content=no_videos(page.scope), embed=None, view=None)
+            empty = await localized(interaction, no_videos(page.scope))
+            await interaction.response.edit_message(content=empty, embed=None, view=None)
             return
         embed, view = render_page(page)
         await interaction.response.edit_message(embed=embed, view=view, allowed_mentions=NOTHING)
@@ -68,7 +70,7 @@ class VideosCog(commands.Cog):
         try:
             card = await self._history.card(interaction.guild_id, video)
         except video_refs.UnknownVideo as exc:
-            await refuse(interaction, str(exc))
+            await refuse(interaction, exc.text)
             return
         await interaction.response.send_message(
             embed=render_card(card),

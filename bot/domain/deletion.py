@@ -3,6 +3,8 @@ built here, once, so it can be translated in one place."""
 
 from __future__ import annotations
 
+from bot.domain.text import Text
+
 
 def may_delete(owner_id: int, actor_id: int, manages_messages: bool) -> bool:
     """The member who asked for the video, or anyone who may delete others' messages in its channel."""
@@ -10,36 +12,36 @@ def may_delete(owner_id: int, actor_id: int, manages_messages: bool) -> bool:
 
 
 def not_allowed() -> str:
-    return "Only the member who made this video, or a moderator, can delete it."
+    return Text("Only the member who made this video, or a moderator, can delete it.")
 
 
 def confirm_question() -> str:
-    return "Delete this video? Its message will be removed for everyone; what it cost stays counted."
+    return Text("Delete this video? Its message will be removed for everyone; what it cost stays counted.")
 
 
 def deleted() -> str:
-    return "Deleted."
+    return Text("Deleted.")
 
 
 def kept() -> str:
-    return "Kept: nothing was deleted."
+    return Text("Kept: nothing was deleted.")
 
 
 def already_deleted() -> str:
-    return "That video was already deleted."
+    return Text("That video was already deleted.")
 
 
 def delete_failed() -> str:
-    return "Discord would not delete the message just now, so the video was not deleted; please try again."
+    return Text("Discord would not delete the message just now, so the video was not deleted; please try again.")
 
 
 def no_remix_of_deleted() -> str:
-    return "That video was deleted, so it can't be remixed."
+    return Text("That video was deleted, so it can't be remixed.")
 
 
 def no_reroll_of_deleted() -> str:
-    return "That video was deleted, so it can't be re-rolled."
+    return Text("That video was deleted, so it can't be re-rolled.")
 
 
 def no_show_of_deleted() -> str:
-    return "That video was deleted."
+    return Text("That video was deleted.")

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from bot.domain.models import Video
+from bot.domain.text import Text
 from bot.domain.video_refs import message_link
 
 PAGE_SIZE = 10
@@ -88,12 +89,12 @@ def page_footer() -> str:
 
 def no_videos(scope: Scope) -> str:
     if scope == "mine":
-        return "You haven't made any videos in this server yet: try `/generate`."
-    return "No videos have been made in this server yet: try `/generate`."
+        return Text("You haven't made any videos in this server yet: try `/generate`.")
+    return Text("No videos have been made in this server yet: try `/generate`.")
 
 
 def not_yours() -> str:
-    return "This list belongs to someone else: use `/videos` to see your own."
+    return Text("This list belongs to someone else: use `/videos` to see your own.")
 
 
 def remix_placeholder() -> str:

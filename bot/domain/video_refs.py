@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from bot.domain.models import Video
+from bot.domain.text import Text
 
 _LINK = re.compile(
     r"^<?https?://(?:(?:ptb|canary)\.)?discord(?:app)?\.com/channels/(\d{15,21})/(\d{15,21})/(\d{15,21})/?>?$"
@@ -44,6 +45,10 @@ def message_link(guild_id: int, channel_id: int, message_id: int) -> str:
 class UnknownVideo(LookupError):
     """The message is shown to the member; it never reveals that a video exists in another server."""
 
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text  # a Text: in the member's language
+
 
 class StoredVideos(Protocol):
     """Where resolve() looks videos up (bot/storage/videos.py VideoStore)."""
@@ -66,7 +71,7 @@ async def resolve(store: StoredVideos, guild_id: int, text: str) -> Video:
 
 
 def unknown_video() -> str:
-    return (
+    return Text(
         "I don't know that video in this server: give a video ID from one of my video messages, "
         "a link to the message, or pick one from the list."
     )
