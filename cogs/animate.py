@@ -139,7 +139,7 @@ class AnimateCog(commands.Cog):
                 character_ids=ids,
             )
         except (images.ImageRefused, sora.InvalidRequest) as exc:
-            await refuse(interaction, exc.text if isinstance(exc, sora.InvalidRequest) else str(exc))
+            await refuse(interaction, exc.text if isinstance(exc, sora.InvalidRequest) else exc.user_message)
             return
 
         async def decodes() -> None:

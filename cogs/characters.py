@@ -6,6 +6,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.discord.localize import localized
 from bot.jobs.characters import CharacterRefused, CharacterService
 from cogs.checks import is_admin
 from cogs.flow import refuse
@@ -37,7 +38,7 @@ class CharacterCog(commands.Cog):
         try:
             made = await self._service.create(interaction.guild_id, interaction.user.id, name, video.url)
         except CharacterRefused as exc:
-            await interaction.followup.send(str(exc), ephemeral=True)
+            await interaction.followup.send(await localized(interaction, exc.text), ephemeral=True)
             return
         await interaction.followup.send(
             f"Character **{made.name}** is ready. Pick it in the `characters` option of /generate or "
@@ -62,6 +63,6 @@ class CharacterCog(commands.Cog):
         try:
             gone = await self._service.delete(interaction.guild_id, name, interaction.user.id, admin)
         except CharacterRefused as exc:
-            await refuse(interaction, str(exc))
+            await refuse(interaction, exc.text)
             return
         await refuse(interaction, f"Deleted the character **{gone.name}**.")

@@ -7,6 +7,7 @@ import discord
 from discord import app_commands
 
 from bot.domain.sora import MAX_CHARACTERS, InvalidRequest
+from bot.domain.text import Text
 from bot.storage.characters import CharacterStore
 
 
@@ -30,11 +31,12 @@ class CharacterPicker:
             return ()
         names = [p.strip() for p in text.split(",") if p.strip()]
         if len(names) > MAX_CHARACTERS:
-            raise InvalidRequest(f"A video can use at most {MAX_CHARACTERS} characters.")
+            raise InvalidRequest(Text("A video can use at most {count} characters.", count=MAX_CHARACTERS))
         ids = []
         for name in names:
             character = await self._characters.get(guild_id, name)
             if character is None:
-                raise InvalidRequest(f"This server has no character named “{name}”. See /character list.")
+                unknown = Text("This server has no character named “{name}”. See /character list.", name=name)
+                raise InvalidRequest(unknown)
             ids.append(character.fal_id)
         return tuple(ids)

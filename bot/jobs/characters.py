@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from bot.domain.models import Character
 from bot.domain.sora import ENDPOINT_CHARACTERS
+from bot.domain.text import Text
 from bot.fal.backend import FalBackend
 from bot.fal.errors import FalError
 from bot.storage.characters import CharacterStore
@@ -16,7 +17,11 @@ NAME_MAX = 80
 
 
 class CharacterRefused(Exception):
-    """The message is shown to the member."""
+    """The message is shown to the member (in their language when it is a Text)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
 
 
 class CharacterService:
@@ -38,9 +43,10 @@ class CharacterService:
     async def create(self, guild_id: int, user_id: int, name: str, video_url: str) -> Character:
         name = " ".join(name.split())
         if not 1 <= len(name) <= NAME_MAX or "," in name:
-            raise CharacterRefused(f"A character's name is 1 to {NAME_MAX} characters, without commas.")
+            rule = Text("A character's name is 1 to {limit} characters, without commas.", limit=NAME_MAX)
+            raise CharacterRefused(rule)
         if await self._characters.get(guild_id, name) is not None:
-            raise CharacterRefused(f"This server already has a character named “{name}”.")
+            raise CharacterRefused(Text("This server already has a character named “{name}”.", name=name))
         try:
             request_id = await self._fal.submit(ENDPOINT_CHARACTERS, {"name": name, "video_url": video_url})
             result = await self._wait(request_id)
@@ -48,7 +54,7 @@ class CharacterService:
             raise CharacterRefused(exc.user_message) from exc
         fal_id = str(result.get("id") or "")
         if not fal_id:
-            raise CharacterRefused("fal did not return a character.")
+            raise CharacterRefused(Text("fal did not return a character."))
         return await self._characters.add(guild_id, name, fal_id, user_id, self._clock())
 
     async def _wait(self, request_id: str) -> dict[str, object]:
@@ -61,7 +67,7 @@ class CharacterService:
             await asyncio.sleep(delay)
             delay = min(self._poll_max, delay * 1.6)
         await self._fal.cancel(ENDPOINT_CHARACTERS, request_id)
-        raise CharacterRefused("fal took too long to make the character; please try again.")
+        raise CharacterRefused(Text("fal took too long to make the character; please try again."))
 
     async def list(self, guild_id: int) -> list[Character]:
         return await self._characters.list(guild_id)
@@ -69,8 +75,8 @@ class CharacterService:
     async def delete(self, guild_id: int, name: str, user_id: int, is_admin: bool) -> Character:
         character = await self._characters.get(guild_id, name)
         if character is None:
-            raise CharacterRefused(f"This server has no character named “{name}”.")
+            raise CharacterRefused(Text("This server has no character named “{name}”.", name=name))
         if character.created_by != user_id and not is_admin:
-            raise CharacterRefused("Only the member who made this character, or an admin, can delete it.")
+            raise CharacterRefused(Text("Only the member who made this character, or an admin, can delete it."))
         await self._characters.delete(character.id)
         return character

@@ -13,12 +13,13 @@ import aiohttp
 from PIL import Image
 
 from bot.domain.models import Refused
+from bot.domain.text import Text
 
 MAX_IMAGE_BYTES = 20 * 2**20
 MAX_PIXELS = 40_000_000  # a 24 MP photo or an 8K screenshot fits; decoding one stays near 160 MB at most
 ACCEPTED = {"image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WEBP"}
-NOT_AN_IMAGE = "That file isn't really a PNG, JPEG or WEBP image (its contents say otherwise)."
-BROKEN = "That image is damaged or incomplete: I couldn't open it. Try saving it again."
+NOT_AN_IMAGE = Text("That file isn't really a PNG, JPEG or WEBP image (its contents say otherwise).")
+BROKEN = Text("That image is damaged or incomplete: I couldn't open it. Try saving it again.")
 
 # One decode at a time, off the event loop: memory peaks at one image however many members animate at once.
 _decoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="image-decode")
@@ -45,9 +46,10 @@ def _declared(content_type: str | None) -> str:
 
 def check_declared(content_type: str | None, size: int) -> None:
     if _declared(content_type) not in ACCEPTED:
-        raise ImageRefused("That file isn't an image Sora can start from: attach a PNG, JPEG or WEBP.")
+        raise ImageRefused(Text("That file isn't an image Sora can start from: attach a PNG, JPEG or WEBP."))
     if size > MAX_IMAGE_BYTES:
-        raise ImageRefused(f"That image is {size / 2**20:.1f} MiB; the limit is {MAX_IMAGE_BYTES // 2**20} MiB.")
+        size_mib, limit_mib = f"{size / 2**20:.1f}", MAX_IMAGE_BYTES // 2**20
+        raise ImageRefused(Text("That image is {size} MiB; the limit is {limit} MiB.", size=size_mib, limit=limit_mib))
 
 
 def check_head(content_type: str | None, head: bytes) -> None:
@@ -63,7 +65,12 @@ def decode(content_type: str | None, data: bytes) -> None:
         with Image.open(io.BytesIO(data), formats=[ACCEPTED[_declared(content_type)]]) as image:
             if image.width * image.height > MAX_PIXELS:  # read from the header, before any pixel is decoded
                 raise ImageRefused(
-                    f"That image is {image.width}×{image.height} pixels; the limit is {MAX_PIXELS // 10**6} megapixels."
+                    Text(
+                        "That image is {width}×{height} pixels; the limit is {limit} megapixels.",
+                        width=image.width,
+                        height=image.height,
+                        limit=MAX_PIXELS // 10**6,
+                    )
                 )
             image.draft("RGB", (1024, 1024))  # a JPEG decodes at reduced scale, every byte still read
             image.load()
@@ -82,9 +89,10 @@ async def download(session: aiohttp.ClientSession, url: str) -> bytes:
             async for chunk in response.content.iter_chunked(2**16):
                 data += chunk
                 if len(data) > MAX_IMAGE_BYTES:  # the declared size was checked; the bytes decide
-                    raise ImageRefused(f"That image is over {MAX_IMAGE_BYTES // 2**20} MiB, the limit.")
+                    limit = MAX_IMAGE_BYTES // 2**20
+                    raise ImageRefused(Text("That image is over {limit} MiB, the limit.", limit=limit))
     except (aiohttp.ClientError, TimeoutError):
-        raise ImageRefused("I couldn't read that attachment from Discord; please try again.") from None
+        raise ImageRefused(Text("I couldn't read that attachment from Discord; please try again.")) from None
     return bytes(data)
 
 
