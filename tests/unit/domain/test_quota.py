@@ -97,10 +97,17 @@ def test_refusals_say_the_cost_what_is_left_and_when_it_resets():
     assert decide(standing, to_micros(0.40), "4 s Sora 2 video") is None
     budget = Standing(limits(budget_micros=to_micros(5)), None, 0, to_micros(4.5), 0, 0, end)
     assert "this server's budget has $0.50 left" in decide(budget, to_micros(0.8), "x")
-    busy = Standing(limits(max_jobs_per_member=2), None, 0, 0, 2, 2, end)
-    assert "already have 2 video(s) in progress" in decide(busy, 1, "x")
+    # At the limits of videos in progress a job waits its turn: no refusal, until too many wait.
+    busy = Standing(limits(max_jobs_per_member=2), None, 0, 0, 2, 2, end, member_waiting=2)
+    assert decide(busy, 1, "x") is None
     full = Standing(limits(max_jobs_per_guild=10), None, 0, 0, 0, 10, end)
-    assert "This server already has 10 videos in progress" in decide(full, 1, "x")
+    assert decide(full, 1, "x") is None
+    line_full = Standing(limits(max_jobs_per_member=2), None, 0, 0, 2, 2, end, member_waiting=3)
+    assert decide(line_full, 1, "x") == ("You already have 3 videos waiting (the limit is 3); wait for one to start.")
+    # The money refusals still come first, at once.
+    assert "you have $0.40 left" in decide(
+        Standing(limits(), to_micros(0.80), to_micros(0.40), 0, 2, 2, end, member_waiting=3), to_micros(0.80), "x"
+    )
 
 
 def test_help_says_what_is_left_or_that_there_is_no_limit_then_the_rules():
@@ -171,13 +178,18 @@ async def test_fifty_simultaneous_requests_never_overspend(store):
     assert sum(amount for _, amount in await ledger(store)) == 800_000
 
 
-async def test_concurrency_cap_per_member(store):
-    jobs = runner(store, limits(member_limit_micros=None, max_jobs_per_member=2))
-    for _ in range(2):
+async def test_concurrency_cap_per_member_makes_jobs_wait_then_refuses(store):
+    jobs = runner(store, limits(member_limit_micros=None, max_jobs_per_member=2, max_waiting_per_member=1))
+    started = [await jobs.accept(sora.text_to_video("a"), ALICE) for _ in range(2)]
+    assert [j.state for j in started] == [JobState.PENDING, JobState.PENDING]
+    waiting = await jobs.accept(sora.text_to_video("a"), ALICE)
+    assert waiting.state == JobState.WAITING and waiting.started_at is None
+    with pytest.raises(QuotaRefused, match="already have 1 video waiting"):
         await jobs.accept(sora.text_to_video("a"), ALICE)
-    with pytest.raises(QuotaRefused, match="already have 2 video"):
-        await jobs.accept(sora.text_to_video("a"), ALICE)
-    await jobs.accept(sora.text_to_video("a"), Origin(guild_id=1, channel_id=2, user_id=99))  # others may
+    other = await jobs.accept(sora.text_to_video("a"), Origin(guild_id=1, channel_id=2, user_id=99))
+    assert other.state == JobState.PENDING  # others start at once
+    # The three accepted are reserved, the refused one not.
+    assert await ledger(store) == [("reserve", 400_000)] * 4
 
 
 async def test_failed_cancelled_and_delivered_jobs_settle_once(store):
