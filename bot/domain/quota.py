@@ -104,7 +104,8 @@ def too_many_waiting(waiting: int, limit: int) -> str:
 
 
 def decide(standing: Standing, cost_micros: int, what: str) -> str | None:
-    """None when the job may go ahead, else the sentence that says why not (and what is left)."""
+    """None when the job may go ahead (now, or in the waiting line: line_refusal), else the sentence that
+    says why not (and what is left)."""
     limits = standing.limits
     reset = when(standing.period_end)
     if standing.member_limit_micros is not None:
@@ -115,7 +116,12 @@ def decide(standing: Standing, cost_micros: int, what: str) -> str | None:
         left = max(0, limits.budget_micros - standing.guild_spent_micros)
         if cost_micros > left:
             return f"This {what} costs {money(cost_micros)}; this server's budget has {money(left)} left until {reset}."
-    # At the limits of videos in progress a job waits its turn rather than being refused, up to a point.
-    if standing.member_waiting >= limits.max_waiting_per_member:
-        return too_many_waiting(standing.member_waiting, limits.max_waiting_per_member)
+    return None
+
+
+def line_refusal(standing: Standing) -> str | None:
+    """For a job that would have to wait (the limits of videos in progress reached): None when it may
+    wait its turn, else why not. A job that starts at once is never refused by this."""
+    if standing.member_waiting >= standing.limits.max_waiting_per_member:
+        return too_many_waiting(standing.member_waiting, standing.limits.max_waiting_per_member)
     return None

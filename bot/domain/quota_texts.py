@@ -34,7 +34,10 @@ def usage(who: str, data: Usage) -> str:
         )
     if data.has_override:
         lines.append("(a limit set for this member by an admin)")
-    lines.append(f"Videos in progress: {s.member_running} of {s.limits.max_jobs_per_member}.")
+    lines.append(
+        f"Videos in progress: {s.member_running} of {s.limits.max_jobs_per_member}; "
+        f"waiting for a slot: {s.member_waiting} of {s.limits.max_waiting_per_member}."
+    )
     if data.recent:
         lines.append("Last videos:")
         for video in data.recent:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.domain.models import Job, JobState, Video, VideoSpec
-from bot.domain.quota import Limits, QuotaRefused, decide, period_bounds
+from bot.domain.quota import Limits, QuotaRefused, decide, line_refusal, period_bounds
 from bot.domain.waiting_line import Place, Waiting, place, to_start
 from bot.storage import ledger, videos
 from bot.storage.database import Database, Row, Session
@@ -97,19 +97,22 @@ class JobStore:
         reservation: Reservation | None = None,
         owner: str | None = None,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        on_promoted: Callable[[list[Job]], None] | None = None,
     ) -> Job:
         """Record a new job; with a reservation, check the quota and reserve its cost in the same
         transaction (raising QuotaRefused), so concurrent requests can never overspend. With an owner, the
         new job is that process's, its lease running for lease_seconds; without one, any process claims it.
 
         With a reservation the job joins the server's waiting line and, in the same transaction, the line
-        moves (promote): the job comes back `pending` when it has a slot at once, else `waiting`."""
+        moves (promote): the job comes back `pending` when it has a slot at once, else `waiting`; the other
+        jobs it started are told to on_promoted once committed."""
         now = self._clock()
+        promoted: list[Job] = []
         async with self._db.transaction() as session:
             if reservation is not None:
                 await session.lock(f"quota:{guild_id}")
                 # Slots whose wake-up was lost first, so that the member's standing is what it should be.
-                await self._promote(session, guild_id, reservation.defaults, now)
+                promoted = await self._promote(session, guild_id, reservation.defaults, now)
                 moment = dt.datetime.fromtimestamp(now, dt.UTC)
                 standing = await ledger.standing(session, guild_id, user_id, reservation.defaults, moment)
                 refusal = decide(standing, reservation.cost_micros, reservation.what)
@@ -156,8 +159,13 @@ class JobStore:
                     actor_id=None,
                     now=now,
                 )
-                promoted = await self._promote(session, guild_id, reservation.defaults, now)
+                promoted += await self._promote(session, guild_id, reservation.defaults, now)
                 job = next((p for p in promoted if p.id == job.id), job)
+                if job.state is JobState.WAITING and (refusal := line_refusal(standing)) is not None:
+                    raise QuotaRefused(refusal)  # the whole transaction rolls back: nothing reserved
+        others = [p for p in promoted if p.id != job.id]
+        if others and on_promoted is not None:
+            on_promoted(others)
         return job
 
     # -- the waiting line -------------------------------------------------------------------------------

@@ -10,7 +10,18 @@ import pytest
 
 from bot.domain import quota_texts, sora
 from bot.domain.models import JobState
-from bot.domain.quota import Limits, Period, QuotaRefused, Standing, Usage, decide, money, period_bounds, to_micros
+from bot.domain.quota import (
+    Limits,
+    Period,
+    QuotaRefused,
+    Standing,
+    Usage,
+    decide,
+    line_refusal,
+    money,
+    period_bounds,
+    to_micros,
+)
 from bot.domain.sora import PriceTable
 from bot.fal.simulated.queue import SimulatedFal
 from bot.jobs.config import RunnerConfig
@@ -99,11 +110,14 @@ def test_refusals_say_the_cost_what_is_left_and_when_it_resets():
     assert "this server's budget has $0.50 left" in decide(budget, to_micros(0.8), "x")
     # At the limits of videos in progress a job waits its turn: no refusal, until too many wait.
     busy = Standing(limits(max_jobs_per_member=2), None, 0, 0, 2, 2, end, member_waiting=2)
-    assert decide(busy, 1, "x") is None
+    assert decide(busy, 1, "x") is None and line_refusal(busy) is None
     full = Standing(limits(max_jobs_per_guild=10), None, 0, 0, 0, 10, end)
     assert decide(full, 1, "x") is None
     line_full = Standing(limits(max_jobs_per_member=2), None, 0, 0, 2, 2, end, member_waiting=3)
-    assert decide(line_full, 1, "x") == ("You already have 3 videos waiting (the limit is 3); wait for one to start.")
+    assert decide(line_full, 1, "x") is None
+    assert line_refusal(line_full) == "You already have 3 videos waiting (the limit is 3); wait for one to start."
+    one = Standing(limits(max_waiting_per_member=1), None, 0, 0, 2, 2, end, member_waiting=1)
+    assert line_refusal(one) == "You already have 1 video waiting (the limit is 1); wait for one to start."
     # The money refusals still come first, at once.
     assert "you have $0.40 left" in decide(
         Standing(limits(), to_micros(0.80), to_micros(0.40), 0, 2, 2, end, member_waiting=3), to_micros(0.80), "x"
@@ -289,3 +303,10 @@ async def test_a_commit_and_a_refund_never_both_happen(store):
                 "VALUES (1, 3, ?, 'commit', 1, 0, 0)",
                 job.id,
             )
+
+
+def test_usage_shows_the_videos_in_progress_and_those_waiting():
+    end = dt.datetime(2026, 11, 30, tzinfo=UTC)
+    standing = Standing(limits(max_jobs_per_member=2), None, 0, 0, 2, 2, end, member_waiting=1)
+    text = quota_texts.usage("You", Usage(standing, False, []))
+    assert "Videos in progress: 2 of 2; waiting for a slot: 1 of 3." in text
