@@ -15,7 +15,8 @@ def rules(limits: Limits) -> str:
         f"Default member limit: **{limit_text(limits.member_limit_micros)}** per **{limits.period.value}** period "
         f"(UTC)\nServer budget: **{budget}**\n"
         f"Videos in progress at once: **{limits.max_jobs_per_member}** per member, "
-        f"**{limits.max_jobs_per_guild}** in the server"
+        f"**{limits.max_jobs_per_guild}** in the server; beyond, up to **{limits.max_waiting_per_member}** "
+        "per member wait their turn"
     )
 
 

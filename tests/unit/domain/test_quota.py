@@ -310,3 +310,8 @@ def test_usage_shows_the_videos_in_progress_and_those_waiting():
     standing = Standing(limits(max_jobs_per_member=2), None, 0, 0, 2, 2, end, member_waiting=1)
     text = quota_texts.usage("You", Usage(standing, False, []))
     assert "Videos in progress: 2 of 2; waiting for a slot: 1 of 3." in text
+
+
+def test_the_rules_say_how_many_may_wait_beyond_the_limits():
+    text = quota_texts.rules(limits(max_jobs_per_member=2, max_jobs_per_guild=10, max_waiting_per_member=3))
+    assert "**2** per member, **10** in the server; beyond, up to **3** per member wait their turn" in text
