@@ -79,6 +79,7 @@ def quota_defaults(settings: Settings) -> Limits:
         budget_micros=None if settings.quota_budget_usd is None else to_micros(settings.quota_budget_usd),
         max_jobs_per_member=settings.quota_max_jobs_per_member,
         max_jobs_per_guild=settings.quota_max_jobs_per_guild,
+        max_waiting_per_member=settings.quota_max_waiting_per_member,
     )
 
 

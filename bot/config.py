@@ -118,6 +118,8 @@ class Settings(DiscordSettings):
     quota_budget_usd: float | None = Field(None, ge=0)
     quota_max_jobs_per_member: int = Field(2, ge=1)
     quota_max_jobs_per_guild: int = Field(10, ge=1)
+    # Beyond those, a video waits its turn (cost reserved); this many at most per member, then refused.
+    quota_max_waiting_per_member: int = Field(3, ge=0)
 
     # How the bot hears of a job's progress at fal: "stream" (one status stream per job; polling while
     # it fails), "poll" (status requests every FAL_POLL_MIN_SECONDS to FAL_POLL_MAX_SECONDS) or "webhook"

@@ -139,7 +139,7 @@ class DiscordMessenger:
 
 
 # While fal has not started a job it can still be cancelled (the click re-reads the state anyway).
-CANCELLABLE = (JobState.PENDING, JobState.SUBMITTING, JobState.QUEUED)
+CANCELLABLE = (JobState.WAITING, JobState.PENDING, JobState.SUBMITTING, JobState.QUEUED)
 
 
 def cancel_view(job_id: int) -> discord.ui.View:

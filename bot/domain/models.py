@@ -22,6 +22,7 @@ class Refused(Exception):
 
 
 class JobState(enum.StrEnum):
+    WAITING = "waiting"  # accepted and its cost reserved; waits for a slot (the limits of videos in progress)
     PENDING = "pending"  # row written, nothing sent to fal yet: safe to submit
     SUBMITTING = "submitting"  # submit in flight or its answer lost: looked up at fal, never sent again
     QUEUED = "queued"  # request id stored; waiting in fal's queue
@@ -35,6 +36,11 @@ class JobState(enum.StrEnum):
     @property
     def finished(self) -> bool:
         return self in (JobState.DELIVERED, JobState.FAILED, JobState.CANCELLED)
+
+    @property
+    def in_progress(self) -> bool:
+        """Counted against the limits of videos in progress: started and not finished."""
+        return not self.finished and self is not JobState.WAITING
 
 
 class VideoSpec(BaseModel):
@@ -117,8 +123,14 @@ class Job(BaseModel):
     created_at: float
     updated_at: float
     submitted_at: float | None = None  # when the submit to fal began
+    started_at: float | None = None  # when it left the waiting line (or was created pending); None: waiting
     final_text: str | None = None  # the progress message's last text, owed to the member until shown
     final_shown_at: float | None = None
+
+    @property
+    def since(self) -> float:
+        """When the job began to be made: its waiting time does not count against fal's deadline."""
+        return self.started_at if self.started_at is not None else self.created_at
 
     @property
     def remixable(self) -> bool:

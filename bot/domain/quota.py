@@ -30,6 +30,9 @@ class Limits:
     budget_micros: int | None  # None = no server-wide budget
     max_jobs_per_member: int
     max_jobs_per_guild: int
+    # Beyond the limits of videos in progress, a job waits its turn (bot/domain/waiting_line.py); this
+    # many at most per member. An operator setting (QUOTA_MAX_WAITING_PER_MEMBER), not a server's rule.
+    max_waiting_per_member: int = 3
 
 
 @dataclass(frozen=True)
@@ -40,9 +43,10 @@ class Standing:
     member_limit_micros: int | None  # the override when set, else the server default
     member_spent_micros: int
     guild_spent_micros: int
-    member_running: int
+    member_running: int  # videos in progress (waiting ones not counted)
     guild_running: int
     period_end: dt.datetime
+    member_waiting: int = 0  # videos waiting for a slot
 
 
 @dataclass(frozen=True)
@@ -94,19 +98,15 @@ def when(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%a %d %b %H:%M UTC")
 
 
+def too_many_waiting(waiting: int, limit: int) -> str:
+    videos = "video" if waiting == 1 else "videos"
+    return f"You already have {waiting} {videos} waiting (the limit is {limit}); wait for one to start."
+
+
 def decide(standing: Standing, cost_micros: int, what: str) -> str | None:
-    """None when the job may go ahead, else the sentence that says why not (and what is left)."""
+    """None when the job may go ahead (now, or in the waiting line: line_refusal), else the sentence that
+    says why not (and what is left)."""
     limits = standing.limits
-    if standing.member_running >= limits.max_jobs_per_member:
-        return (
-            f"You already have {standing.member_running} video(s) in progress (the limit is "
-            f"{limits.max_jobs_per_member}); wait for one to finish."
-        )
-    if standing.guild_running >= limits.max_jobs_per_guild:
-        return (
-            f"This server already has {standing.guild_running} videos in progress (the limit is "
-            f"{limits.max_jobs_per_guild}); try again in a few minutes."
-        )
     reset = when(standing.period_end)
     if standing.member_limit_micros is not None:
         left = max(0, standing.member_limit_micros - standing.member_spent_micros)
@@ -116,4 +116,12 @@ def decide(standing: Standing, cost_micros: int, what: str) -> str | None:
         left = max(0, limits.budget_micros - standing.guild_spent_micros)
         if cost_micros > left:
             return f"This {what} costs {money(cost_micros)}; this server's budget has {money(left)} left until {reset}."
+    return None
+
+
+def line_refusal(standing: Standing) -> str | None:
+    """For a job that would have to wait (the limits of videos in progress reached): None when it may
+    wait its turn, else why not. A job that starts at once is never refused by this."""
+    if standing.member_waiting >= standing.limits.max_waiting_per_member:
+        return too_many_waiting(standing.member_waiting, standing.limits.max_waiting_per_member)
     return None

@@ -15,7 +15,8 @@ def rules(limits: Limits) -> str:
         f"Default member limit: **{limit_text(limits.member_limit_micros)}** per **{limits.period.value}** period "
         f"(UTC)\nServer budget: **{budget}**\n"
         f"Videos in progress at once: **{limits.max_jobs_per_member}** per member, "
-        f"**{limits.max_jobs_per_guild}** in the server"
+        f"**{limits.max_jobs_per_guild}** in the server; beyond, up to **{limits.max_waiting_per_member}** "
+        "per member wait their turn"
     )
 
 
@@ -34,7 +35,10 @@ def usage(who: str, data: Usage) -> str:
         )
     if data.has_override:
         lines.append("(a limit set for this member by an admin)")
-    lines.append(f"Videos in progress: {s.member_running} of {s.limits.max_jobs_per_member}.")
+    lines.append(
+        f"Videos in progress: {s.member_running} of {s.limits.max_jobs_per_member}; "
+        f"waiting for a slot: {s.member_waiting} of {s.limits.max_waiting_per_member}."
+    )
     if data.recent:
         lines.append("Last videos:")
         for video in data.recent:

@@ -34,3 +34,4 @@ class RunnerConfig:
     delivery_patience: float = 24 * 3600.0  # then the job fails (and is refunded)
     lease_seconds: float = DEFAULT_LEASE_SECONDS  # JOB_LEASE_SECONDS: a dead process's jobs move after this
     claim_batch: int = 100  # jobs taken per claim
+    line_check: float = 5.0  # a waiting job looks at its place (and whether it was started) this often

@@ -3,10 +3,11 @@ with it, and the effects to perform once that write is on disk. No I/O here: the
 work each state calls for (next_action), turns what happened into an event, writes the step (one write,
 which returns the new row) and then performs its effects.
 
+    waiting --Promoted--> pending (a slot freed: bot/storage/jobs.py `promote` writes it, under the quota lock)
     pending --SubmitStarted--> submitting --Accepted--> queued --Started--> running
     submitting --AnswerLost--> submitting (looked for at fal, never sent again)
     queued | running --ResultFetched--> completed --PostStarted--> uploading --Posted--> delivered
-    any unfinished --Failed--> failed;  queued --Cancelled--> cancelled
+    any unfinished --Failed--> failed;  waiting | queued --Cancelled--> cancelled
 A finished job never changes state again: an event that would change it is ignored (a late failure must
 not refund a delivered, charged job)."""
 
@@ -23,6 +24,7 @@ from bot.jobs import progress
 class Action(enum.Enum):
     """The work a job in a state calls for."""
 
+    WAIT = "wait"  # in the waiting line: show its place until a slot frees (nothing sent to fal)
     SUBMIT = "submit"  # write submitting, then send it to fal once
     LOOK_UP = "look_up"  # a submit whose answer was lost: find it in fal's list, never send it again
     POLL = "poll"  # wait for fal's result
@@ -32,6 +34,7 @@ class Action(enum.Enum):
 
 
 NEXT_ACTION: dict[JobState, Action] = {
+    JobState.WAITING: Action.WAIT,
     JobState.PENDING: Action.SUBMIT,
     JobState.SUBMITTING: Action.LOOK_UP,
     JobState.QUEUED: Action.POLL,
@@ -49,6 +52,13 @@ def next_action(state: JobState) -> Action:
 
 
 # -- events: what happened ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Promoted:
+    """A slot freed and the waiting line gave it to this job."""
+
+    at: float
 
 
 @dataclass(frozen=True)
@@ -112,7 +122,8 @@ class ProgressMoved:
 
 
 Event = (
-    SubmitStarted
+    Promoted
+    | SubmitStarted
     | AnswerLost
     | Accepted
     | Started
@@ -125,6 +136,7 @@ Event = (
     | ProgressMoved
 )
 EVENTS: tuple[type, ...] = (
+    Promoted,
     SubmitStarted,
     AnswerLost,
     Accepted,
@@ -170,6 +182,7 @@ class IllegalTransition(Exception):
 
 # Which unfinished states each state-changing event may come in.
 _FROM: dict[type, frozenset[JobState]] = {
+    Promoted: frozenset({JobState.WAITING}),
     SubmitStarted: frozenset({JobState.PENDING}),
     AnswerLost: frozenset({JobState.SUBMITTING}),
     Accepted: frozenset({JobState.SUBMITTING}),
@@ -178,7 +191,7 @@ _FROM: dict[type, frozenset[JobState]] = {
     PostStarted: frozenset({JobState.COMPLETED}),
     Posted: frozenset({JobState.COMPLETED, JobState.UPLOADING}),
     Failed: frozenset(s for s in JobState if not s.finished),
-    Cancelled: frozenset({JobState.QUEUED}),
+    Cancelled: frozenset({JobState.WAITING, JobState.QUEUED}),
 }
 
 
@@ -194,6 +207,8 @@ def step(job: Job, event: Event) -> Step:
     if job.state not in _FROM[type(event)]:
         raise IllegalTransition(f"{type(event).__name__} in state {job.state}")
     match event:
+        case Promoted(at=at):
+            return Step(JobState.PENDING, {"started_at": at})
         case SubmitStarted(at=at):
             return Step(JobState.SUBMITTING, {"submitted_at": at})
         case AnswerLost():

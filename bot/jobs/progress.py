@@ -8,6 +8,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from bot.domain.models import Job
+from bot.domain.waiting_line import Place
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,18 @@ def elapsed(seconds: float) -> str:
 def queued(job: Job, position: int | None, waited: float) -> str:
     where = f"position {position + 1} in fal's queue" if position is not None else "in fal's queue"
     return f"{headline(job)}\n⏳ Queued: {where} · {elapsed(waited)}"
+
+
+def waiting(job: Job, place: Place) -> str:
+    """Where a job in the waiting line stands: behind the member's own videos, or the server's."""
+    if place.member_blocked:
+        n = place.member_running
+        making = f"{n} of your videos {'is' if n == 1 else 'are'} being made"
+        turn = "yours is next" if place.ahead == 0 else f"{place.ahead} more of yours before it"
+    else:
+        making = f"this server has {place.guild_running} videos in the making"
+        turn = "yours is next" if place.ahead == 0 else f"{place.ahead} ahead of yours"
+    return f"{headline(job)}\n⏳ Waiting: {making}; {turn}"
 
 
 def submitting(job: Job) -> str:

@@ -144,6 +144,7 @@ class JobRunner:
         self._heartbeat_task: asyncio.Task[None] | None = None
         self._resuming: asyncio.Task[int] | None = None  # resume_all in flight: stop() cancels it
         self._wake = asyncio.Event()  # claim now: another process released its jobs
+        self._promotions: dict[int, asyncio.Event] = {}  # waiting job id -> set when it may have been started
         self._delivery = Delivery(messenger, http, videos, config, clock)
         # Live processes on the database (this one included), learnt at each heartbeat: they share the bot
         # token's Discord budget, so each takes its share of the progress edits. 1 until known, and on SQLite.
@@ -197,6 +198,7 @@ class JobRunner:
             reservation=reservation,
             owner=self.owner,
             lease_seconds=self._config.lease_seconds,
+            on_promoted=self._promoted,
         )
 
     async def cancel(self, job_id: int, actor_id: int) -> str:
@@ -209,6 +211,8 @@ class JobRunner:
         job = await self._store.get_job(job_id)
         if job is None or job.state.finished:
             return "This video is already finished."
+        if job.state == JobState.WAITING:
+            return await self._cancel_waiting(job, actor_id)
         if job.state in (JobState.PENDING, JobState.SUBMITTING):
             return "This request is being sent to fal right now; try again in a moment."
         if job.state != JobState.QUEUED or job.request_id is None:
@@ -230,6 +234,24 @@ class JobRunner:
             return "This video is already finished."
         self._messenger.forget(job.id)
         return f"Cancelled; {refunded}."
+
+    async def _cancel_waiting(self, job: Job, actor_id: int) -> str:
+        """A job in the waiting line was never sent to fal: its cancel is the write alone (with its refund),
+        and only while it still waits (a promotion, from any process, wins the race: it is then sent)."""
+        task = self._tasks.get(job.id)
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        refunded = f"${job.cost_usd:.2f} refunded" if self._config.quota_defaults else "nothing was charged"
+        written = await self._apply(job, Cancelled(actor_id, refunded), fenced=False, expect=JobState.WAITING)
+        if written.state == JobState.CANCELLED:
+            self._messenger.forget(job.id)
+            return f"Cancelled; {refunded}."
+        if task is not None and not written.state.finished:
+            self.start(written)  # started meanwhile: it carries on here
+        if written.state.finished:
+            return "This video is already finished."
+        return "This request is being sent to fal right now; try again in a moment."
 
     async def set_progress_message(self, job: Job, message_id: int) -> Job:
         """For jobs started from a message (reply-to-remix): the bot's acknowledgement is the progress message."""
@@ -273,6 +295,7 @@ class JobRunner:
             except Exception as exc:  # the notices only hurry what the heartbeat does anyway
                 lease_log.warning("cannot listen for other processes' notices (%s: %s)", type(exc).__name__, exc)
             self._heartbeat_task = asyncio.create_task(self._heartbeat(), name="lease-heartbeat")
+            await self._move_lines()  # slots freed while the bot was down
         for job in await self._store.unshown_finals():
             if job.id not in self._tasks:
                 self._chore(self._show_final(job), f"final-{job.id}")
@@ -326,6 +349,7 @@ class JobRunner:
                     renewed_at = time.monotonic()
                     self._processes = await self._live_processes()
                     await self._drop_lost(held)
+                    await self._move_lines()  # a lost wake-up never strands a waiting job
                 claimed = await self._claim()
                 if claimed:
                     lease_log.info("took over %d job(s) from processes that stopped or died", claimed)
@@ -373,6 +397,55 @@ class JobRunner:
                 task.cancel()
         elif payload.startswith("webhook:") and payload[8:].isdigit():
             self.webhook_arrived(int(payload[8:]))
+        elif payload.startswith("promoted:") and payload[9:].isdigit():
+            self._wake_waiting(int(payload[9:]))
+
+    # -- the waiting line -----------------------------------------------------------------------------
+
+    def _wake_waiting(self, job_id: int) -> None:
+        """The job may have left the waiting line: its task (if this process runs it) looks now."""
+        promotion = self._promotions.get(job_id)
+        if promotion is not None:
+            promotion.set()
+
+    def _promoted(self, jobs: list[Job]) -> None:
+        for job in jobs:
+            log.info("%s its turn came: leaving the waiting line", who(job))
+            self._wake_waiting(job.id)
+
+    async def _move_line(self, guild_id: int) -> None:
+        """A slot may have freed in the server: start its next waiting jobs (fairly; exactly once whichever
+        processes do this at once: JobStore.promote)."""
+        defaults = self._config.quota_defaults
+        if defaults is None:
+            return
+        self._promoted(await self._store.promote(guild_id, defaults))
+
+    async def _move_lines(self) -> None:
+        if self._config.quota_defaults is None:
+            return
+        for guild_id in await self._store.waiting_guilds():
+            await self._move_line(guild_id)
+
+    async def _wait_in_line(self, job: Job, reporter: ProgressReporter) -> Job:
+        """A job in the waiting line: show its place, changed as the line moves (at most as often as the
+        progress throttle lets the message be edited), until a promotion (any process's) starts it. Woken
+        by this process's promotions and other processes' notices; looks every line_check regardless."""
+        promotion = self._promotions.setdefault(job.id, asyncio.Event())
+        defaults = self._config.quota_defaults
+        try:
+            while True:
+                promotion.clear()
+                fresh = await self._store.get_job(job.id)
+                if fresh is None or fresh.state != JobState.WAITING:
+                    return fresh or job
+                if defaults is not None:
+                    reporter.update(progress.waiting(fresh, await self._store.place_in_line(fresh, defaults)))
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self._config.line_check):
+                        await promotion.wait()
+        finally:
+            self._promotions.pop(job.id, None)
 
     def webhook_arrived(self, job_id: int) -> None:
         """A webhook for the job was recorded (by this process's receiver, or another's: a notice): its
@@ -445,7 +518,9 @@ class JobRunner:
         try:
             just_submitted = False
             while (action := machine.next_action(job.state)) is not Action.NONE:
-                if action is Action.SUBMIT:
+                if action is Action.WAIT:
+                    job = await self._wait_in_line(job, reporter)
+                elif action is Action.SUBMIT:
                     job = await self._submit(job, reporter)
                     just_submitted = job.state == JobState.QUEUED
                 elif action is Action.LOOK_UP:
@@ -474,6 +549,7 @@ class JobRunner:
         video: Video | None = None,
         *,
         fenced: bool = True,
+        expect: JobState | None = None,
     ) -> Job:
         """One transition: the machine's step, written in one write that returns the new row, then its
         effects. A job that had already ended (in the database, whatever this task thought) stays as it is
@@ -494,7 +570,7 @@ class JobRunner:
                 assert video is not None
                 written = await self._store.mark_delivered(job, video, final_text=fields["final_text"], owner=owner)
             else:
-                written = await self._store.update_job(job.id, done.state, owner=owner, **fields)
+                written = await self._store.update_job(job.id, done.state, owner=owner, expect=expect, **fields)
         except JobAlreadyFinished:
             written = await self._fresh(job)
         if done.state is not None and written.state != done.state:
@@ -506,9 +582,18 @@ class JobRunner:
             log.info("%s failed: %s", who(written), event.reason)
         elif isinstance(event, Cancelled):
             log.info("%s cancelled by %s", who(written), event.actor_id)
+        if done.state is not None and done.state.finished:
+            # Its slot (or its place in the line) is free: the server's next waiting job may start.
+            self._chore(self._move_line_quietly(written.guild_id), f"line-{written.guild_id}")
         for effect in done.effects:
             await self._perform(effect, written, reporter)
         return written
+
+    async def _move_line_quietly(self, guild_id: int) -> None:
+        try:
+            await self._move_line(guild_id)
+        except Exception as exc:  # the heartbeat moves it later
+            lease_log.warning("moving the waiting line of guild %s failed (%s: %s)", guild_id, type(exc).__name__, exc)
 
     async def _perform(self, effect: Effect, job: Job, reporter: ProgressReporter | None) -> None:
         if effect is Effect.COUNT_SPEND:
@@ -614,7 +699,7 @@ class JobRunner:
             await self._pause(delay, follow)
             delay = delay if hooks else min(self._config.poll_max, delay * 2)
         failures = 0
-        deadline = job.created_at + self._config.job_timeout
+        deadline = job.since + self._config.job_timeout  # its time in the waiting line does not count
         while True:
             if hooks and (taken := await self._take_webhook(job, request_id, follow)) is not None:
                 return taken
@@ -738,7 +823,7 @@ class JobRunner:
         """Act on one status, polled or streamed: report progress, persist Started, and at COMPLETED fetch
         the result once (True) or fail the job with fal's explanation."""
         if status.state == "queued":
-            reporter.update(progress.queued(job, status.position, self._clock() - job.created_at))
+            reporter.update(progress.queued(job, status.position, self._clock() - job.since))
             return job, False
         if status.state == "running":
             if job.state == JobState.QUEUED:

@@ -21,21 +21,26 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.domain.models import Job, JobState, Video, VideoSpec
-from bot.domain.quota import Limits, QuotaRefused, decide, period_bounds
+from bot.domain.quota import Limits, QuotaRefused, decide, line_refusal, period_bounds
+from bot.domain.waiting_line import Place, Waiting, place, to_start
 from bot.storage import ledger, videos
 from bot.storage.database import Database, Row, Session
 
 _JOB_COLUMNS = (
     "id, kind, state, guild_id, channel_id, user_id, endpoint, arguments, prompt, model, duration, "
     "aspect_ratio, resolution, cost_usd, request_id, parent_video_id, progress_message_id, reply_to_message_id, "
-    "result_json, video_message_id, error, created_at, updated_at, submitted_at, final_text, final_shown_at"
+    "result_json, video_message_id, error, created_at, updated_at, submitted_at, final_text, final_shown_at, "
+    "started_at"
 )
 _FINISHED = tuple(s.value for s in JobState if s.finished)
 _FINISHED_SQL = "(" + ", ".join(f"'{s}'" for s in _FINISHED) + ")"
+# In progress (counted against the limits): neither finished nor waiting.
+_NOT_RUNNING_SQL = "(" + ", ".join(f"'{s.value}'" for s in JobState if not s.in_progress) + ")"
 # Unfinished, and nobody's (never leased, or released) or its owner's lease has run out.
 _CLAIMABLE = f"state NOT IN {_FINISHED_SQL} AND (lease_owner IS NULL OR lease_expires_at < ?)"
 # LISTEN/NOTIFY channel (PostgreSQL): "released" (a process stopped cleanly: claim now), "cancelled:<id>"
-# (a job was cancelled by a process other than its owner: the owner stops its task).
+# (a job was cancelled by a process other than its owner: the owner stops its task), "promoted:<id>" (a
+# waiting job was given a slot, maybe by another process: its owner starts it now).
 NOTICES = "sora_jobs"
 DEFAULT_LEASE_SECONDS = 30.0
 _UPDATABLE = {
@@ -92,14 +97,22 @@ class JobStore:
         reservation: Reservation | None = None,
         owner: str | None = None,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        on_promoted: Callable[[list[Job]], None] | None = None,
     ) -> Job:
         """Record a new job; with a reservation, check the quota and reserve its cost in the same
         transaction (raising QuotaRefused), so concurrent requests can never overspend. With an owner, the
-        new job is that process's, its lease running for lease_seconds; without one, any process claims it."""
+        new job is that process's, its lease running for lease_seconds; without one, any process claims it.
+
+        With a reservation the job joins the server's waiting line and, in the same transaction, the line
+        moves (promote): the job comes back `pending` when it has a slot at once, else `waiting`; the other
+        jobs it started are told to on_promoted once committed."""
         now = self._clock()
+        promoted: list[Job] = []
         async with self._db.transaction() as session:
             if reservation is not None:
                 await session.lock(f"quota:{guild_id}")
+                # Slots whose wake-up was lost first, so that the member's standing is what it should be.
+                promoted = await self._promote(session, guild_id, reservation.defaults, now)
                 moment = dt.datetime.fromtimestamp(now, dt.UTC)
                 standing = await ledger.standing(session, guild_id, user_id, reservation.defaults, moment)
                 refusal = decide(standing, reservation.cost_micros, reservation.what)
@@ -107,11 +120,11 @@ class JobStore:
                     raise QuotaRefused(refusal)
             row = await session.fetch_one(
                 "INSERT INTO jobs (kind, state, guild_id, channel_id, user_id, endpoint, arguments, prompt, "
-                "model, duration, aspect_ratio, resolution, cost_usd, progress_message_id, "
-                "reply_to_message_id, parent_video_id, created_at, updated_at, lease_owner, lease_expires_at) "
-                f"VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING {_JOB_COLUMNS}",
+                "model, duration, aspect_ratio, resolution, cost_usd, progress_message_id, reply_to_message_id, "
+                "parent_video_id, created_at, updated_at, lease_owner, lease_expires_at, started_at) "
+                f"VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING {_JOB_COLUMNS}",
                 spec.kind,
-                JobState.PENDING.value,
+                (JobState.WAITING if reservation is not None else JobState.PENDING).value,
                 guild_id,
                 channel_id,
                 user_id,
@@ -130,6 +143,7 @@ class JobStore:
                 now,
                 owner,
                 now + lease_seconds if owner is not None else None,
+                None if reservation is not None else now,
             )
             assert row is not None  # an INSERT ... RETURNING returns its row
             job = _job(row)
@@ -145,7 +159,64 @@ class JobStore:
                     actor_id=None,
                     now=now,
                 )
+                promoted += await self._promote(session, guild_id, reservation.defaults, now)
+                job = next((p for p in promoted if p.id == job.id), job)
+                if job.state is JobState.WAITING and (refusal := line_refusal(standing)) is not None:
+                    raise QuotaRefused(refusal)  # the whole transaction rolls back: nothing reserved
+        others = [p for p in promoted if p.id != job.id]
+        if others and on_promoted is not None:
+            on_promoted(others)
         return job
+
+    # -- the waiting line -------------------------------------------------------------------------------
+
+    async def promote(self, guild_id: int, defaults: Limits) -> list[Job]:
+        """Start the server's waiting jobs that have a slot now (fair order: bot/domain/waiting_line.py);
+        returns them, now `pending`. Under the server's quota lock, like create_job, so the counts cannot
+        change under it, and each job's write is `WHERE state = 'waiting'`: whichever processes call this
+        at once, a waiting job is started exactly once. Its owner is told (a notice on PostgreSQL)."""
+        async with self._db.transaction() as session:
+            await session.lock(f"quota:{guild_id}")
+            return await self._promote(session, guild_id, defaults, self._clock())
+
+    async def waiting_guilds(self) -> list[int]:
+        """The servers with jobs in the waiting line (the heartbeat moves each: a lost wake-up strands none)."""
+        async with self._db.reading() as session:
+            rows = await session.fetch_all("SELECT DISTINCT guild_id FROM jobs WHERE state = 'waiting'")
+        return sorted(int(r["guild_id"]) for r in rows)
+
+    async def place_in_line(self, job: Job, defaults: Limits) -> Place:
+        """Where a waiting job stands (its progress message)."""
+        async with self._db.reading() as session:
+            rules = await ledger.limits(session, job.guild_id, defaults)
+            waiting, running, last_start = await _line(session, job.guild_id)
+        me = Waiting(job.id, job.user_id, job.created_at)
+        return place(me, waiting, running, sum(running.values()), rules.max_jobs_per_member, last_start)
+
+    async def _promote(self, session: Session, guild_id: int, defaults: Limits, now: float) -> list[Job]:
+        waiting, running, last_start = await _line(session, guild_id)
+        if not waiting:
+            return []
+        rules = await ledger.limits(session, guild_id, defaults)
+        chosen = to_start(
+            waiting, running, sum(running.values()), rules.max_jobs_per_member, rules.max_jobs_per_guild, last_start
+        )
+        promoted = []
+        for turn, job_id in enumerate(chosen):
+            # A microsecond apart: the order of this round's starts decides the next round's.
+            row = await session.fetch_one(
+                "UPDATE jobs SET state = ?, started_at = ?, updated_at = ? WHERE id = ? AND state = ? "
+                f"RETURNING {_JOB_COLUMNS}",
+                JobState.PENDING.value,
+                now + turn * 1e-6,
+                now,
+                job_id,
+                JobState.WAITING.value,
+            )
+            if row is not None:
+                promoted.append(_job(row))
+                await self._notify(session, f"promoted:{job_id}")
+        return promoted
 
     async def get_job(self, job_id: int | None) -> Job | None:
         async with self._db.reading() as session:
@@ -173,11 +244,19 @@ class JobStore:
         return _job(row) if row else None
 
     async def update_job(
-        self, job_id: int, state: JobState | None = None, *, owner: str | None = None, **fields: Any
+        self,
+        job_id: int,
+        state: JobState | None = None,
+        *,
+        owner: str | None = None,
+        expect: JobState | None = None,
+        **fields: Any,
     ) -> Job:
         """Write a state change (and the facts that come with it) before the caller acts on it; returns the
         job as it now is. With an owner, fenced: raises LeaseLost, writing nothing, when the job is
-        unfinished and another process holds it (a finished job's other facts may be written by any)."""
+        unfinished and another process holds it (a finished job's other facts may be written by any).
+        With expect, only from that state (a waiting job's cancel loses to its promotion): otherwise the
+        job is returned as it is, unchanged."""
         unknown = set(fields) - _UPDATABLE
         if unknown:
             raise ValueError(f"cannot update {sorted(unknown)}")
@@ -199,9 +278,12 @@ class JobStore:
             # job into a refunded one, nor the reverse. Its other facts (the last text shown) may change.
             where += f" AND state NOT IN {_FINISHED_SQL}"
         fence: tuple[Any, ...] = ()
+        if expect is not None:
+            where += " AND state = ?"
+            fence = (expect.value,)
         if owner is not None:
             where += f" AND (lease_owner = ? OR state IN {_FINISHED_SQL})"
-            fence = (owner,)
+            fence += (owner,)
         async with self._db.transaction() as session:
             row = await session.fetch_one(
                 f"UPDATE jobs SET {', '.join(assignments)} WHERE {where} RETURNING {_JOB_COLUMNS}",
@@ -213,7 +295,7 @@ class JobStore:
                 row = await session.fetch_one(f"SELECT {_JOB_COLUMNS}, lease_owner FROM jobs WHERE id = ?", job_id)
                 assert row is not None, f"no job {job_id}"
                 holder = row.pop("lease_owner")
-                if owner is not None and row["state"] not in _FINISHED:
+                if owner is not None and row["state"] not in _FINISHED and expect is None:
                     raise LeaseLost(job_id, owner, holder)
             elif state in (JobState.FAILED, JobState.CANCELLED):
                 await ledger.settle(session, job_id, "refund", now)
@@ -370,6 +452,34 @@ class JobStore:
         """A notice to the other processes, sent when this transaction commits (PostgreSQL only)."""
         if self._db.engine == "postgresql":
             await session.execute("SELECT pg_notify(?, ?)", NOTICES, payload)
+
+
+async def _line(session: Session, guild_id: int) -> tuple[list[Waiting], dict[int, int], dict[int, float]]:
+    """A server's waiting line: its waiting jobs, each member's videos in progress, and when each waiting
+    member last had a video started."""
+    rows = await session.fetch_all(
+        "SELECT id, user_id, created_at FROM jobs WHERE guild_id = ? AND state = ? ORDER BY created_at, id",
+        guild_id,
+        JobState.WAITING.value,
+    )
+    waiting = [Waiting(int(r["id"]), int(r["user_id"]), float(r["created_at"])) for r in rows]
+    counts = await session.fetch_all(
+        f"SELECT user_id, COUNT(*) AS n FROM jobs WHERE guild_id = ? AND state NOT IN {_NOT_RUNNING_SQL} "
+        "GROUP BY user_id",
+        guild_id,
+    )
+    running = {int(r["user_id"]): int(r["n"]) for r in counts}
+    members = sorted({w.user_id for w in waiting})
+    last_start: dict[int, float] = {}
+    if members:
+        starts = await session.fetch_all(
+            "SELECT user_id, MAX(started_at) AS at FROM jobs WHERE guild_id = ? AND started_at IS NOT NULL "
+            f"AND user_id IN ({', '.join('?' for _ in members)}) GROUP BY user_id",
+            guild_id,
+            *members,
+        )
+        last_start = {int(r["user_id"]): float(r["at"]) for r in starts}
+    return waiting, running, last_start
 
 
 def _claimable(owner: str, now: float, orphans: bool) -> tuple[str, tuple[object, ...]]:

@@ -9,7 +9,9 @@ from bot.domain.models import JobState
 from bot.domain.quota import Limits, Period, Standing, period_bounds
 from bot.storage.database import Session
 
-_FINISHED = tuple(s.value for s in JobState if s.finished)
+# Not counted as in progress: the finished, and the waiting (they have no slot yet).
+_NOT_RUNNING = tuple(s.value for s in JobState if not s.in_progress)
+_NOT_RUNNING_SQL = "(" + ", ".join(f"'{s}'" for s in _NOT_RUNNING) + ")"
 
 
 async def limits(session: Session, guild_id: int, defaults: Limits) -> Limits:
@@ -26,6 +28,7 @@ async def limits(session: Session, guild_id: int, defaults: Limits) -> Limits:
         row["budget_micros"],
         row["max_jobs_per_member"],
         row["max_jobs_per_guild"],
+        defaults.max_waiting_per_member,  # the operator's: not a server's rule
     )
 
 
@@ -50,12 +53,21 @@ async def spent(session: Session, guild_id: int, user_id: int | None, start: dt.
 
 
 async def running(session: Session, guild_id: int, user_id: int | None) -> int:
-    sql = "SELECT COUNT(*) FROM jobs WHERE guild_id = ? AND state NOT IN (?, ?, ?)"
-    args: tuple[object, ...] = (guild_id, *_FINISHED)
+    """Videos in progress: started (not waiting) and not finished."""
+    sql = f"SELECT COUNT(*) FROM jobs WHERE guild_id = ? AND state NOT IN {_NOT_RUNNING_SQL}"
+    args: tuple[object, ...] = (guild_id,)
     if user_id is not None:
         sql += " AND user_id = ?"
         args += (user_id,)
     return int(await session.fetch_value(sql, *args) or 0)
+
+
+async def waiting(session: Session, guild_id: int, user_id: int) -> int:
+    """A member's videos in the waiting line."""
+    count = await session.fetch_value(
+        "SELECT COUNT(*) FROM jobs WHERE guild_id = ? AND user_id = ? AND state = 'waiting'", guild_id, user_id
+    )
+    return int(count or 0)
 
 
 async def standing(session: Session, guild_id: int, user_id: int, defaults: Limits, now: dt.datetime) -> Standing:
@@ -70,6 +82,7 @@ async def standing(session: Session, guild_id: int, user_id: int, defaults: Limi
         member_running=await running(session, guild_id, user_id),
         guild_running=await running(session, guild_id, None),
         period_end=end,
+        member_waiting=await waiting(session, guild_id, user_id),
     )
 
 

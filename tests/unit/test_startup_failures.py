@@ -95,6 +95,7 @@ MALFORMED = {
     "QUOTA_BUDGET_USD": "-5",
     "QUOTA_MAX_JOBS_PER_MEMBER": "0",
     "QUOTA_MAX_JOBS_PER_GUILD": "many",
+    "QUOTA_MAX_WAITING_PER_MEMBER": "-1",
     "FAL_UPDATES": "push",  # stream, poll or webhook
     "FAL_WEBHOOK_URL": "http://bot.example.org/fal/webhook",  # plain http beyond this machine
     "WEBHOOK_PORT": "0",

@@ -10,7 +10,18 @@ import pytest
 
 from bot.domain import quota_texts, sora
 from bot.domain.models import JobState
-from bot.domain.quota import Limits, Period, QuotaRefused, Standing, Usage, decide, money, period_bounds, to_micros
+from bot.domain.quota import (
+    Limits,
+    Period,
+    QuotaRefused,
+    Standing,
+    Usage,
+    decide,
+    line_refusal,
+    money,
+    period_bounds,
+    to_micros,
+)
 from bot.domain.sora import PriceTable
 from bot.fal.simulated.queue import SimulatedFal
 from bot.jobs.config import RunnerConfig
@@ -97,10 +108,20 @@ def test_refusals_say_the_cost_what_is_left_and_when_it_resets():
     assert decide(standing, to_micros(0.40), "4 s Sora 2 video") is None
     budget = Standing(limits(budget_micros=to_micros(5)), None, 0, to_micros(4.5), 0, 0, end)
     assert "this server's budget has $0.50 left" in decide(budget, to_micros(0.8), "x")
-    busy = Standing(limits(max_jobs_per_member=2), None, 0, 0, 2, 2, end)
-    assert "already have 2 video(s) in progress" in decide(busy, 1, "x")
+    # At the limits of videos in progress a job waits its turn: no refusal, until too many wait.
+    busy = Standing(limits(max_jobs_per_member=2), None, 0, 0, 2, 2, end, member_waiting=2)
+    assert decide(busy, 1, "x") is None and line_refusal(busy) is None
     full = Standing(limits(max_jobs_per_guild=10), None, 0, 0, 0, 10, end)
-    assert "This server already has 10 videos in progress" in decide(full, 1, "x")
+    assert decide(full, 1, "x") is None
+    line_full = Standing(limits(max_jobs_per_member=2), None, 0, 0, 2, 2, end, member_waiting=3)
+    assert decide(line_full, 1, "x") is None
+    assert line_refusal(line_full) == "You already have 3 videos waiting (the limit is 3); wait for one to start."
+    one = Standing(limits(max_waiting_per_member=1), None, 0, 0, 2, 2, end, member_waiting=1)
+    assert line_refusal(one) == "You already have 1 video waiting (the limit is 1); wait for one to start."
+    # The money refusals still come first, at once.
+    assert "you have $0.40 left" in decide(
+        Standing(limits(), to_micros(0.80), to_micros(0.40), 0, 2, 2, end, member_waiting=3), to_micros(0.80), "x"
+    )
 
 
 def test_help_says_what_is_left_or_that_there_is_no_limit_then_the_rules():
@@ -171,13 +192,18 @@ async def test_fifty_simultaneous_requests_never_overspend(store):
     assert sum(amount for _, amount in await ledger(store)) == 800_000
 
 
-async def test_concurrency_cap_per_member(store):
-    jobs = runner(store, limits(member_limit_micros=None, max_jobs_per_member=2))
-    for _ in range(2):
+async def test_concurrency_cap_per_member_makes_jobs_wait_then_refuses(store):
+    jobs = runner(store, limits(member_limit_micros=None, max_jobs_per_member=2, max_waiting_per_member=1))
+    started = [await jobs.accept(sora.text_to_video("a"), ALICE) for _ in range(2)]
+    assert [j.state for j in started] == [JobState.PENDING, JobState.PENDING]
+    waiting = await jobs.accept(sora.text_to_video("a"), ALICE)
+    assert waiting.state == JobState.WAITING and waiting.started_at is None
+    with pytest.raises(QuotaRefused, match="already have 1 video waiting"):
         await jobs.accept(sora.text_to_video("a"), ALICE)
-    with pytest.raises(QuotaRefused, match="already have 2 video"):
-        await jobs.accept(sora.text_to_video("a"), ALICE)
-    await jobs.accept(sora.text_to_video("a"), Origin(guild_id=1, channel_id=2, user_id=99))  # others may
+    other = await jobs.accept(sora.text_to_video("a"), Origin(guild_id=1, channel_id=2, user_id=99))
+    assert other.state == JobState.PENDING  # others start at once
+    # The three accepted are reserved, the refused one not.
+    assert await ledger(store) == [("reserve", 400_000)] * 4
 
 
 async def test_failed_cancelled_and_delivered_jobs_settle_once(store):
@@ -277,3 +303,15 @@ async def test_a_commit_and_a_refund_never_both_happen(store):
                 "VALUES (1, 3, ?, 'commit', 1, 0, 0)",
                 job.id,
             )
+
+
+def test_usage_shows_the_videos_in_progress_and_those_waiting():
+    end = dt.datetime(2026, 11, 30, tzinfo=UTC)
+    standing = Standing(limits(max_jobs_per_member=2), None, 0, 0, 2, 2, end, member_waiting=1)
+    text = quota_texts.usage("You", Usage(standing, False, []))
+    assert "Videos in progress: 2 of 2; waiting for a slot: 1 of 3." in text
+
+
+def test_the_rules_say_how_many_may_wait_beyond_the_limits():
+    text = quota_texts.rules(limits(max_jobs_per_member=2, max_jobs_per_guild=10, max_waiting_per_member=3))
+    assert "**2** per member, **10** in the server; beyond, up to **3** per member wait their turn" in text

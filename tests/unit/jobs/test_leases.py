@@ -44,12 +44,17 @@ class Cluster:
         self.runners: list[JobRunner] = []
         self.messengers: dict[str, RecordingMessenger] = {}
 
-    async def runner(self, owner: str, lease: float) -> JobRunner:
+    async def runner(self, owner: str, lease: float, limits: Limits = LIMITS, line_check: float = 5.0) -> JobRunner:
         db = await self._open_db()
         self.databases.append(db)
         fal = FalQueue(fal_client.AsyncClient(key="test-fal-key"), http=self.http)
         config = RunnerConfig(
-            poll_min=0.1, poll_max=0.2, progress_interval=0.0, quota_defaults=LIMITS, lease_seconds=lease
+            poll_min=0.1,
+            poll_max=0.2,
+            progress_interval=0.0,
+            quota_defaults=limits,
+            lease_seconds=lease,
+            line_check=line_check,
         )
         messenger = self.messengers[owner] = RecordingMessenger()
         runner = JobRunner(
@@ -290,3 +295,29 @@ async def test_a_stop_reports_only_the_jobs_this_process_held(cluster):
     assert [job.id for job in kept] == [mine] and kept[0].state == JobState.QUEUED
     assert (await cluster.job(mine))["lease_owner"] is None  # released
     assert (await cluster.job(theirs.id))["lease_owner"] == "B"
+
+
+async def test_a_slot_freed_in_one_process_starts_the_job_waiting_in_another_at_once(cluster):
+    """The waiting job is A's; B's job ends and B moves the line: A hears it (NOTIFY promoted:<id>) and
+    submits at once, long before its own look (line_check) or heartbeat; submitted once, by A."""
+    if cluster.engine == "sqlite":
+        pytest.skip("one process per SQLite file: no other process to promote it")
+    one_at_a_time = Limits(10_000_000, Period.MONTHLY, None, 1, 1000)
+    cluster.fal.default_script = JobScript(queue_seconds=1.0, run_seconds=0.3)
+    a = await cluster.runner("A", lease=60.0, limits=one_at_a_time, line_check=60.0)
+    b = await cluster.runner("B", lease=60.0, limits=one_at_a_time, line_check=60.0)
+    cluster.messengers["A"].posts.extend([(None, None)] * 100)  # A's message ids apart from B's: one Discord
+    await a.resume_all()
+    await b.resume_all()
+    first = await b.accept(sora.text_to_video("first", duration=4), ORIGIN)
+    b.start(first)
+    second = await a.accept(sora.text_to_video("second", duration=4), ORIGIN)
+    assert (first.state, second.state) == (JobState.PENDING, JobState.WAITING)
+    a.start(second)
+    await until(lambda: _state_is(cluster, first.id, "delivered"))
+    freed = time.monotonic()
+    await until(lambda: _state_is(cluster, second.id, "delivered"))
+    assert time.monotonic() - freed < 15.0  # not the 60 s look, nor A's 20 s heartbeat
+    assert (await cluster.job(second.id))["lease_owner"] == "A"
+    assert [s.payload["prompt"] for s in cluster.fal.submissions] == ["first", "second"]
+    assert await cluster.ledger(second.id) == [("reserve", PRICE), ("commit", PRICE)]

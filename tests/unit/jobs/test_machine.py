@@ -21,13 +21,15 @@ from bot.jobs.machine import (
     Posted,
     PostStarted,
     ProgressMoved,
+    Promoted,
     ResultFetched,
     Started,
     Step,
     SubmitStarted,
 )
 
-P, S, Q, R, C, U = (
+W, P, S, Q, R, C, U = (
+    JobState.WAITING,
     JobState.PENDING,
     JobState.SUBMITTING,
     JobState.QUEUED,
@@ -39,6 +41,7 @@ FINISHED = [s for s in JobState if s.finished]
 UNFINISHED = [s for s in JobState if not s.finished]
 
 ONE_OF_EACH: list[Event] = [
+    Promoted(at=50.0),
     SubmitStarted(at=100.0),
     AnswerLost(),
     Accepted("req-1"),
@@ -55,6 +58,8 @@ ONE_OF_EACH: list[Event] = [
 # The whole table of state changes: (state, event type) -> the state written (None: the state stays).
 # Anything not here, in an unfinished state, is an IllegalTransition.
 EXPECTED: dict[tuple[JobState, type], JobState | None] = {
+    (W, Promoted): P,
+    (W, Cancelled): JobState.CANCELLED,
     (P, SubmitStarted): S,
     (S, AnswerLost): None,
     (S, Accepted): Q,
@@ -106,6 +111,7 @@ def test_every_state_with_every_event(state: JobState, event: Event) -> None:
 
 
 def test_the_facts_each_step_writes() -> None:
+    assert machine.step(_job(W), Promoted(at=50.0)).fields == {"started_at": 50.0}
     assert machine.step(_job(P), SubmitStarted(at=100.0)).fields == {"submitted_at": 100.0}
     assert machine.step(_job(S), Accepted("req-1")).fields == {"request_id": "req-1"}
     result = {"video": {"url": "u"}, "video_id": "v"}
@@ -142,6 +148,7 @@ def test_the_ends_carry_their_final_text_and_effects() -> None:
 
 def test_each_state_calls_for_one_action() -> None:
     assert {s: machine.next_action(s) for s in JobState} == {
+        W: Action.WAIT,
         P: Action.SUBMIT,
         S: Action.LOOK_UP,
         Q: Action.POLL,
@@ -153,9 +160,11 @@ def test_each_state_calls_for_one_action() -> None:
 
 
 def test_a_job_that_is_never_answered_is_never_submitted_twice() -> None:
-    """SubmitStarted comes only from pending, and nothing leads back to pending: whatever happens after the
-    submit began (a lost answer, a crash), the job is looked up, never sent again."""
-    assert all(to != P for to in EXPECTED.values())
+    """SubmitStarted comes only from pending, and nothing but leaving the waiting line leads to pending:
+    whatever happens after the submit began (a lost answer, a crash), the job is looked up, never sent
+    again; and nothing leads back into the waiting line."""
+    assert [key for key, to in EXPECTED.items() if to == P] == [(W, Promoted)]
+    assert all(to != W for to in EXPECTED.values())
     assert [key for key, to in EXPECTED.items() if to == S] == [(P, SubmitStarted)]
 
 
@@ -163,8 +172,8 @@ def test_a_job_that_is_never_answered_is_never_submitted_twice() -> None:
 def test_any_sequence_of_events_respects_the_order_and_the_end(events: list[Event]) -> None:
     """Applying any events that are legal where they come: states only move forward, and once a job has
     ended its state never changes."""
-    order = [P, S, Q, R, C, U]
-    job = _job(P)
+    order = [W, P, S, Q, R, C, U]
+    job = _job(W)
     for event in events:
         try:
             done = machine.step(job, event)
@@ -176,3 +185,14 @@ def test_any_sequence_of_events_respects_the_order_and_the_end(events: list[Even
         if not done.state.finished:
             assert order.index(done.state) > order.index(job.state)
         job = job.model_copy(update={"state": done.state})
+
+
+def test_a_waiting_job_is_cancelled_with_its_final_text() -> None:
+    """Cancel while it waits: the same final text and effect as a queued job's (the refund is the store's)."""
+    cancelled = machine.step(_job(W), Cancelled(actor_id=9, refunded="$0.40 refunded"))
+    assert cancelled.state is JobState.CANCELLED
+    assert cancelled.fields["final_text"].endswith("🚫 Cancelled by <@9>; $0.40 refunded.")
+    assert cancelled.effects == (Effect.SHOW_FINAL,)
+    # A waiting job is never submitted: it must be started (pending) first.
+    with pytest.raises(IllegalTransition):
+        machine.step(_job(W), SubmitStarted(at=1.0))

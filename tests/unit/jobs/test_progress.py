@@ -1,6 +1,7 @@
 import asyncio
 
 from bot.domain.models import Job, JobState, VideoSpec
+from bot.domain.waiting_line import Place
 from bot.jobs import progress
 from bot.jobs.progress import ProgressReporter
 
@@ -33,6 +34,20 @@ def test_texts_name_the_state_position_and_elapsed_time():
     assert "2:05 elapsed" in text and "Generating video... 40%" in text
     assert "10 MiB" in progress.compressing(job, 10 * 2**20)
     assert progress.failed(job, "No.").endswith("❌ No.")
+
+
+def test_a_waiting_job_says_whose_limit_holds_it_and_how_many_go_first():
+    job = _job(state=JobState.WAITING)
+    waiting = progress.waiting
+    assert waiting(job, Place(2, 5, True, 0)).endswith("⏳ Waiting: 2 of your videos are being made; yours is next")
+    assert waiting(job, Place(1, 5, True, 2)).endswith(
+        "⏳ Waiting: 1 of your videos is being made; 2 more of yours before it"
+    )
+    assert waiting(job, Place(0, 10, False, 3)).endswith(
+        "⏳ Waiting: this server has 10 videos in the making; 3 ahead of yours"
+    )
+    assert waiting(job, Place(0, 10, False, 0)).endswith("this server has 10 videos in the making; yours is next")
+    assert waiting(job, Place(0, 10, False, 0)).startswith(progress.headline(job))
 
 
 async def test_edits_are_throttled_and_overtaken_texts_are_dropped():

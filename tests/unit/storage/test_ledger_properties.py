@@ -25,8 +25,12 @@ Terminal events that cross over (a refund after a delivery, a delivery after a r
 LateEventsMachine: today's store lets them change a finished job, so that machine and the shrunk
 sequences at the end of this file are expected failures (xfail, strict) until the store is fixed.
 
-Not modelled: "waiting" (a queue of jobs waiting for a slot) is a later issue's state and does not exist
-yet; server-wide rules set by /quota default and /quota budget (the operator defaults carried by each
+The waiting line (issue 15): an acceptance beyond the limits of videos in progress is `waiting`, and the
+line moves inside create_job's transaction (before the check and after the insert); the model predicts
+which jobs start with the pure fair order (bot/domain/waiting_line.py, property-tested on its own) and
+when an acceptance is refused for too many waiting. A waiting job may fail or be cancelled (refunded).
+
+Not modelled: server-wide rules set by /quota default and /quota budget (the operator defaults carried by each
 Reservation stand in for them); a crash inside the start-up rule itself.
 """
 
@@ -59,6 +63,7 @@ from bot.domain import sora
 from bot.domain.models import DURATIONS, Job, JobState, Video, VideoRequest
 from bot.domain.quota import MICROS, Limits, Period, QuotaRefused, period_bounds, to_micros
 from bot.domain.sora import PriceTable, fal_call
+from bot.domain.waiting_line import Waiting, to_start
 from bot.jobs.config import RunnerConfig
 from bot.jobs.runner import JobRunner
 from bot.ops.quota import QuotaService
@@ -79,7 +84,9 @@ MEMBERS = ((1, 10), (1, 11), (2, 10), (2, 12))  # (guild id, user id): user 10 i
 ADMIN = 99
 CHANNEL = 5
 PRICES = PriceTable()
+IN_PROGRESS = tuple(s for s in JobState if s.in_progress)  # counted against the limits
 UNFINISHED = (
+    JobState.WAITING,
     JobState.PENDING,
     JobState.SUBMITTING,
     JobState.QUEUED,
@@ -124,6 +131,7 @@ limits_ = st.builds(
     budget_micros=st.one_of(st.none(), amounts.map(lambda m: 2 * m)),
     max_jobs_per_member=st.integers(1, 3),
     max_jobs_per_guild=st.integers(1, 6),
+    max_waiting_per_member=st.integers(0, 2),
 )
 OPERATOR = Limits(to_micros(2.00), PERIOD, None, 2, 10)  # what QuotaService is built with (only the period matters)
 
@@ -147,6 +155,7 @@ class ModelJob:
     cost: int  # micros
     period_start: float  # of its reservation
     state: JobState = JobState.PENDING
+    created_at: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -203,6 +212,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.member_bound: dict[tuple[int, int, float], int] = {}
         self.guild_bound: dict[tuple[int, float], int] = {}
         self.next_id = 1
+        self.last_start: dict[tuple[int, int], float] = {}  # (guild, user) -> when a job of theirs last started
         self.crashes: list[str] = []  # where each operation died, e.g. "before its commit, at COMMIT"
         self.opened: Any = None  # the database as opened: the real connections
         self.db: Any = None  # the same, writing through the crashing proxy
@@ -305,18 +315,32 @@ class LedgerMachine(RuleBasedStateMachine):
         return sum(
             1
             for j in self.jobs.values()
-            if j.state in UNFINISHED and j.guild_id == guild_id and (user_id is None or j.user_id == user_id)
+            if j.state in IN_PROGRESS and j.guild_id == guild_id and (user_id is None or j.user_id == user_id)
         )
 
     def _member_limit(self, guild_id: int, user_id: int, rules: Limits) -> int | None:
         return self.overrides.get((guild_id, user_id), rules.member_limit_micros)
 
+    def _move_line(
+        self, guild_id: int, rules: Limits, states: dict[int, JobState], starts: dict[tuple[int, int], float]
+    ) -> list[int]:
+        """The waiting jobs the store starts now (given tentative states and last starts, updated here)."""
+        mine = [j for j in self.jobs.values() if j.guild_id == guild_id]
+        waiting = [Waiting(j.id, j.user_id, j.created_at) for j in mine if states[j.id] == JobState.WAITING]
+        running = Counter(j.user_id for j in mine if states[j.id] in IN_PROGRESS)
+        last = {u: at for (g, u), at in starts.items() if g == guild_id}
+        chosen = to_start(
+            waiting, running, sum(running.values()), rules.max_jobs_per_member, rules.max_jobs_per_guild, last
+        )
+        now = self.clock()
+        for turn, job_id in enumerate(chosen):
+            states[job_id] = JobState.PENDING
+            key = (guild_id, self.jobs[job_id].user_id)
+            starts[key] = max(starts.get(key, float("-inf")), now + turn * 1e-6)
+        return chosen
+
     def _quota_allows(self, guild_id: int, user_id: int, cost: int, rules: Limits) -> bool:
-        """The quota policy, restated: caps on jobs in progress, the member's limit, the server's budget."""
-        if self._running(guild_id, user_id) >= rules.max_jobs_per_member:
-            return False
-        if self._running(guild_id) >= rules.max_jobs_per_guild:
-            return False
+        """The quota policy's money, restated: the member's limit, the server's budget."""
         start = self._period_start()
         limit = self._member_limit(guild_id, user_id, rules)
         if limit is not None and cost > max(0, limit - self._usage(guild_id, user_id, start)):
@@ -362,7 +386,23 @@ class LedgerMachine(RuleBasedStateMachine):
     def accept(self, member: tuple[int, int], request: VideoRequest, rules: Limits) -> None:
         guild_id, user_id = member
         cost = PRICES.cost_micros(request)
+        # The line moves first, then the money is checked, then the job joins the line and it moves again;
+        # a job that would wait is refused when its member has max_waiting_per_member waiting already.
+        states = {j.id: j.state for j in self.jobs.values()}
+        starts = dict(self.last_start)
+        self._move_line(guild_id, rules, states, starts)
         allowed = self._quota_allows(guild_id, user_id, cost, rules)
+        new = ModelJob(self.next_id, guild_id, user_id, cost, self._period_start(), JobState.WAITING, self.clock())
+        already_waiting = sum(
+            1 for j in self.jobs.values() if (j.guild_id, j.user_id) == member and states[j.id] == JobState.WAITING
+        )
+        self.jobs[new.id] = new  # tentatively, to move the line with it
+        states[new.id] = JobState.WAITING
+        self._move_line(guild_id, rules, states, starts)
+        del self.jobs[new.id]
+        expected_state = states[new.id]
+        if expected_state == JobState.WAITING and already_waiting >= rules.max_waiting_per_member:
+            allowed = False
         limit = self._member_limit(guild_id, user_id, rules)
         start = self._period_start()
         endpoint, arguments = fal_call(request)
@@ -383,9 +423,14 @@ class LedgerMachine(RuleBasedStateMachine):
         def apply(outcome: Outcome) -> None:
             assert allowed, f"accepted a job the quota refuses: {cost} micros for {member} under {rules}"
             if outcome.value is not None:
-                assert outcome.value.id == expected_id and outcome.value.state == JobState.PENDING
+                assert outcome.value.id == expected_id and outcome.value.state == expected_state
             self.next_id += 1
-            self.jobs[expected_id] = ModelJob(expected_id, guild_id, user_id, cost, start)
+            self.jobs[expected_id] = new
+            for job in self.jobs.values():
+                job.state = states[job.id]
+            self.last_start = starts
+            if expected_state == JobState.WAITING:
+                self._note("accepted to wait")
             self.entries.append(Entry("reserve", guild_id, user_id, expected_id, cost, start))
             if limit is None:
                 self.member_bound.pop((guild_id, user_id, start), None)
@@ -479,11 +524,12 @@ class LedgerMachine(RuleBasedStateMachine):
         if outcome.error is not None:
             raise outcome.error
 
-    @precondition(lambda self: self._has(JobState.QUEUED))
+    @precondition(lambda self: self._has(JobState.QUEUED, JobState.WAITING))
     @rule(data=st.data())
     def cancel(self, data: st.DataObject) -> None:
-        """Cancel works while fal has not started the job (the runner's cancel checks `queued`)."""
-        job = self._pick(data, JobState.QUEUED)
+        """Cancel works while fal has not started the job (the runner's cancel checks `queued`), or while
+        it waits for a slot."""
+        job = self._pick(data, JobState.QUEUED, JobState.WAITING)
 
         def apply(outcome: Outcome) -> None:
             self._note("cancelled and refunded")
@@ -566,7 +612,7 @@ class LedgerMachine(RuleBasedStateMachine):
     def crash(self, statement: int, after: bool = False) -> None:
         """0: killed now, between two operations. Else the process will die at the `statement`-th SQL
         statement of a transaction from now (before it runs, or after it ran), inside whichever operation
-        runs it (an acceptance has 10, or 8 when refused; a state change 3 or 4; a delivery 5). Reads
+        runs it (an acceptance has about 18, fewer when refused; a state change 3 or 4; a delivery 5). Reads
         outside transactions run on the read connection, which the proxy does not count."""
         if statement == 0:
             self._restart()
@@ -712,6 +758,7 @@ TestLedgerAndLifecycle.settings = SETTINGS
 # late delivery recorded a video nobody paid for). The single-process runner reached the first when
 # something raised in JobRunner._finish after mark_delivered; several processes would reach both.
 
+
 def test_late_terminal_events_change_nothing():
     """The whole machine with the two late events as rules (derandomized); the shrunk sequences that
     failed before the store's guard are the replays below."""
@@ -833,8 +880,9 @@ def test_a_crash_after_the_delivery_s_commit_keeps_it():
 def test_a_crash_after_an_acceptance_s_commit_leaves_a_reserved_job_nobody_was_told_about():
     replay(
         LedgerMachine(),
-        # create_job: BEGIN, 6 reads, INSERT job (RETURNING it), INSERT reserve, COMMIT: dies just after it
-        lambda m: m.crash(10, after=True),
+        # create_job: BEGIN, the empty waiting line, 7 reads, INSERT job (RETURNING it), INSERT reserve, the
+        # line with it (4 reads) and its start (UPDATE), COMMIT: dies just after it
+        lambda m: m.crash(18, after=True),
         lambda m: m.accept((1, 10), FOUR_SECONDS, FREE_RULES),
         lambda m: expect(m, ["after its commit, at COMMIT"], JobState.PENDING),
         lambda m: m.advance(Script(job=1, steps=5, to=JobState.RUNNING)),
