@@ -7,6 +7,7 @@ import enum
 from dataclasses import dataclass
 
 from bot.domain.models import Refused, Video
+from bot.domain.text import Moment, Money, Text
 
 MICROS = 1_000_000
 
@@ -99,23 +100,32 @@ def when(moment: dt.datetime) -> str:
 
 
 def too_many_waiting(waiting: int, limit: int) -> str:
-    videos = "video" if waiting == 1 else "videos"
-    return f"You already have {waiting} {videos} waiting (the limit is {limit}); wait for one to start."
+    if waiting == 1:
+        return Text("You already have {waiting} video waiting (the limit is {limit}); wait for one to start.",
+                    waiting=waiting, limit=limit)  # fmt: skip
+    return Text("You already have {waiting} videos waiting (the limit is {limit}); wait for one to start.",
+                waiting=waiting, limit=limit)  # fmt: skip
 
 
 def decide(standing: Standing, cost_micros: int, what: str) -> str | None:
     """None when the job may go ahead (now, or in the waiting line: line_refusal), else the sentence that
     says why not (and what is left)."""
     limits = standing.limits
-    reset = when(standing.period_end)
+    reset = Moment(standing.period_end)
     if standing.member_limit_micros is not None:
         left = max(0, standing.member_limit_micros - standing.member_spent_micros)
         if cost_micros > left:
-            return f"This {what} costs {money(cost_micros)}; you have {money(left)} left until {reset}."
+            return Text(
+                "This {what} costs {cost}; you have {left} left until {reset}.",
+                what=what, cost=Money(cost_micros), left=Money(left), reset=reset,
+            )  # fmt: skip
     if limits.budget_micros is not None:
         left = max(0, limits.budget_micros - standing.guild_spent_micros)
         if cost_micros > left:
-            return f"This {what} costs {money(cost_micros)}; this server's budget has {money(left)} left until {reset}."
+            return Text(
+                "This {what} costs {cost}; this server's budget has {left} left until {reset}.",
+                what=what, cost=Money(cost_micros), left=Money(left), reset=reset,
+            )  # fmt: skip
     return None
 
 

@@ -203,4 +203,6 @@ def fal_call(request: VideoRequest) -> tuple[str, dict[str, Any]]:
 def describe(request: VideoRequest) -> str:
     """How a refusal names the job: '8 s Sora 2 video'."""
     model = "Sora 2 Pro" if request.model == "sora-2-pro" else "Sora 2"
-    return f"{request.duration} s {model} {'remix' if request.kind == 'remix' else 'video'}"
+    if request.kind == "remix":
+        return Text("{seconds} s {model} remix", seconds=request.duration, model=model)
+    return Text("{seconds} s {model} video", seconds=request.duration, model=model)

@@ -8,6 +8,8 @@ extractor (tests/catalogue.py) reads the literal, and the placeholders are what 
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -27,3 +29,29 @@ class Text(str):
 
 def _rebuild(msgid: str, params: dict[str, Any]) -> Text:
     return Text(msgid, **params)
+
+
+@dataclass(frozen=True)
+class Moment:
+    """A time in a sentence: 'Mon 24 Nov 00:00 UTC' in English, the member's own way elsewhere."""
+
+    at: dt.datetime
+
+    def __str__(self) -> str:
+        return self.at.astimezone(dt.UTC).strftime("%a %d %b %H:%M UTC")
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
+
+
+@dataclass(frozen=True)
+class Money:
+    """An amount of US dollars in a sentence: '$1.20' in English, '1,20 $' in German."""
+
+    micros: int
+
+    def __str__(self) -> str:
+        return f"${self.micros / 1_000_000:,.2f}"
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from bot.i18n.catalogues import Catalogues
 from bot.storage.settings import SettingsStore
-from tests.e2e.helpers import callbacks, eventually
+from tests.e2e.helpers import callbacks, eventually, private_refusal
 from tests.e2e.helpers import options as generate_options
 
 PRO_ONLY = "1080p needs Sora 2 Pro: pick model sora-2-pro, or 720p."
@@ -54,3 +54,15 @@ async def test_a_translated_sentence_keeps_its_values(world, start_bot):
     text = (await eventually(lambda: callbacks(world.discord, inter.id)))[0].json["data"]["content"]
     german = Catalogues("messages").translate("de", ROLE_ONLY)
     assert german and text == german.format(role="<@&4242>") and text != ROLE_ONLY.format(role="<@&4242>")
+
+
+async def test_the_spend_limit_is_refused_in_german_with_german_money_and_dates(world, start_bot):
+    await start_bot(quota_member_limit_usd=0.5)
+    inter = await world.discord.send_slash_command(
+        world.guild_id, world.channel_id, world.user_id, name="generate",
+        options=generate_options("a cat", duration=8), locale="de",
+    )  # fmt: skip
+    text = await private_refusal(world.discord, inter)
+    assert text.startswith("Dieses Video (8 s, Sora 2) kostet 0,80\xa0$; du hast bis "), text
+    assert text.endswith(" noch 0,50\xa0$.") and " UTC" in text
+    assert world.fal.submissions == []
