@@ -1,5 +1,6 @@
-"""What a member reads, in the member's language: a Text (bot/domain/text.py) is translated through the
-tree's Translator (discord.py's `Interaction.translate`, the catalogues' "messages"), then filled with its
+"""What a member reads, in the member's language (or, in a channel, the server's): a Text
+(bot/domain/text.py) is translated through the tree's Translator (the catalogues' "messages", the location
+discord.py calls other), then filled with its
 values: a Text among them translated too, a time (Moment) and an amount (Money) written the way the
 member's language writes them (Babel's CLDR data). Anything else, or a sentence with no translation,
 stays English."""
@@ -22,23 +23,43 @@ log = logging.getLogger(__name__)
 
 
 async def localized(interaction: discord.Interaction, text: str) -> str:
-    if not isinstance(text, Text):
+    """For the member who acted: in their Discord language."""
+    return await render(_translator(interaction.client), interaction.locale, text)
+
+
+async def for_server(client: discord.Client, guild_id: int, text: str) -> str:
+    """For a channel's readers: in the server's language (its community's preferred locale)."""
+    guild = client.get_guild(guild_id)
+    locale = guild.preferred_locale if guild is not None else discord.Locale.american_english
+    return await render(_translator(client), locale, text)
+
+
+async def render(translator: app_commands.Translator | None, locale: discord.Locale, text: str) -> str:
+    if not isinstance(text, Text) or translator is None:
         return text
-    pattern = await interaction.translate(app_commands.locale_str(text.msgid))
+    context: app_commands.TranslationContext[Any, None] = app_commands.TranslationContext(
+        app_commands.TranslationContextLocation.other, None
+    )
+    pattern = await translator.translate(app_commands.locale_str(text.msgid), locale, context)
     if pattern is None:
         return str(text)  # English (or a language with no catalogue): the sentence as written
-    language = language_of(interaction.locale.value) or "en"
-    values = {name: await _value(interaction, value, language) for name, value in text.params.items()}
+    language = language_of(locale.value) or "en"
+    values = {name: await _value(translator, locale, value, language) for name, value in text.params.items()}
     try:
         return pattern.format(**values) if values else pattern
     except (KeyError, IndexError, ValueError):  # a translation that lost or broke a placeholder
-        log.warning("the %s translation of %r breaks its placeholders; English instead", interaction.locale, text.msgid)
+        log.warning("the %s translation of %r breaks its placeholders; English instead", locale, text.msgid)
         return str(text)
 
 
-async def _value(interaction: discord.Interaction, value: Any, language: str) -> Any:
+def _translator(client: discord.Client) -> app_commands.Translator | None:
+    tree = getattr(client, "tree", None)
+    return tree.translator if isinstance(tree, app_commands.CommandTree) else None
+
+
+async def _value(translator: app_commands.Translator, locale: discord.Locale, value: Any, language: str) -> Any:
     if isinstance(value, Text):
-        return await localized(interaction, value)
+        return await render(translator, locale, value)
     if isinstance(value, Moment):
         day = format_skeleton("MMMEd", value.at, tzinfo=dt.UTC, locale=language, fuzzy=True)
         return f"{day} {format_time(value.at, 'HH:mm', tzinfo=dt.UTC, locale=language)} UTC"

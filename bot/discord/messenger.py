@@ -11,6 +11,7 @@ from typing import TypedDict
 import aiohttp
 import discord
 
+from bot.discord.localize import for_server
 from bot.domain import custom_ids
 from bot.domain.messenger import DeleteFailed, PostForbidden, PostTooLarge, PostUnavailable, VideoCard
 from bot.domain.models import Job, JobState
@@ -50,6 +51,7 @@ class DiscordMessenger:
 
     async def edit_progress(self, job: Job, text: str) -> int | None:
         view = cancel_view(job.id) if job.state in CANCELLABLE else None  # None removes the button
+        text = await for_server(self._client, job.guild_id, text)  # public: in the server's language
         interaction = self._live(job.id)
         if interaction is not None:
             try:

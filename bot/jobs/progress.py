@@ -8,6 +8,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from bot.domain.models import Job
+from bot.domain.text import Text
 from bot.domain.waiting_line import Place
 
 log = logging.getLogger(__name__)
@@ -25,63 +26,90 @@ def elapsed(seconds: float) -> str:
 
 
 def queued(job: Job, position: int | None, waited: float) -> str:
-    where = f"position {position + 1} in fal's queue" if position is not None else "in fal's queue"
-    return f"{headline(job)}\n⏳ Queued: {where} · {elapsed(waited)}"
+    if position is not None:
+        return Text(
+            "{headline}\n⏳ Queued: position {position} in fal's queue · {elapsed}",
+            headline=headline(job), position=position + 1, elapsed=elapsed(waited),
+        )  # fmt: skip
+    return Text("{headline}\n⏳ Queued: in fal's queue · {elapsed}", headline=headline(job), elapsed=elapsed(waited))
 
 
 def waiting(job: Job, place: Place) -> str:
     """Where a job in the waiting line stands: behind the member's own videos, or the server's."""
+    top, ahead = headline(job), place.ahead
     if place.member_blocked:
         n = place.member_running
-        making = f"{n} of your videos {'is' if n == 1 else 'are'} being made"
-        turn = "yours is next" if place.ahead == 0 else f"{place.ahead} more of yours before it"
-    else:
-        making = f"this server has {place.guild_running} videos in the making"
-        turn = "yours is next" if place.ahead == 0 else f"{place.ahead} ahead of yours"
-    return f"{headline(job)}\n⏳ Waiting: {making}; {turn}"
+        if ahead == 0:
+            if n == 1:
+                return Text("{headline}\n⏳ Waiting: {count} of your videos is being made; yours is next",
+                            headline=top, count=n)  # fmt: skip
+            return Text("{headline}\n⏳ Waiting: {count} of your videos are being made; yours is next",
+                        headline=top, count=n)  # fmt: skip
+        if n == 1:
+            return Text("{headline}\n⏳ Waiting: {count} of your videos is being made; {ahead} more of yours before it",
+                        headline=top, count=n, ahead=ahead)  # fmt: skip
+        return Text("{headline}\n⏳ Waiting: {count} of your videos are being made; {ahead} more of yours before it",
+                    headline=top, count=n, ahead=ahead)  # fmt: skip
+    if ahead == 0:
+        return Text("{headline}\n⏳ Waiting: this server has {count} videos in the making; yours is next",
+                    headline=top, count=place.guild_running)  # fmt: skip
+    return Text("{headline}\n⏳ Waiting: this server has {count} videos in the making; {ahead} ahead of yours",
+                headline=top, count=place.guild_running, ahead=ahead)  # fmt: skip
 
 
 def submitting(job: Job) -> str:
-    return f"{headline(job)}\n📨 Sending your request to fal…"
+    return Text("{headline}\n📨 Sending your request to fal…", headline=headline(job))
 
 
 def finding_submit(job: Job) -> str:
-    return f"{headline(job)}\n🔎 fal's answer was lost on the way; checking whether fal received your request…"
+    return Text(
+        "{headline}\n🔎 fal's answer was lost on the way; checking whether fal received your request…",
+        headline=headline(job),
+    )
 
 
 def retrying_post(job: Job) -> str:
-    return f"{headline(job)}\n⬆️ Discord is not taking uploads right now; your video is kept and will be posted…"
+    return Text(
+        "{headline}\n⬆️ Discord is not taking uploads right now; your video is kept and will be posted…",
+        headline=headline(job),
+    )
 
 
 def generating(job: Job, seconds: float, last_log: str | None) -> str:
-    text = f"{headline(job)}\n🎬 Generating · {elapsed(seconds)} elapsed"
     if last_log:
-        text += f"\n> {last_log.strip()[:150]}"
-    return text
+        return Text(
+            "{headline}\n🎬 Generating · {elapsed} elapsed\n> {log}",
+            headline=headline(job), elapsed=elapsed(seconds), log=last_log.strip()[:150],
+        )  # fmt: skip
+    return Text("{headline}\n🎬 Generating · {elapsed} elapsed", headline=headline(job), elapsed=elapsed(seconds))
 
 
 def downloading(job: Job) -> str:
-    return f"{headline(job)}\n⬇️ Downloading the video…"
+    return Text("{headline}\n⬇️ Downloading the video…", headline=headline(job))
 
 
 def compressing(job: Job, limit_bytes: int) -> str:
-    return f"{headline(job)}\n🗜️ Compressing to fit this server's {limit_bytes / 2**20:.0f} MiB upload limit…"
+    limit = round(limit_bytes / 2**20)
+    return Text("{headline}\n🗜️ Compressing to fit this server's {limit} MiB upload limit…", headline=headline(job),
+                limit=limit)  # fmt: skip
 
 
 def uploading(job: Job) -> str:
-    return f"{headline(job)}\n⬆️ Uploading…"
+    return Text("{headline}\n⬆️ Uploading…", headline=headline(job))
 
 
 def delivered(job: Job) -> str:
-    return f"{headline(job)}\n✅ Done: the video is below."
+    return Text("{headline}\n✅ Done: the video is below.", headline=headline(job))
 
 
 def cancelled(job: Job, actor_id: int, refunded: str) -> str:
-    return f"{headline(job)}\n🚫 Cancelled by <@{actor_id}>; {refunded}."
+    actor = "<@" + str(actor_id) + ">"
+    return Text("{headline}\n🚫 Cancelled by {actor}; {refunded}.", headline=headline(job), actor=actor,
+                refunded=refunded)  # fmt: skip
 
 
 def failed(job: Job, reason: str) -> str:
-    return f"{headline(job)}\n❌ {reason}"
+    return Text("{headline}\n❌ {reason}", headline=headline(job), reason=reason)
 
 
 # Discord allows a bot about 50 requests a second in all (per token: every process of the bot together);

@@ -29,6 +29,7 @@ from bot.domain.guild_settings import GuildSettings, refusal, shape_arguments
 from bot.domain.messenger import Messenger, VideoCard
 from bot.domain.models import FalResult, Job, JobState, Refused, Video, VideoRequest
 from bot.domain.sora import PriceTable, fal_call
+from bot.domain.text import Text
 from bot.fal.backend import FalBackend, QueueStatus, StatusStreaming
 from bot.fal.errors import (
     FalAnswerLost,
@@ -561,7 +562,8 @@ class JobRunner:
             return job
         if not done.writes:
             return job
-        fields = dict(done.fields)
+        # A Text is written as its English sentence (the database stores plain text).
+        fields = {name: str(value) if isinstance(value, Text) else value for name, value in done.fields.items()}
         owner = self.owner if fenced else None
         if "result" in fields:
             fields["result_json"] = json.dumps(fields.pop("result"))
@@ -585,6 +587,10 @@ class JobRunner:
         if done.state is not None and done.state.finished:
             # Its slot (or its place in the line) is free: the server's next waiting job may start.
             self._chore(self._move_line_quietly(written.guild_id), f"line-{written.guild_id}")
+        final = done.fields.get("final_text")
+        if isinstance(final, Text) and written.final_text == final:
+            # Shown now in the server's language (after a restart, an owed one is shown as stored: English).
+            written = written.model_copy(update={"final_text": final})
         for effect in done.effects:
             await self._perform(effect, written, reporter)
         return written

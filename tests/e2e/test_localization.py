@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from bot.i18n.catalogues import Catalogues
 from bot.storage.settings import SettingsStore
-from tests.e2e.helpers import callbacks, eventually, private_refusal
+from tests.e2e.helpers import callbacks, eventually, original_edits, private_refusal, video_posts
 from tests.e2e.helpers import options as generate_options
+from tests.fakes.fal import JobScript
 
 PRO_ONLY = "1080p needs Sora 2 Pro: pick model sora-2-pro, or 720p."
 ROLE_ONLY = "Sora 2 Pro is for members with the {role} role in this server; use Sora 2."
@@ -66,3 +67,23 @@ async def test_the_spend_limit_is_refused_in_german_with_german_money_and_dates(
     assert text.startswith("Dieses Video (8 s, Sora 2) kostet 0,80\xa0$; du hast bis "), text
     assert text.endswith(" noch 0,50\xa0$.") and " UTC" in text
     assert world.fal.submissions == []
+
+
+async def test_a_japanese_servers_progress_and_last_text_are_in_japanese(world, start_bot):
+    """The progress message is public: it speaks the server's language (its preferred locale), whatever
+    the language of the member who asked; the card's text stays English for now."""
+    world.discord.guilds[world.guild_id].preferred_locale = "ja"
+    world.fal.default_script = JobScript(queue_seconds=1.0, run_seconds=2.0)
+    await start_bot()
+    inter = await world.discord.send_slash_command(
+        world.guild_id, world.channel_id, world.user_id, name="generate", options=generate_options("a cat"),
+        locale="en-US",
+    )  # fmt: skip
+    await eventually(lambda: video_posts(world.discord, world.channel_id), timeout=30)
+    texts = await eventually(lambda: [r.json["content"] for r in original_edits(world.discord, inter.token)
+                                      if "完了" in (r.json or {}).get("content", "")], timeout=10)  # fmt: skip
+    assert texts[-1].endswith("\n✅ 完了: 動画は下にあります。") and texts[-1].startswith("🎥 Sora 2 · 4 s")
+    shown = [r.json["content"] for r in original_edits(world.discord, inter.token) if r.json]
+    assert any("⏳ 待機中" in text or "🎬 生成中" in text for text in shown)
+    statuses = [text.split("\n")[1] for text in shown]  # the third line, when there is one, quotes fal's log
+    assert not any(word in status for status in statuses for word in ("Queued", "Generating", "Done")), shown

@@ -309,6 +309,7 @@ class FakeGuild:
     members: dict[int, FakeMember] = field(default_factory=dict)
     joined_at: str = field(default_factory=iso_now)
     extra_roles: dict[int, str] = field(default_factory=dict)  # role id -> name, added by tests
+    preferred_locale: str = "en-US"  # the community's language (Server Settings > Community)
 
     @property
     def everyone_role_id(self) -> int:
@@ -388,7 +389,7 @@ class FakeGuild:
             "premium_tier": self.premium_tier,
             "premium_subscription_count": BOOSTS_FOR_TIER.get(self.premium_tier, 0),
             "premium_progress_bar_enabled": False,
-            "preferred_locale": "en-US",
+            "preferred_locale": self.preferred_locale,
             "max_members": 500000,
             "max_video_channel_users": 25,
             "max_stage_video_channel_users": 50,

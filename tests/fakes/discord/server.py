@@ -198,7 +198,13 @@ class FakeDiscord:
 
     # -- world building -------------------------------------------------------------------
 
-    def add_guild(self, guild_id: int | None = None, premium_tier: int = 0, name: str = "Test Guild") -> FakeGuild:
+    def add_guild(
+        self,
+        guild_id: int | None = None,
+        premium_tier: int = 0,
+        name: str = "Test Guild",
+        preferred_locale: str = "en-US",
+    ) -> FakeGuild:
         """A guild with @everyone, a bot role, the bot and every known user, and a #general channel."""
         guild = FakeGuild(
             id=guild_id or self.ids.next(),
@@ -206,6 +212,7 @@ class FakeDiscord:
             premium_tier=premium_tier,
             owner_id=self.owner_user.id,
             bot_role_id=self.ids.next(),
+            preferred_locale=preferred_locale,
         )
         self.guilds[guild.id] = guild
         for user in self.users.values():
@@ -435,7 +442,7 @@ class FakeDiscord:
             "type": kind,
             "data": data,
             "guild_id": str(guild.id),
-            "guild": {"id": str(guild.id), "locale": "en-US", "features": []},
+            "guild": {"id": str(guild.id), "locale": guild.preferred_locale, "features": []},
             "channel_id": str(channel.id),
             "channel": channel.to_json(self.bot_user_id) | {"permissions": str(perms)},
             "member": member_json,
@@ -443,7 +450,7 @@ class FakeDiscord:
             "version": 1,
             "app_permissions": str(channel.bot_permissions()),
             "locale": locale,
-            "guild_locale": "en-US",
+            "guild_locale": guild.preferred_locale,
             "entitlements": [],
             "entitlement_sku_ids": [],
             "authorizing_integration_owners": {"0": str(guild.id)},
