@@ -73,7 +73,7 @@ class VideosCog(commands.Cog):
             await refuse(interaction, exc.text)
             return
         await interaction.response.send_message(
-            embed=render_card(card),
+            embed=await render_card(card, lambda text: localized(interaction, text)),
             view=video_view(card.job_id, card.remixable),
             ephemeral=True,
             allowed_mentions=NOTHING,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypedDict
 
@@ -15,6 +16,10 @@ from bot.discord.localize import for_server
 from bot.domain import custom_ids
 from bot.domain.messenger import DeleteFailed, PostForbidden, PostTooLarge, PostUnavailable, VideoCard
 from bot.domain.models import Job, JobState
+from bot.domain.text import Text
+
+# Puts a text in the reader's language (bot/discord/localize.py).
+Say = Callable[[str], Awaitable[str]]
 
 log = logging.getLogger(__name__)
 
@@ -73,12 +78,16 @@ class DiscordMessenger:
                 message_id=reply_to, channel_id=job.channel_id, guild_id=job.guild_id, fail_if_not_exists=False
             )
         view = video_view(job.id, card.remixable)
+
+        async def say(text: str) -> str:  # the channel's readers: the server's language
+            return await for_server(self._client, job.guild_id, text)
+
         if file is not None:
             options["file"] = discord.File(file, filename=f"sora-{job.id}.mp4")
         try:
             message = await self._channel(job).send(
-                content=f"<@{job.user_id}> your video is ready.",
-                embed=render_card(card),
+                content=await say(Text("{member} your video is ready.", member=f"<@{job.user_id}>")),
+                embed=await render_card(card, say),
                 # Ping the requester, never anyone named in the prompt.
                 allowed_mentions=discord.AllowedMentions(
                     everyone=False, roles=False, users=[discord.Object(job.user_id)], replied_user=False
@@ -184,32 +193,48 @@ def footer_text(job_id: int) -> str:
     return f"job {job_id}"
 
 
-def render_card(card: VideoCard) -> discord.Embed:
+async def render_card(card: VideoCard, say: Say | None = None) -> discord.Embed:
+    """The embed under a video; `say` puts its words in the reader's language (English without one)."""
+
+    async def t(text: str) -> str:
+        return await say(text) if say is not None else str(text)
+
     model = "Sora 2 Pro" if card.spec.model == "sora-2-pro" else "Sora 2"
     description = card.spec.prompt if len(card.spec.prompt) <= 4000 else card.spec.prompt[:3999] + "…"
-    what = "remix" if card.spec.kind == "remix" else "video"
-    title = f"{model} {what} (simulated)" if card.simulated else f"{model} {what}"
+    if card.spec.kind == "remix":
+        title = Text("{model} remix (simulated)", model=model) if card.simulated else Text("{model} remix", model=model)
+    else:
+        title = Text("{model} video (simulated)", model=model) if card.simulated else Text("{model} video", model=model)
     colour = discord.Colour.light_grey() if card.simulated else discord.Colour.blurple()
-    embed = discord.Embed(title=title, description=description, colour=colour)
+    embed = discord.Embed(title=await t(title), description=description, colour=colour)
     if card.link:
         embed.url = card.link
-    embed.add_field(name="Model", value=model)
-    embed.add_field(name="Duration", value=f"{card.spec.duration} s")
-    embed.add_field(name="Aspect ratio", value=card.spec.aspect_ratio)
-    embed.add_field(name="Resolution", value=card.spec.resolution)
-    embed.add_field(name="Cost", value=f"${card.cost_usd:.2f}" + (" (counted, not billed)" if card.simulated else ""))
-    embed.add_field(name="Requested by", value=f"<@{card.user_id}>")
-    embed.add_field(name="Video ID", value=f"`{card.video_id}`", inline=False)
+    cost = f"${card.cost_usd:.2f}"
+    if card.simulated:
+        cost = await t(Text("{cost} (counted, not billed)", cost=cost))
+    embed.add_field(name=await t(Text("Model")), value=model)
+    embed.add_field(name=await t(Text("Duration")), value=f"{card.spec.duration} s")
+    embed.add_field(name=await t(Text("Aspect ratio")), value=card.spec.aspect_ratio)
+    embed.add_field(name=await t(Text("Resolution")), value=card.spec.resolution)
+    embed.add_field(name=await t(Text("Cost")), value=cost)
+    embed.add_field(name=await t(Text("Requested by")), value=f"<@{card.user_id}>")
+    embed.add_field(name=await t(Text("Video ID")), value=f"`{card.video_id}`", inline=False)
     if card.parent_link:
-        embed.add_field(name="Remix of", value=card.parent_link, inline=False)
+        embed.add_field(name=await t(Text("Remix of")), value=card.parent_link, inline=False)
     if card.simulated:
         embed.add_field(
-            name="Simulated",
-            value="Made by this bot's try-it-free mode: a test pattern, not a Sora video. "
-            "fal was not asked and nothing was paid; quotas counted it at the real price.",
+            name=await t(Text("Simulated")),
+            value=await t(
+                Text(
+                    "Made by this bot's try-it-free mode: a test pattern, not a Sora video. "
+                    "fal was not asked and nothing was paid; quotas counted it at the real price."
+                )
+            ),
             inline=False,
         )
     if card.note:
-        embed.add_field(name="Note", value=card.note + (f"\n{card.link}" if card.link else ""), inline=False)
+        embed.add_field(
+            name=await t(Text("Note")), value=card.note + (f"\n{card.link}" if card.link else ""), inline=False
+        )
     embed.set_footer(text=footer_text(card.job_id))
     return embed

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from bot.i18n.catalogues import Catalogues
 from bot.storage.settings import SettingsStore
-from tests.e2e.helpers import callbacks, eventually, original_edits, private_refusal, video_posts
+from tests.e2e.helpers import callbacks, eventually, job_messages, original_edits, private_refusal, video_posts
 from tests.e2e.helpers import options as generate_options
 from tests.fakes.fal import JobScript
 
@@ -70,8 +70,8 @@ async def test_the_spend_limit_is_refused_in_german_with_german_money_and_dates(
 
 
 async def test_a_japanese_servers_progress_and_last_text_are_in_japanese(world, start_bot):
-    """The progress message is public: it speaks the server's language (its preferred locale), whatever
-    the language of the member who asked; the card's text stays English for now."""
+    """The progress message and the video's card are public: they speak the server's language (its
+    preferred locale), whatever the language of the member who asked."""
     world.discord.guilds[world.guild_id].preferred_locale = "ja"
     world.fal.default_script = JobScript(queue_seconds=1.0, run_seconds=2.0)
     await start_bot()
@@ -85,5 +85,9 @@ async def test_a_japanese_servers_progress_and_last_text_are_in_japanese(world, 
     assert texts[-1].endswith("\n✅ 完了: 動画は下にあります。") and texts[-1].startswith("🎥 Sora 2 · 4 s")
     shown = [r.json["content"] for r in original_edits(world.discord, inter.token) if r.json]
     assert any("⏳ 待機中" in text or "🎬 生成中" in text for text in shown)
+    [card] = job_messages(world, 1)  # the post under which the video is: the server's language too
+    assert card["content"] == f"<@{world.user_id}> 動画ができました。"
+    embed = card["embeds"][0]
+    assert embed["title"] == "Sora 2の動画" and [f["name"] for f in embed["fields"]][:2] == ["モデル", "長さ"]
     statuses = [text.split("\n")[1] for text in shown]  # the third line, when there is one, quotes fal's log
     assert not any(word in status for status in statuses for word in ("Queued", "Generating", "Done")), shown

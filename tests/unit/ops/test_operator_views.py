@@ -38,10 +38,10 @@ def fields(embed) -> dict[str, str]:
     return {f.name: f.value for f in embed.fields}
 
 
-def test_a_card_is_marked_simulated_only_when_the_result_says_so():
-    real = render_card(VideoCard.for_job(job({"video": {"url": "https://fal"}, "video_id": "v"}), "v"))
+async def test_a_card_is_marked_simulated_only_when_the_result_says_so():
+    real = await render_card(VideoCard.for_job(job({"video": {"url": "https://fal"}, "video_id": "v"}), "v"))
     assert real.title == "Sora 2 video" and "Simulated" not in fields(real) and fields(real)["Cost"] == "$0.40"
-    simulated = render_card(VideoCard.for_job(job({"video": {}, "video_id": "v", "simulated": True}), "v"))
+    simulated = await render_card(VideoCard.for_job(job({"video": {}, "video_id": "v", "simulated": True}), "v"))
     assert simulated.title == "Sora 2 video (simulated)"
     assert "not a Sora video" in fields(simulated)["Simulated"]
     assert fields(simulated)["Cost"] == "$0.40 (counted, not billed)"
