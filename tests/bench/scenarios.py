@@ -346,6 +346,13 @@ def discord_figures(fakes: Fakes, since: float) -> dict[str, Any]:
 # -- scenario 1: the burst -------------------------------------------------------------------------------
 
 
+async def all_submitted(process: BotProcess, accepted: int) -> bool:
+    """Every accepted job is recorded, and each unfinished one has its fal request id."""
+    rows = await jobs_of(process)
+    unfinished = [r for r in rows if r["state"] not in FINISHED]
+    return len(rows) >= accepted and all(r["request_id"] for r in unfinished)
+
+
 async def burst(
     params: Params, run_dir: Path, database_url: str | None = None, updates: str | None = None
 ) -> dict[str, Any]:
@@ -439,12 +446,9 @@ async def inflight(
             await wait_acks(interactions)
             accepted = sum(1 for i in interactions if i.callback_type == 5)
 
-            async def all_submitted() -> bool:
-                rows = await jobs_of(first)
-                unfinished = [r for r in rows if r["state"] not in FINISHED]
-                return len(rows) >= accepted and all(r["request_id"] for r in unfinished)
-
-            await wait_until(all_submitted, 120, "every job submitted to fal", interval=0.2)
+            await wait_until(
+                lambda: all_submitted(first, accepted), 120, "every job submitted to fal", interval=0.2
+            )
             all_in_flight = time.monotonic()
             cpu_in_flight = first.cpu()
             streams_at_all_in_flight = fakes.fal.streams_open
@@ -581,12 +585,9 @@ async def cluster(params: Params, run_dir: Path, database_url: str) -> dict[str,
             await wait_acks(interactions)
             accepted = sum(1 for i in interactions if i.callback_type == 5)
 
-            async def all_submitted() -> bool:
-                rows = await jobs_of(survivor)
-                unfinished = [r for r in rows if r["state"] not in FINISHED]
-                return len(rows) >= accepted and all(r["request_id"] for r in unfinished)
-
-            await wait_until(all_submitted, 120, "every job submitted to fal", interval=0.2)
+            await wait_until(
+                lambda: all_submitted(survivor, accepted), 120, "every job submitted to fal", interval=0.2
+            )
             all_in_flight = time.monotonic()
             await asyncio.sleep(params.cluster_window)
             victim_memory = victim.status()

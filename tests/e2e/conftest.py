@@ -117,8 +117,11 @@ async def start_bot(world: World) -> AsyncIterator[Callable[..., Awaitable[Runni
             await asyncio.wait_for(task, 10)
 
 
-def bot_process(world: World, **env: str) -> subprocess.Popen[bytes]:
-    """The bot as its own process (python -m bot), pointed at the fakes: for kill -9 tests."""
+def bot_process(
+    world: World, *, name: str = "bot-process", cwd: Path | None = None, **env: str
+) -> subprocess.Popen[bytes]:
+    """The bot as its own process (python -m bot), pointed at the fakes: for kill -9 tests. Its log is
+    `<name>.log` in the test's folder; it runs in `cwd` (the test's folder by default)."""
     environment = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(world.tmp),
@@ -141,10 +144,10 @@ def bot_process(world: World, **env: str) -> subprocess.Popen[bytes]:
         **({"DATABASE_URL": world.database_url} if world.database_url else {}),
         **env,
     }
-    log = open(world.tmp / "bot-process.log", "ab")  # noqa: SIM115 - closed with the process
+    log = open(world.tmp / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
     return subprocess.Popen(
         [sys.executable, str(ROOT / "tests" / "e2e" / "run_bot.py")],
-        cwd=world.tmp,
+        cwd=cwd or world.tmp,
         env=environment,
         stdout=log,
         stderr=subprocess.STDOUT,

@@ -9,16 +9,14 @@ the dead one, started after the takeover, as an orchestrator would) is not the j
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import FAL_KEY, World, kill9
+from tests.e2e.conftest import World, bot_process, kill9
 from tests.e2e.helpers import db_rows, eventually, followups, ledger_of, options
 from tests.fakes.fal import JobScript
 
@@ -42,34 +40,7 @@ def cluster_process(world: World, name: str, **env: str) -> subprocess.Popen[byt
     folder = world.tmp / name
     folder.mkdir(exist_ok=True)
     assert world.database_url is not None
-    environment = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(world.tmp),
-        "PYTHONPATH": str(ROOT),
-        "DISCORD_TOKEN": world.discord.bot_token,
-        "FAL_KEY": FAL_KEY,
-        "DATABASE_URL": world.database_url,
-        "DATABASE_PATH": str(folder / "bot.sqlite3"),
-        "FAL_QUEUE_RUN_HOST": world.fal.host,
-        "FAL_PLATFORM_URL": world.fal.platform_url,
-        "SSL_CERT_FILE": str(world.fal.ca_path),
-        "FAL_POLL_MIN_SECONDS": "0.2",
-        "FAL_POLL_MAX_SECONDS": "0.5",
-        "PROGRESS_MIN_INTERVAL_SECONDS": "1",
-        "TEST_DISCORD_API": world.discord.api_base,
-        "TEST_DISCORD_GATEWAY": world.discord.gateway_url,
-        "LOG_LEVEL": "INFO",
-        **CLUSTER,
-        **env,
-    }
-    log = open(world.tmp / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
-    return subprocess.Popen(
-        [sys.executable, str(ROOT / "tests" / "e2e" / "run_bot.py")],
-        cwd=folder,
-        env=environment,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    return bot_process(world, name=name, cwd=folder, DATABASE_PATH=str(folder / "bot.sqlite3"), **CLUSTER, **env)
 
 
 def jobs(world: World) -> dict[int, dict[str, Any]]:
