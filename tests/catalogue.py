@@ -2,12 +2,19 @@
 the real command tree: every name and description discord.py registers) and messages.pot (every
 `Text("…")` literal in bot/ and cogs/, as xgettext would), and adds each new string to every language's
 .po (untranslated, for a translator to fill). The catalogue tests use command_strings() and
-message_strings() to prove nothing is missing."""
+message_strings() to prove nothing is missing.
+
+`python -m tests.catalogue --translations FILE.json` also fills the .po files from a JSON object
+{msgid: {language: translation}} (every entry with that msgid, in both catalogues, empty or not): how a
+change's translations are carried across a merge of the generated .po files."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import datetime as dt
+import json
+from pathlib import Path
 
 from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
@@ -64,7 +71,7 @@ def message_strings() -> list[tuple[str, str]]:
     return found
 
 
-def _write(domain: str, entries: list[tuple[str | None, str, str]]) -> None:
+def _write(domain: str, entries: list[tuple[str | None, str, str]], translations: dict[str, dict[str, str]]) -> None:
     """The domain's template from (msgctxt, msgid, comment) entries, and each language's .po updated."""
     template = Catalog(project="sora-discord-bot", domain=domain, creation_date=dt.datetime(2026, 1, 1))
     for context, msgid, comment in entries:
@@ -83,15 +90,29 @@ def _write(domain: str, entries: list[tuple[str | None, str, str]]) -> None:
         else:
             catalog = Catalog(locale=language, domain=domain, project="sora-discord-bot")
         catalog.update(template, no_fuzzy_matching=True)
+        for message in catalog:
+            given = translations.get(message.id, {}).get(language) if isinstance(message.id, str) else None
+            if message.id and given:
+                message.string = given
         with path.open("wb") as file:
             write_po(file, catalog, width=120, ignore_obsolete=True)
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m tests.catalogue")
+    parser.add_argument("--translations", type=Path, action="append", default=[], help="{msgid: {language: text}}")
+    translations: dict[str, dict[str, str]] = {}
+    for path in parser.parse_args().translations:
+        for msgid, by_language in json.loads(path.read_text(encoding="utf-8")).items():
+            translations.setdefault(msgid, {}).update(by_language)
     commands = asyncio.run(command_strings())
-    _write("commands", [(context, msgid, f"/{command}" if command else "") for context, msgid, command in commands])
+    _write(
+        "commands",
+        [(context, msgid, f"/{command}" if command else "") for context, msgid, command in commands],
+        translations,
+    )
     messages = message_strings()
-    _write("messages", [(None, msgid, where) for msgid, where in messages])
+    _write("messages", [(None, msgid, where) for msgid, where in messages], translations)
     print(
         f"{len({(c, m) for c, m, _ in commands})} strings in commands.pot, {len({m for m, _ in messages})} in "
         f"messages.pot; {len(LANGUAGES)} languages updated"
