@@ -6,8 +6,11 @@ from __future__ import annotations
 import discord
 from discord import app_commands
 
+from bot.discord.localize import localized
+from bot.domain.text import Text
+
 ADMIN = discord.Permissions(manage_guild=True)  # the default_permissions of the admin command groups
-NOT_ADMIN = "Only members with the Manage Server permission can change or see the server's quotas."
+NOT_ADMIN = Text("Only members with the Manage Server permission can change or see the server's settings and quotas.")
 
 
 def is_admin(interaction: discord.Interaction) -> bool:
@@ -22,5 +25,5 @@ def admin_only(interaction: discord.Interaction) -> bool:
 
 
 async def say(interaction: discord.Interaction, text: str) -> None:
-    """The admin commands' answer: private, and the interaction's first."""
-    await interaction.response.send_message(text, ephemeral=True)
+    """The admin commands' answer: private, the interaction's first, in the admin's language (a Text)."""
+    await interaction.response.send_message(await localized(interaction, text), ephemeral=True)
