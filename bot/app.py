@@ -24,6 +24,7 @@ from bot.discord.translator import CatalogueTranslator
 from bot.domain import quota_texts
 from bot.domain.quota import Limits, Period, to_micros
 from bot.domain.sora import PriceTable
+from bot.domain.text import Text
 from bot.fal.backend import FalBackend
 from bot.fal.queue import FalQueue
 from bot.fal.simulated.queue import SimulatedFal
@@ -256,7 +257,7 @@ class App:
             )
         ops = Operations(settings, metrics, simulated, JobStats(database), bot)
 
-        async def quota_lines(guild_id: int, user_id: int) -> list[str]:
+        async def quota_lines(guild_id: int, user_id: int) -> list[Text]:
             return quota_texts.help_lines(await quotas.usage(guild_id, user_id))
 
         help_service = HelpService(simulated=simulated is not None, quota_lines=quota_lines)

@@ -24,6 +24,8 @@ def admin_only(interaction: discord.Interaction) -> bool:
     raise app_commands.CheckFailure(NOT_ADMIN)
 
 
-async def say(interaction: discord.Interaction, text: str) -> None:
-    """The admin commands' answer: private, the interaction's first, in the admin's language (a Text)."""
-    await interaction.response.send_message(await localized(interaction, text), ephemeral=True)
+async def say(interaction: discord.Interaction, text: str, *more: str) -> None:
+    """The admin commands' answer: private, the interaction's first, in the admin's language (each line a
+    Text, rendered before they are joined: a Text joined to a str is English)."""
+    lines = [await localized(interaction, line) for line in (text, *more)]
+    await interaction.response.send_message("\n".join(lines), ephemeral=True)

@@ -52,6 +52,38 @@ async def render(translator: app_commands.Translator | None, locale: discord.Loc
         return str(text)
 
 
+async def command_words(
+    interaction: discord.Interaction,
+    command: app_commands.Command[Any, ..., Any] | app_commands.Group | app_commands.ContextMenu,
+) -> tuple[str, str]:
+    """A command's qualified name and description as the member's Discord shows them (the commands
+    catalogue, asked as discord.py asks it when it registers them); English where there is none."""
+    translator = _translator(interaction.client)
+    locale = interaction.locale
+    where = app_commands.TranslationContextLocation
+
+    async def word(string: str, location: app_commands.TranslationContextLocation, data: Any) -> str:
+        if translator is None or not string:
+            return string
+        make: Any = app_commands.TranslationContext  # its overloads pair each location with its data's type
+        return await translator.translate(app_commands.locale_str(string), locale, make(location, data)) or string
+
+    chain: list[Any] = [command]
+    while getattr(chain[0], "parent", None) is not None:
+        chain.insert(0, chain[0].parent)
+    names = [
+        await word(part.name, where.group_name if isinstance(part, app_commands.Group) else where.command_name, part)
+        for part in chain
+    ]
+    if isinstance(command, app_commands.Group):
+        description = await word(command.description, where.group_description, command)
+    elif isinstance(command, app_commands.Command):
+        description = await word(command.description, where.command_description, command)
+    else:
+        description = ""
+    return " ".join(names), description
+
+
 def _translator(client: discord.Client) -> app_commands.Translator | None:
     tree = getattr(client, "tree", None)
     return tree.translator if isinstance(tree, app_commands.CommandTree) else None

@@ -66,7 +66,7 @@ def delete(job_id: int) -> str:
 
 
 def delete_confirm(job_id: int) -> str:
-    """"Delete" in the private confirmation: a DynamicItem too, so it still works after a restart."""
+    """ "Delete" in the private confirmation: a DynamicItem too, so it still works after a restart."""
     return f"{PREFIX}delete-confirm:{job_id}"
 
 

@@ -2,62 +2,110 @@
 
 from __future__ import annotations
 
-from bot.domain.quota import Limits, Report, Usage, money, when
+from bot.domain.quota import Limits, Period, Report, Usage, money, when
+from bot.domain.text import Moment, Money, Text
+
+# How a period is said: the current one ("this week"), and one of its kind ("per week").
+THIS_PERIOD = {Period.DAILY: Text("today"), Period.WEEKLY: Text("this week"), Period.MONTHLY: Text("this month")}
+PER_PERIOD = {Period.DAILY: Text("day"), Period.WEEKLY: Text("week"), Period.MONTHLY: Text("month")}
 
 
-def limit_text(micros: int | None) -> str:
-    return "unlimited" if micros is None else money(micros)
+def limit_text(micros: int | None) -> Text | Money:
+    return Text("unlimited") if micros is None else Money(micros)
 
 
-def rules(limits: Limits) -> str:
-    budget = "none" if limits.budget_micros is None else f"{money(limits.budget_micros)} per period"
-    return (
-        f"Default member limit: **{limit_text(limits.member_limit_micros)}** per **{limits.period.value}** period "
-        f"(UTC)\nServer budget: **{budget}**\n"
-        f"Videos in progress at once: **{limits.max_jobs_per_member}** per member, "
-        f"**{limits.max_jobs_per_guild}** in the server; beyond, up to **{limits.max_waiting_per_member}** "
-        "per member wait their turn"
-    )
-
-
-def usage(who: str, data: Usage) -> str:
-    """`who` is "You" or a mention."""
-    s = data.standing
-    has = "have" if who == "You" else "has"
-    lines = [f"**Usage this {s.limits.period.value} period** (resets {when(s.period_end)})"]
-    if s.member_limit_micros is None:
-        lines.append(f"Spent {money(s.member_spent_micros)}; {who} {has} no limit.")
+def rules(limits: Limits) -> list[Text]:
+    unit = PER_PERIOD[limits.period]
+    if limits.budget_micros is None:
+        budget = Text("Server budget: **none**")
     else:
-        left = max(0, s.member_limit_micros - s.member_spent_micros)
-        lines.append(
-            f"Spent {money(s.member_spent_micros)} of {money(s.member_limit_micros)}: "
-            f"{who} {has} **{money(left)}** left."
-        )
+        budget = Text("Server budget: **{amount}** per {unit}", amount=Money(limits.budget_micros), unit=unit)
+    return [
+        Text(
+            "Default member limit: **{limit}** per **{unit}** (UTC)",
+            limit=limit_text(limits.member_limit_micros),
+            unit=unit,
+        ),
+        budget,
+        Text(
+            "Videos in progress at once: **{member}** per member, **{server}** in the server; beyond, up to "
+            "**{waiting}** per member wait their turn",
+            member=limits.max_jobs_per_member,
+            server=limits.max_jobs_per_guild,
+            waiting=limits.max_waiting_per_member,
+        ),
+    ]
+
+
+def usage(data: Usage, member: str | None = None) -> list[str]:
+    """The member's own /usage (member None), or an admin's /quota show of a member (their mention)."""
+    s = data.standing
+    lines: list[str] = [
+        Text("**Usage {period}** (resets {reset})", period=THIS_PERIOD[s.limits.period], reset=Moment(s.period_end))
+    ]
+    spent = Money(s.member_spent_micros)
+    if s.member_limit_micros is None:
+        if member is None:
+            lines.append(Text("Spent {spent}; you have no limit.", spent=spent))
+        else:
+            lines.append(Text("Spent {spent}; {member} has no limit.", spent=spent, member=member))
+    else:
+        left = Money(max(0, s.member_limit_micros - s.member_spent_micros))
+        limit = Money(s.member_limit_micros)
+        if member is None:
+            lines.append(
+                Text("Spent {spent} of {limit}: you have **{left}** left.", spent=spent, limit=limit, left=left)
+            )
+        else:
+            lines.append(
+                Text(
+                    "Spent {spent} of {limit}: {member} has **{left}** left.",
+                    spent=spent,
+                    limit=limit,
+                    left=left,
+                    member=member,
+                )
+            )
     if data.has_override:
-        lines.append("(a limit set for this member by an admin)")
+        lines.append(Text("(a limit set for this member by an admin)"))
     lines.append(
-        f"Videos in progress: {s.member_running} of {s.limits.max_jobs_per_member}; "
-        f"waiting for a slot: {s.member_waiting} of {s.limits.max_waiting_per_member}."
+        Text(
+            "Videos in progress: {running} of {most}; waiting for a slot: {waiting} of {most_waiting}.",
+            running=s.member_running,
+            most=s.limits.max_jobs_per_member,
+            waiting=s.member_waiting,
+            most_waiting=s.limits.max_waiting_per_member,
+        )
     )
     if data.recent:
-        lines.append("Last videos:")
+        lines.append(Text("Last videos:"))
         for video in data.recent:
             link = f"https://discord.com/channels/{video.guild_id}/{video.channel_id}/{video.message_id}"
             prompt = video.spec.prompt if len(video.spec.prompt) <= 60 else video.spec.prompt[:59] + "…"
-            lines.append(f"• [{prompt}]({link}) · `{video.video_id}`")
-    return "\n".join(lines)
+            lines.append(f"• [{prompt}]({link}) · `{video.video_id}`")  # no words to translate
+    return lines
 
 
-def help_lines(data: Usage) -> list[str]:
+def help_lines(data: Usage) -> list[Text]:
     """/help's quota field: what the member has left this period, then the server's rules."""
     s = data.standing
-    period = f"this {s.limits.period.value} period (resets {when(s.period_end)})"
+    period, reset = THIS_PERIOD[s.limits.period], Moment(s.period_end)
     if s.member_limit_micros is None:
-        mine = f"You have no limit; spent {money(s.member_spent_micros)} {period}."
+        mine = Text(
+            "You have no limit; spent {spent} {period} (resets {reset}).",
+            spent=Money(s.member_spent_micros),
+            period=period,
+            reset=reset,
+        )
     else:
-        left = max(0, s.member_limit_micros - s.member_spent_micros)
-        mine = f"You have **{money(left)}** left of {money(s.member_limit_micros)} {period}."
-    return [mine, *rules(s.limits).split("\n")]
+        mine = Text(
+            "You have **{left}** left of {limit} {period} (resets {reset}).",
+            left=Money(max(0, s.member_limit_micros - s.member_spent_micros)),
+            limit=Money(s.member_limit_micros),
+            period=period,
+            reset=reset,
+        )
+    return [mine, *rules(s.limits)]
 
 
 def report(data: Report) -> str:

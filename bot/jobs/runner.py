@@ -804,9 +804,7 @@ class JobRunner:
         # FalQueue.stream raises when its stream ends before COMPLETED; another backend's may just end.
         raise FalStreamBroken("fal's status stream ended before the request completed.")
 
-    async def _next_status(
-        self, statuses: AsyncGenerator[QueueStatus, None], follow: _Following
-    ) -> QueueStatus | None:
+    async def _next_status(self, statuses: AsyncGenerator[QueueStatus, None], follow: _Following) -> QueueStatus | None:
         """The stream's next status, or None when a webhook arrives first."""
         if follow.webhook is None:
             return await anext(statuses)

@@ -3,11 +3,11 @@ server's limits (from the quota service), and whether this bot only simulates vi
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 # (guild id, user id) -> lines about the member's remaining quota and the server's limits.
-QuotaLines = Callable[[int, int], Awaitable[list[str]]]
+QuotaLines = Callable[[int, int], Awaitable[Sequence[str]]]
 
 EXAMPLES: dict[str, str] = {
     "generate": "/generate prompt: a lighthouse in a storm, waves crashing duration: 8 aspect_ratio: 9:16",
@@ -77,5 +77,5 @@ class HelpService:
             sections.setdefault(name.split(" ")[0], []).append(CommandHelp(name, description, self._examples.get(name)))
         rank = {name: i for i, name in enumerate(ORDER)}
         ordered = sorted(sections, key=lambda top: (rank.get(top, len(ORDER)), top))
-        quota = await self._quota_lines(guild_id, user_id) if self._quota_lines and guild_id is not None else []
+        quota = list(await self._quota_lines(guild_id, user_id)) if self._quota_lines and guild_id is not None else []
         return HelpPage([Section(top, sections[top]) for top in ordered], sorted(menus or []), quota, self._simulated)

@@ -446,9 +446,7 @@ async def inflight(
             await wait_acks(interactions)
             accepted = sum(1 for i in interactions if i.callback_type == 5)
 
-            await wait_until(
-                lambda: all_submitted(first, accepted), 120, "every job submitted to fal", interval=0.2
-            )
+            await wait_until(lambda: all_submitted(first, accepted), 120, "every job submitted to fal", interval=0.2)
             all_in_flight = time.monotonic()
             cpu_in_flight = first.cpu()
             streams_at_all_in_flight = fakes.fal.streams_open
@@ -585,9 +583,7 @@ async def cluster(params: Params, run_dir: Path, database_url: str) -> dict[str,
             await wait_acks(interactions)
             accepted = sum(1 for i in interactions if i.callback_type == 5)
 
-            await wait_until(
-                lambda: all_submitted(survivor, accepted), 120, "every job submitted to fal", interval=0.2
-            )
+            await wait_until(lambda: all_submitted(survivor, accepted), 120, "every job submitted to fal", interval=0.2)
             all_in_flight = time.monotonic()
             await asyncio.sleep(params.cluster_window)
             victim_memory = victim.status()

@@ -91,3 +91,35 @@ async def test_a_japanese_servers_progress_and_last_text_are_in_japanese(world, 
     assert embed["title"] == "Sora 2の動画" and [f["name"] for f in embed["fields"]][:2] == ["モデル", "長さ"]
     statuses = [text.split("\n")[1] for text in shown]  # the third line, when there is one, quotes fal's log
     assert not any(word in status for status in statuses for word in ("Queued", "Generating", "Done")), shown
+
+
+async def test_help_speaks_the_members_language_down_to_each_command(world, start_bot):
+    """/help in Japanese: its own words, each command's name and description as the member's Discord
+    shows them (the commands catalogue), and the quota lines."""
+    await start_bot(quota_member_limit_usd=2.0)
+    inter = await world.discord.send_slash_command(
+        world.guild_id, world.channel_id, world.user_id, name="help", locale="ja"
+    )
+    [answer] = await eventually(lambda: callbacks(world.discord, inter.id))
+    embed = answer.json["data"]["embeds"][0]
+    commands, messages = Catalogues("commands"), Catalogues("messages")
+    assert embed["title"] == messages.translate("ja", "Sora bot: commands") != "Sora bot: commands"
+    fields = {field["name"]: field["value"] for field in embed["fields"]}
+    generate = "/" + str(commands.translate("ja", "generate", "command_name"))
+    description = commands.translate("ja", "Make a video from a text prompt with Sora 2", "command_description")
+    assert generate != "/generate" and description and fields[generate].startswith(description)
+    assert "例：" in fields[generate]
+    quota = fields[str(messages.translate("ja", "Your quota"))]
+    assert quota.startswith("今日は $2.00 のうち残り **$2.00** です（") and "UTCにリセット）。" in quota, quota
+
+
+async def test_usage_in_german_with_german_money(world, start_bot):
+    await start_bot(quota_member_limit_usd=2.0, quota_period="weekly")
+    inter = await world.discord.send_slash_command(
+        world.guild_id, world.channel_id, world.user_id, name="usage", locale="de"
+    )
+    [answer] = await eventually(lambda: callbacks(world.discord, inter.id))
+    lines = answer.json["data"]["content"].split("\n")
+    assert lines[0].startswith("**Verbrauch diese Woche** (wird zurückgesetzt am ") and lines[0].endswith(" UTC)")
+    assert lines[1] == "0,00\xa0$ von 2,00\xa0$ ausgegeben: Dir bleiben **2,00\xa0$**."
+    assert lines[2] == "Videos in Arbeit: 0 von 2; in der Warteschlange: 0 von 3."

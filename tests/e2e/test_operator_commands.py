@@ -48,9 +48,9 @@ async def test_help_shows_what_the_member_has_left_and_the_server_limits(sim_wor
     fields = {f["name"]: f["value"] for f in reply["data"]["embeds"][0]["fields"]}
     quota = fields["Your quota"]
     # The delivered 4 s video ($0.40) is counted: what is left comes from the ledger, not the defaults.
-    assert re.search(r"^You have \*\*\$1\.60\*\* left of \$2\.00 this daily period \(resets \w{3} ", quota)
-    assert "Default member limit: **$2.00** per **daily** period" in quota
-    assert "Server budget: **$50.00 per period**" in quota
+    assert re.search(r"^You have \*\*\$1\.60\*\* left of \$2\.00 today \(resets \w{3} ", quota)
+    assert "Default member limit: **$2.00** per **day** (UTC)" in quota
+    assert "Server budget: **$50.00** per day" in quota
     assert "**3** per member, **10** in the server" in quota
     assert sim_world.discord.check_against_openapi() == []
 

@@ -150,5 +150,5 @@ async def test_usage_shows_what_is_spent_and_left(world, start_bot):
     answer = (await eventually(lambda: callbacks(world.discord, inter.id)))[0]
     text = answer.json["data"]["content"]
     assert answer.json["data"]["flags"] == 64
-    assert "Spent $0.80 of $2.00: You have **$1.20** left." in text
+    assert "Spent $0.80 of $2.00: you have **$1.20** left." in text
     assert "a fox" in text and "discord.com/channels/" in text

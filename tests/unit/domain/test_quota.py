@@ -128,11 +128,11 @@ def test_help_says_what_is_left_or_that_there_is_no_limit_then_the_rules():
     end = dt.datetime(2026, 11, 30, tzinfo=UTC)
     over = Usage(Standing(limits(), to_micros(0.80), to_micros(1.20), 0, 0, 0, end), True, [])
     lines = quota_texts.help_lines(over)
-    assert lines[0] == "You have **$0.00** left of $0.80 this weekly period (resets Mon 30 Nov 00:00 UTC)."
-    assert lines[1:] == quota_texts.rules(limits()).split("\n")
+    assert lines[0] == "You have **$0.00** left of $0.80 this week (resets Mon 30 Nov 00:00 UTC)."
+    assert lines[1:] == quota_texts.rules(limits())
     free = Usage(Standing(limits(member_limit_micros=None), None, to_micros(3), 0, 0, 0, end), False, [])
     assert quota_texts.help_lines(free)[0] == (
-        "You have no limit; spent $3.00 this weekly period (resets Mon 30 Nov 00:00 UTC)."
+        "You have no limit; spent $3.00 this week (resets Mon 30 Nov 00:00 UTC)."
     )
 
 
@@ -308,10 +308,10 @@ async def test_a_commit_and_a_refund_never_both_happen(store):
 def test_usage_shows_the_videos_in_progress_and_those_waiting():
     end = dt.datetime(2026, 11, 30, tzinfo=UTC)
     standing = Standing(limits(max_jobs_per_member=2), None, 0, 0, 2, 2, end, member_waiting=1)
-    text = quota_texts.usage("You", Usage(standing, False, []))
+    text = "\n".join(quota_texts.usage(Usage(standing, False, [])))
     assert "Videos in progress: 2 of 2; waiting for a slot: 1 of 3." in text
 
 
 def test_the_rules_say_how_many_may_wait_beyond_the_limits():
-    text = quota_texts.rules(limits(max_jobs_per_member=2, max_jobs_per_guild=10, max_waiting_per_member=3))
+    text = "\n".join(quota_texts.rules(limits(max_jobs_per_member=2, max_jobs_per_guild=10, max_waiting_per_member=3)))
     assert "**2** per member, **10** in the server; beyond, up to **3** per member wait their turn" in text

@@ -184,6 +184,7 @@ async def test_check_finds_the_running_bots_receiver(fake_fal, tmp_path):
 
 async def test_check_flags_another_program_on_the_webhook_port_and_unreadable_keys(fake_fal, tmp_path):
     other = web.Application()
+
     async def someone_else(request: web.Request) -> web.Response:
         return web.Response(text="someone else")
 
