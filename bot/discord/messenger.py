@@ -12,7 +12,7 @@ from typing import TypedDict
 import aiohttp
 import discord
 
-from bot.discord.localize import for_server
+from bot.discord.localize import for_server, localized
 from bot.domain import custom_ids
 from bot.domain.messenger import DeleteFailed, PostForbidden, PostTooLarge, PostUnavailable, VideoCard
 from bot.domain.models import Job, JobState
@@ -127,8 +127,8 @@ class DiscordMessenger:
     async def tell_requester(self, job: Job, text: str) -> None:
         interaction = self._live(job.id)
         self.forget(job.id)
-        if interaction is not None:
-            await interaction.followup.send(text, ephemeral=True)
+        if interaction is not None:  # private: in the member's own language
+            await interaction.followup.send(await localized(interaction, text), ephemeral=True)
 
     async def delete_message(self, guild_id: int, channel_id: int, message_id: int) -> None:
         channel = self._client.get_partial_messageable(channel_id, guild_id=guild_id)

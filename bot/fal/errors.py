@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.domain.text import Text
+
 
 class FalError(Exception):
     """A fal failure with a short sentence fit to show a member."""
@@ -47,16 +49,16 @@ def refusal_sentence(detail: Any, error_type: str | None = None) -> str:
         kind = str(item.get("type", "")) if isinstance(item, dict) else ""
         text = str(item.get("msg", "")).lower() if isinstance(item, dict) else str(item).lower()
         if "intellectual" in text or "ip_" in kind or kind == "ip_detected":
-            return (
+            return Text(
                 "fal refused this request: it refers to protected intellectual property (this server blocks "
                 "such references). Try another prompt or image."
             )
         if "content_policy" in kind or "policy" in str(error_type or ""):
-            return "fal refused this request: it was flagged by the content policy. Try rewording the prompt."
+            return Text("fal refused this request: it was flagged by the content policy. Try rewording the prompt.")
     first = items[0] if items else {}
     if isinstance(first, dict):
         loc = first.get("loc") or []
         where = str(loc[-1]) if loc else "the request"
         message = str(first.get("msg") or "invalid input").rstrip(".")
-        return f"fal refused this request: {where}: {message}."[:300]
-    return f"fal refused this request: {str(first)[:200]}."
+        return Text("fal refused this request: {field}: {problem}.", field=where[:80], problem=message[:200])
+    return Text("fal refused this request: {problem}.", problem=str(first)[:200])

@@ -14,6 +14,7 @@ import aiohttp
 import fal_client
 import httpx
 
+from bot.domain.text import Text
 from bot.fal.backend import QueueStatus
 from bot.fal.errors import (
     FalAnswerLost,
@@ -131,12 +132,14 @@ class FalQueue:
                 ) as response:
                     body = await response.read()
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            raise FalUnavailable(f"fal could not be reached ({type(exc).__name__}).") from None
+            raise FalUnavailable(Text("fal could not be reached ({error}).", error=type(exc).__name__)) from None
         if response.status in (401, 403):
             raise FalLookupRefused(f"fal refused to list requests (HTTP {response.status}).", status=response.status)
         data = _loads(body)
         if response.status >= 400 or not isinstance(data, dict):
-            raise FalUnavailable(f"fal's request list failed (HTTP {response.status}).", status=response.status)
+            raise FalUnavailable(
+                Text("fal's request list failed (HTTP {status}).", status=response.status), status=response.status
+            )
         return data
 
     def _auth(self) -> dict[str, str]:
@@ -157,7 +160,7 @@ class FalQueue:
         except fal_client.FalClientHTTPError as exc:
             raise _from_http(exc.status_code, exc.message, exc.error_type) from None
         except httpx.HTTPError as exc:
-            raise FalUnavailable(f"fal could not be reached ({type(exc).__name__}).") from None
+            raise FalUnavailable(Text("fal could not be reached ({error}).", error=type(exc).__name__)) from None
         if isinstance(status, fal_client.Queued):
             return QueueStatus("queued", position=status.position)
         if isinstance(status, fal_client.InProgress):
@@ -179,7 +182,7 @@ class FalQueue:
                 ) as response:
                     body = await response.read()
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise FalUnavailable(f"fal could not be reached ({type(exc).__name__}).") from None
+            raise FalUnavailable(Text("fal could not be reached ({error}).", error=type(exc).__name__)) from None
         try:
             data = json.loads(body)
         except ValueError:
@@ -190,7 +193,7 @@ class FalQueue:
             raise _from_http(response.status, detail, error_type or response.headers.get("x-fal-error-type"))
         status = _status_of(data)
         if status is None:
-            raise FalUnavailable("fal answered with a status this bot does not know.")
+            raise FalUnavailable(Text("fal answered with a status this bot does not know."))
         return status
 
     async def stream(self, endpoint: str, request_id: str) -> AsyncGenerator[QueueStatus, None]:
@@ -253,7 +256,7 @@ class FalQueue:
             async with self._slots:
                 response = await handle.client.get(handle.response_url, timeout=self._timeout)
         except httpx.HTTPError as exc:
-            raise FalUnavailable(f"fal could not be reached ({type(exc).__name__}).") from None
+            raise FalUnavailable(Text("fal could not be reached ({error}).", error=type(exc).__name__)) from None
         if response.status_code >= 400:
             body = _json(response)
             detail = body.get("detail", response.text) if isinstance(body, dict) else response.text
@@ -261,7 +264,7 @@ class FalQueue:
             raise _from_http(response.status_code, detail, error_type)
         data = response.json()
         if not isinstance(data, dict):
-            raise FalUnavailable("fal answered with something that is not a video.")
+            raise FalUnavailable(Text("fal answered with something that is not a video."))
         return data
 
     async def cancel(self, endpoint: str, request_id: str) -> bool:
@@ -330,9 +333,13 @@ def _messages(logs: list[dict[str, Any]] | None) -> list[str]:
 
 def _from_http(status: int, detail: Any, error_type: str | None) -> FalError:
     if status == 404:
-        return FalResultGone("fal no longer has this video (results expire soon after they are made).", status=404)
+        return FalResultGone(
+            Text("fal no longer has this video (results expire soon after they are made)."), status=404
+        )
     if status in (400, 422):
         return FalRefused(refusal_sentence(detail, error_type), status=status)
     if status in (401, 403):
-        return FalUnavailable("fal refused the bot's credentials; the operator must check FAL_KEY.", status=status)
-    return FalUnavailable(f"fal had an internal error (HTTP {status}).", status=status)
+        return FalUnavailable(
+            Text("fal refused the bot's credentials; the operator must check FAL_KEY."), status=status
+        )
+    return FalUnavailable(Text("fal had an internal error (HTTP {status}).", status=status), status=status)

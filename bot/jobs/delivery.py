@@ -18,6 +18,7 @@ import aiohttp
 
 from bot.domain.messenger import Messenger, PostForbidden, PostTooLarge, PostUnavailable, VideoCard
 from bot.domain.models import FalResult, Job
+from bot.domain.text import Text
 from bot.domain.video_refs import message_link
 from bot.jobs import progress
 from bot.jobs.config import RunnerConfig
@@ -30,7 +31,7 @@ from bot.storage.videos import VideoStore
 
 log = logging.getLogger("bot.jobs.runner")  # job lines: the same logger as the rest of the job's path
 
-BROKEN_VIDEO = "fal sent a broken video file twice, so it was not posted; nothing was charged. Please ask again."
+BROKEN_VIDEO = Text("fal sent a broken video file twice, so it was not posted; nothing was charged. Please ask again.")
 
 
 class Delivery:
@@ -105,18 +106,22 @@ class Delivery:
                 card = replace(
                     card,
                     link=fal_link,
-                    note="Discord refused the file as too large: here is fal's link (it expires after a while).",
+                    note=Text("Discord refused the file as too large: here is fal's link (it expires after a while)."),
                 )
                 path = None
                 continue
             except PostForbidden as exc:
                 raise JobFailed(
-                    "I may not post videos in this channel (I need Send Messages, Attach Files and Embed "
-                    "Links there). Ask an admin, or use another channel."
+                    Text(
+                        "I may not post videos in this channel (I need Send Messages, Attach Files and Embed "
+                        "Links there). Ask an admin, or use another channel."
+                    )
                 ) from exc
             except PostUnavailable as exc:
                 if self._clock() - began > self._config.delivery_patience:
-                    raise JobFailed("Discord would not take this video for a whole day; nothing was charged.") from exc
+                    raise JobFailed(
+                        Text("Discord would not take this video for a whole day; nothing was charged.")
+                    ) from exc
                 log.warning("%s posting failed (%s); the video is kept, retrying in %.0f s", who(job), exc, delay)
                 reporter.update(progress.retrying_post(job))
             await asyncio.sleep(delay)

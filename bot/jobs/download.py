@@ -9,6 +9,8 @@ from pathlib import Path
 
 import aiohttp
 
+from bot.domain.text import Text
+
 CHUNK = 256 * 1024
 
 
@@ -32,7 +34,7 @@ async def download(
             return await _download_once(session, url, directory, max_bytes)
         except (TimeoutError, aiohttp.ClientError) as exc:
             if isinstance(exc, aiohttp.ClientResponseError) and exc.status in (403, 404, 410):
-                raise DownloadError("fal no longer has this video (its link expired).") from None
+                raise DownloadError(Text("fal no longer has this video (its link expired).")) from None
             if attempt == attempts:
                 raise DownloadError("The finished video could not be downloaded from fal.") from None
             await asyncio.sleep(2 ** (attempt - 1))

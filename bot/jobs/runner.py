@@ -76,7 +76,7 @@ SUBMIT_ATTEMPTS = 3
 LOOKUP_SLACK = 60.0
 FINAL_ATTEMPTS = 5
 ORPHAN_CHECK_SECONDS = 2.0  # how often a process looks for jobs whose owner's lease ran out (PostgreSQL)
-NOT_FOUND_AT_FAL = (
+NOT_FOUND_AT_FAL = Text(
     "fal never confirmed this request (its answer was lost, or the bot restarted while sending it), so it "
     "was stopped; nothing was charged. Please ask again."
 )
@@ -587,10 +587,15 @@ class JobRunner:
         if done.state is not None and done.state.finished:
             # Its slot (or its place in the line) is free: the server's next waiting job may start.
             self._chore(self._move_line_quietly(written.guild_id), f"line-{written.guild_id}")
-        final = done.fields.get("final_text")
-        if isinstance(final, Text) and written.final_text == final:
-            # Shown now in the server's language (after a restart, an owed one is shown as stored: English).
-            written = written.model_copy(update={"final_text": final})
+        # The store keeps sentences as English strings; shown now, they keep their Texts, so each reader
+        # gets their language (after a restart, an owed one is shown as stored: English).
+        kept = {
+            name: value
+            for name in ("final_text", "error")
+            if isinstance(value := done.fields.get(name), Text) and getattr(written, name) == value
+        }
+        if kept:
+            written = written.model_copy(update=kept)
         for effect in done.effects:
             await self._perform(effect, written, reporter)
         return written
@@ -711,7 +716,7 @@ class JobRunner:
                 return taken
             if self._clock() > deadline:
                 await self._fal.cancel(job.endpoint, request_id)
-                raise JobFailed("fal took too long to make this video, so it was cancelled; nothing was charged.")
+                raise JobFailed(Text("fal took too long to make this video, so it was cancelled; nothing was charged."))
             if self._clock() >= next_stream:
                 try:
                     job, done = await self._follow_stream(job, request_id, reporter, follow, deadline)
@@ -733,7 +738,7 @@ class JobRunner:
             except FalError as exc:
                 failures += 1
                 if failures > STATUS_FAILURES_ALLOWED:
-                    raise JobFailed("fal stopped answering about this video; nothing was charged.") from exc
+                    raise JobFailed(Text("fal stopped answering about this video; nothing was charged.")) from exc
                 log.warning("%s status poll failed (%s), retrying", who(job), exc.user_message)
                 await self._pause(min(self._config.poll_max * 2, self._config.poll_min * 2**failures), follow)
                 continue
@@ -767,7 +772,7 @@ class JobRunner:
             if isinstance(detail, list):
                 raise JobFailed(refusal_sentence(detail, payload.get("error_type")))
             reason = str(data.get("error") or detail or "an error at fal")[:200].rstrip(".")
-            raise JobFailed(f"fal could not make this video ({reason}).")
+            raise JobFailed(Text("fal could not make this video ({reason}).", reason=reason))
         log.info("%s its webhook came", who(job))
         if isinstance(payload, dict) and not data.get("payload_error"):
             try:
@@ -864,7 +869,7 @@ class JobRunner:
                     raise
                 await asyncio.sleep(2**attempt)
             except ValueError as exc:  # pydantic: not a video result
-                raise JobFailed("fal's answer held no video.") from exc
+                raise JobFailed(Text("fal's answer held no video.")) from exc
         raise AssertionError("unreachable")
 
     # -- delivery: the paid video is kept until Discord has it ------------------------------------------

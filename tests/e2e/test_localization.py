@@ -123,3 +123,29 @@ async def test_usage_in_german_with_german_money(world, start_bot):
     assert lines[0].startswith("**Verbrauch diese Woche** (wird zurückgesetzt am ") and lines[0].endswith(" UTC)")
     assert lines[1] == "0,00\xa0$ von 2,00\xa0$ ausgegeben: Dir bleiben **2,00\xa0$**."
     assert lines[2] == "Videos in Arbeit: 0 von 2; in der Warteschlange: 0 von 3."
+
+
+async def test_fals_refusal_is_explained_in_the_servers_language(world, start_bot):
+    """fal's content-policy refusal inside the public "❌ …" line: the server's language (ja here), for
+    a member whose own language is German, who is told privately in German."""
+    world.discord.guilds[world.guild_id].preferred_locale = "ja"
+    world.fal.default_script = JobScript(queue_seconds=0.2, run_seconds=0.3, outcome="content_policy")
+    await start_bot()
+    inter = await world.discord.send_slash_command(
+        world.guild_id, world.channel_id, world.user_id, name="generate", options=generate_options("x"), locale="de"
+    )
+    policy = "fal refused this request: it was flagged by the content policy. Try rewording the prompt."
+    messages = Catalogues("messages")
+    japanese, german = messages.translate("ja", policy), messages.translate("de", policy)
+    assert japanese and german
+    last = await eventually(
+        lambda: [
+            e.json["content"] for e in original_edits(world.discord, inter.token) if "❌" in e.json.get("content", "")
+        ]
+    )
+    assert last[-1].endswith(f"\n❌ {japanese}"), last
+    told = await eventually(
+        lambda: [r.json["content"] for r in world.discord.requests
+                 if r.method == "POST" and inter.token in r.path and r.json and r.json.get("flags") == 64]
+    )  # fmt: skip
+    assert german in told[0], told
