@@ -7,8 +7,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.discord.localize import localized
 from bot.discord.messenger import DiscordMessenger
 from bot.domain import custom_ids, sora
+from bot.domain.text import Text
 from bot.jobs import images
 from bot.jobs.runner import JobRunner
 from bot.storage.settings import SettingsStore
@@ -93,9 +95,12 @@ class AnimateCog(commands.Cog):
 
     async def animate_menu(self, interaction: discord.Interaction, message: discord.Message) -> None:
         if _first_image(message) is None:
-            await refuse(interaction, "That message has no image to animate.")
+            await refuse(interaction, Text("That message has no image to animate."))
             return
-        await interaction.response.send_modal(AnimateModal(message.id))
+        title, label = [
+            await localized(interaction, t) for t in (Text("Animate image"), Text("What happens in the video?"))
+        ]
+        await interaction.response.send_modal(AnimateModal(message.id, title, label))
 
     async def animate_form(self, interaction: discord.Interaction, message_id: int) -> None:
         """The form's submit, by its custom id: the message is read again from this channel, so the form
@@ -161,8 +166,10 @@ class AnimateModal(discord.ui.Modal, title="Animate image"):
         custom_id=PROMPT_INPUT,
     )
 
-    def __init__(self, message_id: int) -> None:
-        super().__init__(custom_id=custom_ids.animate(message_id))
+    def __init__(self, message_id: int, title: str, label: str) -> None:
+        """`title` and `label` in the member's language."""
+        super().__init__(title=title, custom_id=custom_ids.animate(message_id))
+        self.prompt.label = label
         self.stop()  # finished before it is sent, so discord.py does not keep it waiting in memory
 
 

@@ -7,6 +7,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord.localize import localized
+from bot.domain.text import Text
 from bot.jobs.characters import CharacterRefused, CharacterService
 from cogs.checks import is_admin
 from cogs.flow import refuse
@@ -29,10 +30,10 @@ class CharacterCog(commands.Cog):
     ) -> None:
         assert interaction.guild_id is not None
         if (video.content_type or "").split(";")[0] != "video/mp4" or not video.filename.lower().endswith(".mp4"):
-            await refuse(interaction, "Attach an MP4 video (at least 720p) that shows the character.")
+            await refuse(interaction, Text("Attach an MP4 video (at least 720p) that shows the character."))
             return
         if video.size > MAX_VIDEO_BYTES:
-            await refuse(interaction, "That video is over 100 MiB; attach a shorter clip.")
+            await refuse(interaction, Text("That video is over 100 MiB; attach a shorter clip."))
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:
@@ -40,20 +41,24 @@ class CharacterCog(commands.Cog):
         except CharacterRefused as exc:
             await interaction.followup.send(await localized(interaction, exc.text), ephemeral=True)
             return
-        await interaction.followup.send(
-            f"Character **{made.name}** is ready. Pick it in the `characters` option of /generate or "
-            f"/animate-attachment, and name it in your prompt (e.g. “{made.name} waves at the camera”).",
-            ephemeral=True,
+        ready = Text(
+            "Character **{name}** is ready. Pick it in the `characters` option of /generate or "
+            "/animate-attachment, and name it in your prompt (e.g. “{name} waves at the camera”).",
+            name=made.name,
         )
+        await interaction.followup.send(await localized(interaction, ready), ephemeral=True)
 
     @character.command(name="list", description="This server's characters")
     async def list_(self, interaction: discord.Interaction) -> None:
         assert interaction.guild_id is not None
         found = await self._service.list(interaction.guild_id)
         if not found:
-            await refuse(interaction, "This server has no characters yet: make one with /character create.")
+            await refuse(interaction, Text("This server has no characters yet: make one with /character create."))
             return
-        lines = [f"• **{c.name}** (by <@{c.created_by}>)" for c in found]
+        lines = [
+            await localized(interaction, Text("• **{name}** (by {maker})", name=c.name, maker=f"<@{c.created_by}>"))
+            for c in found
+        ]
         await refuse(interaction, "\n".join(lines))
 
     @character.command(name="delete", description="Delete a character (its maker or an admin)")
@@ -65,4 +70,4 @@ class CharacterCog(commands.Cog):
         except CharacterRefused as exc:
             await refuse(interaction, exc.text)
             return
-        await refuse(interaction, f"Deleted the character **{gone.name}**.")
+        await refuse(interaction, Text("Deleted the character **{name}**.", name=gone.name))

@@ -36,7 +36,9 @@ class DeleteCog(commands.Cog):
             await gone(interaction)
             return
         question = await localized(interaction, deletion.confirm_question())
-        await interaction.response.send_message(question, view=delete_confirm_view(job_id), ephemeral=True)
+        await interaction.response.send_message(
+            question, view=await delete_confirm_view(job_id, lambda text: localized(interaction, text)), ephemeral=True
+        )
 
     async def confirm(self, interaction: discord.Interaction, job_id: int) -> None:
         # Deferred first: discord.py retries a 5xx of the DELETE for seconds, beyond the 3 s to answer.

@@ -12,10 +12,12 @@ from discord.ext import commands
 
 from bot.discord import errors
 from bot.discord.buttons import BUTTON_GONE, JobButton
+from bot.discord.localize import localized
 from bot.discord.messenger import DiscordMessenger
 from bot.domain import custom_ids, deletion, sora, video_refs
 from bot.domain.guild_settings import remix_off
 from bot.domain.models import Video
+from bot.domain.text import Text
 from bot.jobs.runner import JobRunner
 from bot.storage.jobs import JobStore
 from bot.storage.settings import SettingsStore
@@ -77,7 +79,7 @@ class RemixCog(commands.Cog):
     async def remix_menu(self, interaction: discord.Interaction, message: discord.Message) -> None:
         video = await self._video_store.get_video_by_message(message.id)
         if video is None or video.guild_id != interaction.guild_id:
-            await refuse(interaction, "That isn't one of my videos: remix works on the videos I posted.")
+            await refuse(interaction, Text("That isn't one of my videos: remix works on the videos I posted."))
             return
         await self._ask_prompt(interaction, video)
 
@@ -130,7 +132,8 @@ class RemixCog(commands.Cog):
         if not video.remixable:
             await refuse(interaction, _not_remixable())
             return
-        await interaction.response.send_modal(RemixModal(video.job_id))
+        title, label = [await localized(interaction, t) for t in (Text("Remix video"), Text("What should change?"))]
+        await interaction.response.send_modal(RemixModal(video.job_id, title, label))
 
     async def _remix(self, interaction: discord.Interaction, source: Video, prompt: str) -> None:
         try:
@@ -220,13 +223,15 @@ class RemixModal(discord.ui.Modal, title="Remix video"):
         custom_id=PROMPT_INPUT,
     )
 
-    def __init__(self, job_id: int) -> None:
-        super().__init__(custom_id=custom_ids.remix_prompt(job_id))
+    def __init__(self, job_id: int, title: str, label: str) -> None:
+        """`title` and `label` in the member's language."""
+        super().__init__(title=title, custom_id=custom_ids.remix_prompt(job_id))
+        self.prompt.label = label
         self.stop()  # finished before it is sent, so discord.py does not keep it waiting in memory
 
 
-def _not_remixable() -> str:
-    return "That video can't be remixed: it was itself a remix, or fal deleted it after making it."
+def _not_remixable() -> Text:
+    return Text("That video can't be remixed: it was itself a remix, or fal deleted it after making it.")
 
 
 def _without_mentions(content: str, bot_id: int) -> str:

@@ -74,7 +74,7 @@ class VideosCog(commands.Cog):
             return
         await interaction.response.send_message(
             embed=await render_card(card, lambda text: localized(interaction, text)),
-            view=video_view(card.job_id, card.remixable),
+            view=await video_view(card.job_id, card.remixable, lambda text: localized(interaction, text)),
             ephemeral=True,
             allowed_mentions=NOTHING,
         )

@@ -51,12 +51,19 @@ class DiscordMessenger:
             return None
         return interaction
 
+    def _for_server(self, job: Job) -> Say:
+        async def say(text: str) -> str:
+            return await for_server(self._client, job.guild_id, text)
+
+        return say
+
     def _channel(self, job: Job) -> discord.PartialMessageable:
         return self._client.get_partial_messageable(job.channel_id, guild_id=job.guild_id)
 
     async def edit_progress(self, job: Job, text: str) -> int | None:
-        view = cancel_view(job.id) if job.state in CANCELLABLE else None  # None removes the button
-        text = await for_server(self._client, job.guild_id, text)  # public: in the server's language
+        say = self._for_server(job)  # public: in the server's language
+        view = await cancel_view(job.id, say) if job.state in CANCELLABLE else None  # None removes the button
+        text = await say(text)
         interaction = self._live(job.id)
         if interaction is not None:
             try:
@@ -77,7 +84,7 @@ class DiscordMessenger:
             options["reference"] = discord.MessageReference(
                 message_id=reply_to, channel_id=job.channel_id, guild_id=job.guild_id, fail_if_not_exists=False
             )
-        view = video_view(job.id, card.remixable)
+        view = await video_view(job.id, card.remixable, self._for_server(job))
 
         async def say(text: str) -> str:  # the channel's readers: the server's language
             return await for_server(self._client, job.guild_id, text)
@@ -153,38 +160,52 @@ class DiscordMessenger:
 CANCELLABLE = (JobState.WAITING, JobState.PENDING, JobState.SUBMITTING, JobState.QUEUED)
 
 
-def cancel_view(job_id: int) -> discord.ui.View:
-    """A view that only carries the button; clicks are handled by the cog's DynamicItem by custom id."""
+async def cancel_view(job_id: int, say: Say) -> discord.ui.View:
+    """A view that only carries the button; clicks are handled by the cog's DynamicItem by custom id.
+    `say`: its label in the reader's language."""
     view = discord.ui.View(timeout=None)
-    view.add_item(
-        discord.ui.Button(label="Cancel", style=discord.ButtonStyle.secondary, custom_id=custom_ids.cancel(job_id))
-    )
-    return view
-
-
-def video_view(job_id: int, remixable: bool) -> discord.ui.View:
-    """Remix, Re-roll and Delete under every video; clicks are handled by custom id (see cogs.remix and
-    cogs.delete)."""
-    view = discord.ui.View(timeout=None)
-    if remixable:
-        view.add_item(discord.ui.Button(label="Remix", emoji="🎨", custom_id=custom_ids.remix(job_id)))
-    view.add_item(discord.ui.Button(label="Re-roll", emoji="🎲", custom_id=custom_ids.reroll(job_id)))
     view.add_item(
         discord.ui.Button(
-            label="Delete", emoji="🗑️", style=discord.ButtonStyle.secondary, custom_id=custom_ids.delete(job_id)
+            label=await say(Text("Cancel")), style=discord.ButtonStyle.secondary, custom_id=custom_ids.cancel(job_id)
         )
     )
     return view
 
 
-def delete_confirm_view(job_id: int) -> discord.ui.View:
+async def video_view(job_id: int, remixable: bool, say: Say) -> discord.ui.View:
+    """Remix, Re-roll and Delete under every video; clicks are handled by custom id (see cogs.remix and
+    cogs.delete). `say`: the labels in the reader's language."""
+    view = discord.ui.View(timeout=None)
+    if remixable:
+        view.add_item(discord.ui.Button(label=await say(Text("Remix")), emoji="🎨", custom_id=custom_ids.remix(job_id)))
+    view.add_item(discord.ui.Button(label=await say(Text("Re-roll")), emoji="🎲", custom_id=custom_ids.reroll(job_id)))
+    view.add_item(
+        discord.ui.Button(
+            label=await say(Text("Delete")),
+            emoji="🗑️",
+            style=discord.ButtonStyle.secondary,
+            custom_id=custom_ids.delete(job_id),
+        )
+    )
+    return view
+
+
+async def delete_confirm_view(job_id: int, say: Say) -> discord.ui.View:
     """The private confirmation's two buttons, persistent like the others (see cogs.delete)."""
     view = discord.ui.View(timeout=None)
     view.add_item(
-        discord.ui.Button(label="Delete", style=discord.ButtonStyle.danger, custom_id=custom_ids.delete_confirm(job_id))
+        discord.ui.Button(
+            label=await say(Text("Delete")),
+            style=discord.ButtonStyle.danger,
+            custom_id=custom_ids.delete_confirm(job_id),
+        )
     )
     view.add_item(
-        discord.ui.Button(label="Keep", style=discord.ButtonStyle.secondary, custom_id=custom_ids.delete_keep(job_id))
+        discord.ui.Button(
+            label=await say(Text("Keep")),
+            style=discord.ButtonStyle.secondary,
+            custom_id=custom_ids.delete_keep(job_id),
+        )
     )
     return view
 

@@ -89,6 +89,8 @@ async def test_a_japanese_servers_progress_and_last_text_are_in_japanese(world, 
     assert card["content"] == f"<@{world.user_id}> 動画ができました。"
     embed = card["embeds"][0]
     assert embed["title"] == "Sora 2の動画" and [f["name"] for f in embed["fields"]][:2] == ["モデル", "長さ"]
+    labels = [button["label"] for row in card["components"] for button in row["components"]]
+    assert labels == ["リミックス", "作り直す", "削除"], labels
     statuses = [text.split("\n")[1] for text in shown]  # the third line, when there is one, quotes fal's log
     assert not any(word in status for status in statuses for word in ("Queued", "Generating", "Done")), shown
 
