@@ -41,7 +41,7 @@ class VideosCog(commands.Cog):
         if not page.entries:
             await refuse(interaction, no_videos(scope))
             return
-        embed, view = render_page(page)
+        embed, view = await render_page(page, lambda text: localized(interaction, text))
         await interaction.response.send_message(embed=embed, view=view, ephemeral=True, allowed_mentions=NOTHING)
 
     async def turn_page(
@@ -59,7 +59,7 @@ class VideosCog(commands.Cog):
             empty = await localized(interaction, no_videos(page.scope))
             await interaction.response.edit_message(content=empty, embed=None, view=None)
             return
-        embed, view = render_page(page)
+        embed, view = await render_page(page, lambda text: localized(interaction, text))
         await interaction.response.edit_message(embed=embed, view=view, allowed_mentions=NOTHING)
 
     @app_commands.command(name="show", description="Show one of this server's videos again, with its buttons")

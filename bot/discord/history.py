@@ -5,25 +5,27 @@ from __future__ import annotations
 
 import discord
 
+from bot.discord.messenger import Say
 from bot.domain import custom_ids
 from bot.domain import video_history as texts
 from bot.domain.video_history import HistoryEntry, HistoryPage
 
 
-def render_page(page: HistoryPage) -> tuple[discord.Embed, discord.ui.View]:
+async def render_page(page: HistoryPage, say: Say) -> tuple[discord.Embed, discord.ui.View]:
+    """`say`: the page's words in the member's language."""
     numbered = list(enumerate(page.entries, start=1))
     embed = discord.Embed(
-        title=texts.page_title(page.scope),
-        description="\n".join(texts.line(n, e) for n, e in numbered),
+        title=await say(texts.page_title(page.scope)),
+        description="\n".join([await say(texts.line(n, e)) for n, e in numbered]),
         colour=discord.Colour.blurple(),
     )
-    embed.set_footer(text=texts.page_footer())
+    embed.set_footer(text=await say(texts.page_footer()))
     view = discord.ui.View(timeout=None)
     remixable = [(n, e) for n, e in numbered if e.video.remixable]
     if remixable:
-        view.add_item(_select("remix", texts.remix_placeholder(), remixable, row=0))
+        view.add_item(_select("remix", await say(texts.remix_placeholder()), remixable, row=0))
     if numbered:
-        view.add_item(_select("reroll", texts.reroll_placeholder(), numbered, row=1))
+        view.add_item(_select("reroll", await say(texts.reroll_placeholder()), numbered, row=1))
     for direction, label, edge in (("newer", "◀", page.newer), ("older", "▶", page.older)):
         if edge is not None:
             custom_id = custom_ids.page(page.scope, page.user_id, direction, edge.created_at, edge.job_id)

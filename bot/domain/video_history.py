@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from bot.domain.models import Video
-from bot.domain.text import Text
+from bot.domain.text import Money, Text
 from bot.domain.video_refs import message_link
 
 PAGE_SIZE = 10
@@ -63,14 +63,19 @@ def model_name(model: str) -> str:
     return "Sora 2 Pro" if model == "sora-2-pro" else "Sora 2"
 
 
-def line(number: int, entry: HistoryEntry) -> str:
+def line(number: int, entry: HistoryEntry) -> Text:
     """One video of the list: prompt, model, duration, cost, when, and a link to its message."""
     video = entry.video
     link = message_link(video.guild_id, video.channel_id, video.message_id)
-    return (
-        f"**{number}.** {escape(shorten(video.spec.prompt))}\n"
-        f"{model_name(video.spec.model)} · {video.spec.duration} s · ${entry.cost_usd:.2f} · "
-        f"<t:{int(video.created_at)}:R> · [message]({link})"
+    return Text(
+        "**{number}.** {prompt}\n{model} · {duration} s · {cost} · {when} · [message]({link})",
+        number=number,
+        prompt=escape(shorten(video.spec.prompt)),
+        model=model_name(video.spec.model),
+        duration=video.spec.duration,
+        cost=Money(round(entry.cost_usd * 1_000_000)),
+        when=f"<t:{int(video.created_at)}:R>",  # Discord writes it in the reader's language and time zone
+        link=link,
     )
 
 
@@ -80,11 +85,11 @@ def pick_label(number: int, entry: HistoryEntry) -> str:
 
 
 def page_title(scope: Scope) -> str:
-    return "Your videos in this server" if scope == "mine" else "This server's videos"
+    return Text("Your videos in this server") if scope == "mine" else Text("This server's videos")
 
 
 def page_footer() -> str:
-    return "Newest first"
+    return Text("Newest first")
 
 
 def no_videos(scope: Scope) -> str:
@@ -98,8 +103,8 @@ def not_yours() -> str:
 
 
 def remix_placeholder() -> str:
-    return "🎨 Remix one of these…"
+    return Text("🎨 Remix one of these…")
 
 
 def reroll_placeholder() -> str:
-    return "🎲 Re-roll one of these…"
+    return Text("🎲 Re-roll one of these…")

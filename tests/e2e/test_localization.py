@@ -3,6 +3,8 @@ has no catalogue (Korean) reads English, and a translation keeps the values of i
 
 from __future__ import annotations
 
+import re
+
 from bot.i18n.catalogues import Catalogues
 from bot.storage.settings import SettingsStore
 from tests.e2e.helpers import callbacks, eventually, job_messages, original_edits, private_refusal, video_posts
@@ -151,3 +153,25 @@ async def test_fals_refusal_is_explained_in_the_servers_language(world, start_bo
                  if r.method == "POST" and inter.token in r.path and r.json and r.json.get("flags") == 64]
     )  # fmt: skip
     assert german in told[0], told
+
+
+async def test_videos_lists_in_the_members_language(world, start_bot):
+    world.fal.default_script = JobScript(queue_seconds=0.1, run_seconds=0.2)
+    await start_bot()
+    await world.discord.send_slash_command(
+        world.guild_id, world.channel_id, world.user_id, name="generate", options=generate_options("a {brace} cat")
+    )
+    await eventually(lambda: video_posts(world.discord, world.channel_id), timeout=30)
+    inter = await world.discord.send_slash_command(
+        world.guild_id, world.channel_id, world.user_id, name="videos", locale="fr"
+    )
+    [answer] = await eventually(lambda: callbacks(world.discord, inter.id))
+    embed = answer.json["data"]["embeds"][0]
+    assert embed["title"] == "Tes vidéos sur ce serveur" and embed["footer"]["text"] == "Les plus récentes d’abord"
+    first, second = embed["description"].split("\n")
+    assert first == "**1.** a {brace} cat"  # the member's text kept as written, braces and all
+    assert re.fullmatch(
+        r"Sora 2 · 4 s · 0,40\xa0\$US · <t:\d+:R> · \[message\]\(https://discord\.com/channels/[\d/]+\)", second
+    )
+    [remix, reroll] = [row["components"][0] for row in answer.json["data"]["components"][:2]]
+    assert remix["placeholder"] == "🎨 Remixer l’une d’elles…" and reroll["placeholder"] == "🎲 Relancer l’une d’elles…"
