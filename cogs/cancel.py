@@ -8,7 +8,9 @@ import discord
 from discord.ext import commands
 
 from bot.discord.buttons import JobButton
+from bot.discord.localize import localized
 from bot.domain import custom_ids
+from bot.domain.text import Text
 from bot.jobs.runner import JobRunner
 from bot.storage.jobs import JobStore
 from cogs.components import cog_of, gone
@@ -27,12 +29,12 @@ class CancelCog(commands.Cog):
             return
         may = interaction.user.id == job.user_id or interaction.permissions.manage_guild
         if not may:
-            await interaction.response.send_message(
-                "Only the member who asked for this video, or an admin, can cancel it.", ephemeral=True
-            )
+            only = Text("Only the member who asked for this video, or an admin, can cancel it.")
+            await interaction.response.send_message(await localized(interaction, only), ephemeral=True)
             return
         await interaction.response.defer(ephemeral=True, thinking=True)  # cancelling asks fal: may take a moment
-        await interaction.followup.send(await self._runner.cancel(job.id, interaction.user.id), ephemeral=True)
+        said = await self._runner.cancel(job.id, interaction.user.id)
+        await interaction.followup.send(await localized(interaction, said), ephemeral=True)
 
 
 class CancelButton(JobButton, template=custom_ids.CANCEL_TEMPLATE):

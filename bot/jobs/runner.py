@@ -29,7 +29,7 @@ from bot.domain.guild_settings import GuildSettings, refusal, shape_arguments
 from bot.domain.messenger import Messenger, VideoCard
 from bot.domain.models import FalResult, Job, JobState, Refused, Video, VideoRequest
 from bot.domain.sora import PriceTable, fal_call
-from bot.domain.text import Text
+from bot.domain.text import Money, Text
 from bot.fal.backend import FalBackend, QueueStatus, StatusStreaming
 from bot.fal.errors import (
     FalAnswerLost,
@@ -76,6 +76,9 @@ SUBMIT_ATTEMPTS = 3
 LOOKUP_SLACK = 60.0
 FINAL_ATTEMPTS = 5
 ORPHAN_CHECK_SECONDS = 2.0  # how often a process looks for jobs whose owner's lease ran out (PostgreSQL)
+ALREADY_FINISHED = Text("This video is already finished.")
+BEING_SENT = Text("This request is being sent to fal right now; try again in a moment.")
+ALREADY_STARTED = Text("fal has already started making this video, so it can no longer be cancelled.")
 NOT_FOUND_AT_FAL = Text(
     "fal never confirmed this request (its answer was lost, or the bot restarted while sending it), so it "
     "was stopped; nothing was charged. Please ask again."
@@ -211,13 +214,13 @@ class JobRunner:
         PostgreSQL the write notifies the owner, which stops the job's task at once."""
         job = await self._store.get_job(job_id)
         if job is None or job.state.finished:
-            return "This video is already finished."
+            return ALREADY_FINISHED
         if job.state == JobState.WAITING:
             return await self._cancel_waiting(job, actor_id)
         if job.state in (JobState.PENDING, JobState.SUBMITTING):
-            return "This request is being sent to fal right now; try again in a moment."
+            return BEING_SENT
         if job.state != JobState.QUEUED or job.request_id is None:
-            return "fal has already started making this video, so it can no longer be cancelled."
+            return ALREADY_STARTED
         task = self._tasks.get(job.id)
         if task is not None:
             task.cancel()
@@ -228,13 +231,18 @@ class JobRunner:
             fresh = await self._store.get_job(job.id)
             if task is not None and fresh is not None and not fresh.state.finished:
                 self.start(fresh)
-            return "fal has already started making this video, so it can no longer be cancelled."
-        refunded = f"${job.cost_usd:.2f} refunded" if self._config.quota_defaults else "nothing was charged"
+            return ALREADY_STARTED
+        refunded = self._refunded(job)
         job = await self._apply(job, Cancelled(actor_id, refunded), fenced=False)
         if job.state != JobState.CANCELLED:
-            return "This video is already finished."
+            return ALREADY_FINISHED
         self._messenger.forget(job.id)
-        return f"Cancelled; {refunded}."
+        return Text("Cancelled; {refunded}.", refunded=refunded)
+
+    def _refunded(self, job: Job) -> Text:
+        if self._config.quota_defaults is None:
+            return Text("nothing was charged")
+        return Text("{amount} refunded", amount=Money(round(job.cost_usd * 1_000_000)))
 
     async def _cancel_waiting(self, job: Job, actor_id: int) -> str:
         """A job in the waiting line was never sent to fal: its cancel is the write alone (with its refund),
@@ -243,16 +251,16 @@ class JobRunner:
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
-        refunded = f"${job.cost_usd:.2f} refunded" if self._config.quota_defaults else "nothing was charged"
+        refunded = self._refunded(job)
         written = await self._apply(job, Cancelled(actor_id, refunded), fenced=False, expect=JobState.WAITING)
         if written.state == JobState.CANCELLED:
             self._messenger.forget(job.id)
-            return f"Cancelled; {refunded}."
+            return Text("Cancelled; {refunded}.", refunded=refunded)
         if task is not None and not written.state.finished:
             self.start(written)  # started meanwhile: it carries on here
         if written.state.finished:
-            return "This video is already finished."
-        return "This request is being sent to fal right now; try again in a moment."
+            return ALREADY_FINISHED
+        return BEING_SENT
 
     async def set_progress_message(self, job: Job, message_id: int) -> Job:
         """For jobs started from a message (reply-to-remix): the bot's acknowledgement is the progress message."""
