@@ -9,6 +9,7 @@ extractor (tests/catalogue.py) reads the literal, and the placeholders are what 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,3 +56,41 @@ class Money:
 
     def __format__(self, spec: str) -> str:
         return format(str(self), spec)
+
+
+def dump(text: str) -> str | None:
+    """A Text as JSON (its pattern and values, nested Texts, amounts and times too), for a sentence kept in
+    the database to be translated when it is shown, after a restart as well; None for a plain str."""
+    return json.dumps(_encode(text), ensure_ascii=False) if isinstance(text, Text) else None
+
+
+def load(data: str) -> Text:
+    """The Text dump() wrote. Raises ValueError for anything else."""
+    text = _decode(json.loads(data))
+    if not isinstance(text, Text):
+        raise ValueError("not a dumped Text")
+    return text
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, Text):
+        return {"text": value.msgid, "values": {name: _encode(v) for name, v in value.params.items()}}
+    if isinstance(value, Money):
+        return {"money": value.micros}
+    if isinstance(value, Moment):
+        return {"moment": value.at.isoformat()}
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    return str(value)  # a member's words, a mention, a link: written as they are
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, dict):
+        if "text" in value:
+            return Text(str(value["text"]), **{name: _decode(v) for name, v in dict(value["values"]).items()})
+        if "money" in value:
+            return Money(int(value["money"]))
+        if "moment" in value:
+            return Moment(dt.datetime.fromisoformat(str(value["moment"])))
+        raise ValueError(f"unknown value {sorted(value)}")
+    return value

@@ -29,7 +29,7 @@ from bot.domain.guild_settings import GuildSettings, refusal, shape_arguments
 from bot.domain.messenger import Messenger, VideoCard
 from bot.domain.models import FalResult, Job, JobState, Refused, Video, VideoRequest
 from bot.domain.sora import PriceTable, fal_call
-from bot.domain.text import Money, Text
+from bot.domain.text import Money, Text, dump
 from bot.fal.backend import FalBackend, QueueStatus, StatusStreaming
 from bot.fal.errors import (
     FalAnswerLost,
@@ -570,15 +570,20 @@ class JobRunner:
             return job
         if not done.writes:
             return job
-        # A Text is written as its English sentence (the database stores plain text).
+        # A Text is written as its English sentence (the database stores plain text); the last text also
+        # as its pattern and values, to be shown in its readers' language after a restart too.
         fields = {name: str(value) if isinstance(value, Text) else value for name, value in done.fields.items()}
+        if "final_text" in fields:
+            fields["final_pattern"] = dump(done.fields["final_text"])
         owner = self.owner if fenced else None
         if "result" in fields:
             fields["result_json"] = json.dumps(fields.pop("result"))
         try:
             if done.state is JobState.DELIVERED:
                 assert video is not None
-                written = await self._store.mark_delivered(job, video, final_text=fields["final_text"], owner=owner)
+                written = await self._store.mark_delivered(
+                    job, video, final_text=fields["final_text"], final_pattern=fields["final_pattern"], owner=owner
+                )
             else:
                 written = await self._store.update_job(job.id, done.state, owner=owner, expect=expect, **fields)
         except JobAlreadyFinished:

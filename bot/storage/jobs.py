@@ -15,22 +15,26 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from bot.domain import text
 from bot.domain.models import Job, JobState, Video, VideoSpec
 from bot.domain.quota import Limits, QuotaRefused, decide, line_refusal, period_bounds
 from bot.domain.waiting_line import Place, Waiting, place, to_start
 from bot.storage import ledger, videos
 from bot.storage.database import Database, Row, Session
 
+log = logging.getLogger(__name__)
+
 _JOB_COLUMNS = (
     "id, kind, state, guild_id, channel_id, user_id, endpoint, arguments, prompt, model, duration, "
     "aspect_ratio, resolution, cost_usd, request_id, parent_video_id, progress_message_id, reply_to_message_id, "
     "result_json, video_message_id, error, created_at, updated_at, submitted_at, final_text, final_shown_at, "
-    "started_at"
+    "started_at, final_pattern"
 )
 _FINISHED = tuple(s.value for s in JobState if s.finished)
 _FINISHED_SQL = "(" + ", ".join(f"'{s}'" for s in _FINISHED) + ")"
@@ -52,6 +56,7 @@ _UPDATABLE = {
     "error",
     "submitted_at",
     "final_text",
+    "final_pattern",
     "final_shown_at",
 }
 
@@ -304,7 +309,13 @@ class JobStore:
         return _job(row)
 
     async def mark_delivered(
-        self, job: Job, video: Video, final_text: str | None = None, *, owner: str | None = None
+        self,
+        job: Job,
+        video: Video,
+        final_text: str | None = None,
+        *,
+        owner: str | None = None,
+        final_pattern: str | None = None,
     ) -> Job:
         """Record the posted video and finish the job in one transaction: never one without the other. Raises
         JobAlreadyFinished, writing nothing, for a job that has already ended (delivered, or refunded); with
@@ -313,13 +324,14 @@ class JobStore:
         async with self._db.transaction() as session:
             now = self._clock()
             row = await session.fetch_one(
-                "UPDATE jobs SET state = ?, video_message_id = ?, updated_at = ?, finished_at = ?, final_text = ? "
-                f"WHERE id = ? AND state NOT IN {_FINISHED_SQL}{fence} RETURNING {_JOB_COLUMNS}",
+                "UPDATE jobs SET state = ?, video_message_id = ?, updated_at = ?, finished_at = ?, final_text = ?, "
+                f"final_pattern = ? WHERE id = ? AND state NOT IN {_FINISHED_SQL}{fence} RETURNING {_JOB_COLUMNS}",
                 JobState.DELIVERED.value,
                 video.message_id,
                 now,
                 now,
                 final_text,
+                final_pattern,
                 job.id,
                 *((owner,) if owner is not None else ()),
             )
@@ -496,4 +508,11 @@ def _job(row: Row) -> Job:
     data["arguments"] = json.loads(data["arguments"])
     result_json = data.pop("result_json")
     data["result"] = json.loads(result_json) if result_json else None
-    return Job(spec=spec, **data)
+    pattern = data.pop("final_pattern", None)
+    job = Job(spec=spec, **data)
+    if pattern and job.final_text is not None:
+        try:  # set past validation, which would make the Text a plain str
+            return job.model_copy(update={"final_text": text.load(pattern)})
+        except (ValueError, TypeError, KeyError):
+            log.warning("job=%s final text pattern unreadable; shown as stored", job.id)
+    return job

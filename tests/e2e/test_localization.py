@@ -7,12 +7,13 @@ import re
 
 from bot.i18n.catalogues import Catalogues
 from bot.storage.settings import SettingsStore
-from tests.e2e.helpers import callbacks, eventually, job_messages, original_edits, private_refusal, video_posts
+from tests.e2e.helpers import callbacks, db_row, eventually, job_messages, original_edits, private_refusal, video_posts
 from tests.e2e.helpers import options as generate_options
 from tests.fakes.fal import JobScript
 
 PRO_ONLY = "1080p needs Sora 2 Pro: pick model sora-2-pro, or 720p."
 ROLE_ONLY = "Sora 2 Pro is for members with the {role} role in this server; use Sora 2."
+POLICY = "fal refused this request: it was flagged by the content policy. Try rewording the prompt."
 
 
 async def generate_1080p(world, locale: str):
@@ -138,9 +139,8 @@ async def test_fals_refusal_is_explained_in_the_servers_language(world, start_bo
     inter = await world.discord.send_slash_command(
         world.guild_id, world.channel_id, world.user_id, name="generate", options=generate_options("x"), locale="de"
     )
-    policy = "fal refused this request: it was flagged by the content policy. Try rewording the prompt."
     messages = Catalogues("messages")
-    japanese, german = messages.translate("ja", policy), messages.translate("de", policy)
+    japanese, german = messages.translate("ja", POLICY), messages.translate("de", POLICY)
     assert japanese and german
     last = await eventually(
         lambda: [
@@ -175,3 +175,28 @@ async def test_videos_lists_in_the_members_language(world, start_bot):
     )
     [remix, reroll] = [row["components"][0] for row in answer.json["data"]["components"][:2]]
     assert remix["placeholder"] == "🎨 Remixer l’une d’elles…" and reroll["placeholder"] == "🎲 Relancer l’une d’elles…"
+
+
+async def test_a_last_text_owed_after_a_restart_is_shown_in_the_servers_language(world, start_bot):
+    """The failure's last text could not be shown (every edit failed) and the bot stopped: the next start
+    shows it from the database, its pattern kept beside the English, in the server's language."""
+    world.discord.guilds[world.guild_id].preferred_locale = "ja"
+    world.fal.default_script = JobScript(queue_seconds=0.3, run_seconds=0.5, outcome="content_policy")
+    webhook = world.discord.fault("PATCH", r"/webhooks/\d+/[^/]+/messages/@original", "status", count=-1)
+    channel = world.discord.fault("PATCH", rf"/channels/{world.channel_id}/messages/\d+", "status", count=-1)
+    bot = await start_bot()
+    await world.discord.send_slash_command(
+        world.guild_id, world.channel_id, world.user_id, name="generate", options=generate_options("x")
+    )
+    await eventually(lambda: (db_row(world) or {}).get("state") == "failed", timeout=30)
+    await eventually(lambda: webhook.hits + channel.hits >= 2)
+    assert "content policy" in str(db_row(world)["final_text"]) and db_row(world)["final_shown_at"] is None
+    await bot.stop()
+
+    world.discord.faults.clear()
+    bot = await start_bot()
+    await eventually(lambda: db_row(world)["final_shown_at"] is not None, timeout=20)
+    assert db_row(world)["final_pattern"], db_row(world)
+    shown = world.discord.message(db_row(world)["progress_message_id"])["content"]
+    japanese = Catalogues("messages").translate("ja", POLICY)
+    assert japanese and shown.endswith(f"\n❌ {japanese}"), shown
