@@ -8,16 +8,23 @@ import time
 from collections.abc import Awaitable, Callable
 
 from bot.domain.models import Job
-from bot.domain.text import Text
+from bot.domain.text import Money, Text
 from bot.domain.waiting_line import Place
 
 log = logging.getLogger(__name__)
 
 
-def headline(job: Job) -> str:
+def headline(job: Job) -> Text:
+    """The request at a glance; its cost in the readers' own money format."""
     spec = job.spec
-    model = "Sora 2 Pro" if spec.model == "sora-2-pro" else "Sora 2"
-    return f"🎥 {model} · {spec.duration} s · {spec.aspect_ratio} · {spec.resolution} · ${job.cost_usd:.2f}"
+    return Text(
+        "🎥 {model} · {duration} s · {aspect} · {resolution} · {cost}",
+        model="Sora 2 Pro" if spec.model == "sora-2-pro" else "Sora 2",
+        duration=spec.duration,
+        aspect=spec.aspect_ratio,
+        resolution=spec.resolution,
+        cost=Money(round(job.cost_usd * 1_000_000)),
+    )
 
 
 def elapsed(seconds: float) -> str:

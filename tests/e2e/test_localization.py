@@ -85,7 +85,7 @@ async def test_a_japanese_servers_progress_and_last_text_are_in_japanese(world, 
     await eventually(lambda: video_posts(world.discord, world.channel_id), timeout=30)
     texts = await eventually(lambda: [r.json["content"] for r in original_edits(world.discord, inter.token)
                                       if "完了" in (r.json or {}).get("content", "")], timeout=10)  # fmt: skip
-    assert texts[-1].endswith("\n✅ 完了: 動画は下にあります。") and texts[-1].startswith("🎥 Sora 2 · 4 s")
+    assert texts[-1] == "🎥 Sora 2 · 4 秒 · 16:9 · 720p · $0.40\n✅ 完了: 動画は下にあります。"
     shown = [r.json["content"] for r in original_edits(world.discord, inter.token) if r.json]
     assert any("⏳ 待機中" in text or "🎬 生成中" in text for text in shown)
     [card] = job_messages(world, 1)  # the post under which the video is: the server's language too
