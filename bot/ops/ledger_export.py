@@ -49,10 +49,12 @@ async def export_ledger(
     end: dt.datetime,
     name_of: Callable[[int], Awaitable[str]],
     page: int = PAGE,
+    directory: Path | None = None,
 ) -> LedgerExport | None:
-    """The entries written in [start, end) as a CSV file; None (and no file) when there are none."""
+    """The entries written in [start, end) as a CSV file (in `directory`, else the system's temporary
+    folder); None (and no file) when there are none."""
     handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed below, and deleted on any failure)
-        "w", encoding="utf-8", newline="", prefix="ledger-", suffix=".csv", delete=False
+        "w", encoding="utf-8", newline="", prefix="ledger-", suffix=".csv", delete=False, dir=directory
     )
     path = Path(handle.name)
     try:
