@@ -183,10 +183,9 @@ async def member_name(interaction: discord.Interaction, user_id: int) -> str:
 
 async def chart_words(interaction: discord.Interaction, figures: SpendFigures) -> ChartWords:
     """The chart's words in the admin's language; the title carries the period's total."""
-    last_day = figures.period_end - ONE_DAY
+    first, last = figures.period_start.date().isoformat(), (figures.period_end - ONE_DAY).date().isoformat()
     texts = (
-        Text("Spend {first} to {last} (UTC): {total}", first=f"{figures.period_start:%Y-%m-%d}",
-             last=f"{last_day:%Y-%m-%d}", total=Money(figures.spent_micros)),
+        Text("Spend {first} to {last} (UTC): {total}", first=first, last=last, total=Money(figures.spent_micros)),
         Text("{committed} delivered, {reserved} still reserved", committed=Money(figures.committed_micros),
              reserved=Money(figures.reserved_micros)),
         Text("Spend per day"),
