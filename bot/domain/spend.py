@@ -94,8 +94,9 @@ def spend_figures(
     chosen = {user_id for user_id, _ in leaders}
     series = [Series(user_id, tuple(values)) for user_id, values in leaders]
     rest = [values for user_id, values in ranked if user_id not in chosen]
-    if rest:
-        series.append(Series(None, tuple(sum(column) for column in zip(*rest, strict=True))))
+    others = tuple(sum(column) for column in zip(*rest, strict=True)) if rest else ()
+    if any(others):  # members whose refunds undid their spend on the same days draw nothing
+        series.append(Series(None, others))
     return SpendFigures(
         period_start=start,
         period_end=end,

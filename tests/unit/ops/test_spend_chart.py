@@ -76,7 +76,13 @@ def test_a_budget_line_is_drawn_when_there_is_one():
 def test_a_late_refund_counts_on_the_last_day_of_its_period():
     late = SpendEntry(1, dt.datetime(2025, 12, 2, tzinfo=dt.UTC), -400_000)
     data = figures([SpendEntry(1, at(30), 400_000), late])
-    assert data.daily_totals[-1] == 0 and data.spent_micros == 0 and data.series[0].user_id is None
+    assert data.daily_totals[-1] == 0 and data.spent_micros == 0 and data.series == ()
+
+
+def test_a_member_refunded_on_another_day_is_in_others():
+    data = figures([SpendEntry(1, at(3), 400_000), SpendEntry(1, at(4), -400_000), SpendEntry(2, at(4), 800_000)])
+    assert [s.user_id for s in data.series] == [2, None]
+    assert data.series[1].per_day[2:4] == (400_000, -400_000) and data.spent_micros == 800_000
 
 
 def test_an_empty_period_draws_an_empty_chart():
