@@ -27,7 +27,10 @@ COPY --from=build /app /app
 WORKDIR /app
 ENV PATH=/venv/bin:$PATH \
     DATABASE_PATH=/data/sora-bot.sqlite3 \
-    PYTHONUNBUFFERED=1
+    PYTHONUNBUFFERED=1 \
+    MPLCONFIGDIR=/tmp/matplotlib
+# MPLCONFIGDIR: matplotlib (the /quota report chart) caches its font list there; /tmp is writable even
+# when the root file system and $HOME are mounted read-only.
 VOLUME /data
 USER bot
 # Unhealthy once Discord's gateway has not acknowledged a heartbeat for HEALTH_MAX_AGE_SECONDS (120 s).

@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
+import io
+
 import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.discord.localize import localized
 from bot.domain import quota_texts
+from bot.domain.models import Refused
 from bot.domain.quota import Period, to_micros
+from bot.domain.spend import SpendFigures, export_range
 from bot.domain.text import Money, Text
 from bot.ops.quota import QuotaService
+from bot.ops.spend_chart import ChartWords, render_spend_chart
 from cogs.checks import ADMIN, admin_only, say
 
 PERIOD_CHOICES = [app_commands.Choice(name=p.value, value=p.value) for p in Period]
+REPORT_PERIODS = [app_commands.Choice(name=name, value=name) for name in ("current", "previous")]
+NOBODY = discord.AllowedMentions.none()  # the report names members: never ping them
+ONE_DAY = dt.timedelta(days=1)
+MIB = 1024 * 1024
+DEFAULT_UPLOAD_LIMIT = 10 * MIB  # Discord's, without boosts
 
 
 class QuotaCog(commands.Cog):
@@ -99,8 +112,94 @@ class QuotaCog(commands.Cog):
         usage = await self._service.usage(interaction.guild_id, user.id)
         await say(interaction, *quota_texts.usage(usage, user.mention))
 
-    @quota.command(name="report", description="This period: spend, budget left, top members, videos")
+    @quota.command(name="report", description="A period's spend as a chart, with the budget and top members")
+    @app_commands.describe(period="This period (the default) or the last full one")
+    @app_commands.choices(period=REPORT_PERIODS)
     @app_commands.check(admin_only)
-    async def report(self, interaction: discord.Interaction) -> None:
+    async def report(self, interaction: discord.Interaction, period: app_commands.Choice[str] | None = None) -> None:
         assert interaction.guild_id is not None
-        await say(interaction, quota_texts.report(await self._service.report(interaction.guild_id)))
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        previous = period is not None and period.value == "previous"
+        data, figures = await self._service.spend_report(interaction.guild_id, previous=previous)
+        names = {s.user_id: await member_name(interaction, s.user_id) for s in figures.series if s.user_id is not None}
+        words = await chart_words(interaction, figures)
+        png = await asyncio.to_thread(render_spend_chart, figures, names, words)  # CPU-bound: off the loop
+        lines = [await localized(interaction, line) for line in quota_texts.report(data, figures)]
+        await interaction.followup.send(
+            "\n".join(lines),
+            file=discord.File(io.BytesIO(png), filename="spend.png"),
+            ephemeral=True,
+            allowed_mentions=NOBODY,
+        )
+
+    @quota.command(name="export", description="The ledger between two dates (UTC) as a CSV file")
+    @app_commands.rename(first="from", last="to")
+    @app_commands.describe(first="First day, YYYY-MM-DD (UTC)", last="Last day, YYYY-MM-DD (UTC), included")
+    @app_commands.check(admin_only)
+    async def export(self, interaction: discord.Interaction, first: str, last: str) -> None:
+        assert interaction.guild_id is not None
+        try:
+            start, end = export_range(first, last)
+        except Refused as refused:
+            await say(interaction, refused.user_message)
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+
+        async def name_of(user_id: int) -> str:
+            return await member_name(interaction, user_id)
+
+        result = await self._service.export(interaction.guild_id, start, end, name_of)
+        if result is None:
+            text = Text("Nothing was written to the ledger from {first} to {last} (UTC).", first=first, last=last)
+            await interaction.followup.send(await localized(interaction, text), ephemeral=True)
+            return
+        try:
+            limit = getattr(interaction.guild, "filesize_limit", DEFAULT_UPLOAD_LIMIT)
+            size = result.path.stat().st_size
+            if size > limit:
+                text = Text(
+                    "The export is {size} MB, over this server's upload limit of {limit} MB: ask for fewer days.",
+                    size=round(size / MIB, 1), limit=round(limit / MIB, 1),
+                )  # fmt: skip
+                await interaction.followup.send(await localized(interaction, text), ephemeral=True)
+                return
+            text = Text("The ledger from {first} to {last} (UTC): {rows} entries.", first=first, last=last,
+                        rows=result.rows)  # fmt: skip
+            await interaction.followup.send(
+                await localized(interaction, text),
+                file=discord.File(result.path, filename=f"ledger-{start:%Y-%m-%d}-to-{end - ONE_DAY:%Y-%m-%d}.csv"),
+                ephemeral=True,
+            )
+        finally:
+            result.path.unlink(missing_ok=True)
+
+
+async def member_name(interaction: discord.Interaction, user_id: int) -> str:
+    """A member's name from the guild's cache, else asked of Discord, else 'member <id>' (one who left)."""
+    guild = interaction.guild
+    if guild is not None:
+        member = guild.get_member(user_id)
+        if member is None:
+            try:
+                member = await guild.fetch_member(user_id)
+            except discord.HTTPException:
+                member = None
+        if member is not None:
+            return member.display_name
+    return f"member {user_id}"
+
+
+async def chart_words(interaction: discord.Interaction, figures: SpendFigures) -> ChartWords:
+    """The chart's words in the admin's language; the title carries the period's total."""
+    first, last = figures.period_start.date().isoformat(), (figures.period_end - ONE_DAY).date().isoformat()
+    texts = (
+        Text("Spend {first} to {last} (UTC): {total}", first=first, last=last, total=Money(figures.spent_micros)),
+        Text("{committed} delivered, {reserved} still reserved", committed=Money(figures.committed_micros),
+             reserved=Money(figures.reserved_micros)),
+        Text("Spend per day"),
+        Text("Spend so far"),
+        Text("Server budget"),
+        Text("others"),
+    )  # fmt: skip
+    title, subtitle, per_day, cumulative, budget, others = [await localized(interaction, t) for t in texts]
+    return ChartWords(title, subtitle, per_day, cumulative, budget, others)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from bot.domain.quota import Limits, Period, Report, Usage, money, when
+from bot.domain.quota import Limits, Period, Report, Usage
+from bot.domain.spend import SpendFigures
 from bot.domain.text import Moment, Money, Text
 
 # How a period is said: the current one ("this week"), and one of its kind ("per week").
@@ -108,21 +109,27 @@ def help_lines(data: Usage) -> list[Text]:
     return [mine, *rules(s.limits)]
 
 
-def report(data: Report) -> str:
+def report(data: Report, figures: SpendFigures) -> list[Text]:
+    """/quota report's lines, each a Text (render each, then join them)."""
     limits = data.limits
     lines = [
-        f"**This {limits.period.value} period** ({when(data.period_start)} to {when(data.period_end)})",
-        f"Spent: **{money(data.spent_micros)}**",
-    ]
+        Text("**Spend from {start} to {end}**", start=Moment(data.period_start), end=Moment(data.period_end)),
+        Text("Spent: **{spent}** ({committed} delivered, {reserved} still reserved)", spent=Money(data.spent_micros),
+             committed=Money(figures.committed_micros), reserved=Money(figures.reserved_micros)),
+    ]  # fmt: skip
+    if figures.reset_micros:
+        lines.append(Text("Cleared by admins' resets: {amount}", amount=Money(-figures.reset_micros)))
     if limits.budget_micros is not None:
-        lines.append(
-            f"Budget left: **{money(max(0, limits.budget_micros - data.spent_micros))}** "
-            f"of {money(limits.budget_micros)}"
-        )
+        left = max(0, limits.budget_micros - data.spent_micros)
+        lines.append(Text("Budget left: **{left}** of {budget}", left=Money(left), budget=Money(limits.budget_micros)))
     else:
-        lines.append("Budget: none set")
-    lines.append(f"Videos delivered: {data.videos} · in progress now: {data.running}")
+        lines.append(Text("Budget: none set"))
+    lines.append(Text("Videos delivered: {videos} · in progress now: {running}", videos=data.videos,
+                      running=data.running))  # fmt: skip
     if data.top:
-        lines.append("Top members:")
-        lines.extend(f"{i}. <@{user_id}>: {money(micros)}" for i, (user_id, micros) in enumerate(data.top, 1))
-    return "\n".join(lines)
+        lines.append(Text("Top members:"))
+        lines.extend(
+            Text("{rank}. <@{user_id}>: {spent}", rank=rank, user_id=user_id, spent=Money(micros))
+            for rank, (user_id, micros) in enumerate(data.top, 1)
+        )
+    return lines

@@ -6,11 +6,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import TypedDict, Unpack
 
 from bot.domain.quota import Limits, Period, Report, Usage, period_bounds, to_micros
+from bot.domain.spend import SpendFigures, previous_period_moment, spend_figures
+from bot.ops.ledger_export import LedgerExport, export_ledger
 from bot.storage import ledger
 from bot.storage.database import Database, Session
 from bot.storage.videos import VideoStore
@@ -93,10 +95,17 @@ class QuotaService:
         return await self._change(guild_id, actor_id, "budget", budget_micros=None if usd is None else to_micros(usd))
 
     async def report(self, guild_id: int, top: int = 5) -> Report:
+        return (await self.spend_report(guild_id, top=top))[0]
+
+    async def spend_report(self, guild_id: int, previous: bool = False, top: int = 5) -> tuple[Report, SpendFigures]:
+        """The current period's report and chart figures (or the last full period's), all from the ledger,
+        read in one go so that the text and the picture agree."""
         async with self._db.reading() as session:
             rules = await ledger.limits(session, guild_id, self._defaults)
             start, end = period_bounds(rules.period, self._now())
-            return Report(
+            if previous:
+                start, end = period_bounds(rules.period, previous_period_moment(start))
+            report = Report(
                 limits=rules,
                 period_start=start,
                 period_end=end,
@@ -105,6 +114,24 @@ class QuotaService:
                 videos=await ledger.videos_made(session, guild_id, start, end),
                 running=await ledger.running(session, guild_id, None),
             )
+            kinds = await ledger.totals_by_kind(session, guild_id, start, end)
+            figures = spend_figures(
+                await ledger.spend_entries(session, guild_id, start, end),
+                start,
+                end,
+                budget_micros=rules.budget_micros,
+                committed_micros=kinds.get("commit", 0),
+                reserved_micros=await ledger.still_reserved(session, guild_id, start, end),
+                reset_micros=kinds.get("reset", 0),
+                top=top,
+            )
+        return report, figures
+
+    async def export(
+        self, guild_id: int, start: dt.datetime, end: dt.datetime, name_of: Callable[[int], Awaitable[str]]
+    ) -> LedgerExport | None:
+        """The ledger's entries written in [start, end) as a CSV file (bot/ops/ledger_export.py)."""
+        return await export_ledger(self._db, guild_id, start, end, name_of)
 
     async def _change(self, guild_id: int, actor_id: int, action: str, **changes: Unpack[_LimitChanges]) -> Limits:
         async with self._db.transaction() as session:

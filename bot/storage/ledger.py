@@ -7,6 +7,7 @@ import datetime as dt
 
 from bot.domain.models import JobState
 from bot.domain.quota import Limits, Period, Standing, period_bounds
+from bot.domain.spend import LedgerRow, SpendEntry
 from bot.storage.database import Session
 
 # Not counted as in progress: the finished, and the waiting (they have no slot yet).
@@ -199,3 +200,78 @@ async def videos_made(session: Session, guild_id: int, start: dt.datetime, end: 
         end.timestamp(),
     )
     return int(count or 0)
+
+
+# /quota report's chart and /quota export (bot/ops/spend_report.py, bot/ops/ledger_export.py).
+
+
+async def spend_entries(session: Session, guild_id: int, start: dt.datetime, end: dt.datetime) -> list[SpendEntry]:
+    """The entries `spent` sums, one by one (a paid video each, so a period's are few enough to list)."""
+    rows = await session.fetch_all(
+        "SELECT user_id, created_at, amount_micros FROM ledger WHERE guild_id = ? "
+        "AND kind IN ('reserve', 'refund', 'reset') AND period_start >= ? AND period_start < ? ORDER BY id",
+        guild_id,
+        start.timestamp(),
+        end.timestamp(),
+    )
+    return [
+        SpendEntry(
+            int(r["user_id"]), dt.datetime.fromtimestamp(float(r["created_at"]), dt.UTC), int(r["amount_micros"])
+        )
+        for r in rows
+    ]
+
+
+async def totals_by_kind(session: Session, guild_id: int, start: dt.datetime, end: dt.datetime) -> dict[str, int]:
+    """Each kind's sum over the period's entries: {'reserve': …, 'commit': …, 'refund': …, 'reset': …}."""
+    rows = await session.fetch_all(
+        "SELECT kind, SUM(amount_micros) AS total FROM ledger WHERE guild_id = ? "
+        "AND period_start >= ? AND period_start < ? GROUP BY kind",
+        guild_id,
+        start.timestamp(),
+        end.timestamp(),
+    )
+    return {str(r["kind"]): int(r["total"]) for r in rows}
+
+
+async def still_reserved(session: Session, guild_id: int, start: dt.datetime, end: dt.datetime) -> int:
+    """Reservations of the period not yet committed nor refunded (videos not finished)."""
+    total = await session.fetch_value(
+        "SELECT COALESCE(SUM(r.amount_micros), 0) FROM ledger r WHERE r.guild_id = ? AND r.kind = 'reserve' "
+        "AND r.period_start >= ? AND r.period_start < ? AND NOT EXISTS (SELECT 1 FROM ledger s "
+        "WHERE s.job_id = r.job_id AND s.kind IN ('commit', 'refund'))",
+        guild_id,
+        start.timestamp(),
+        end.timestamp(),
+    )
+    return int(total or 0)
+
+
+async def ledger_page(
+    session: Session, guild_id: int, start: dt.datetime, end: dt.datetime, after_id: int, limit: int
+) -> list[LedgerRow]:
+    """Entries written in [start, end), oldest first, a page at a time (keyset: those after `after_id`)."""
+    rows = await session.fetch_all(
+        "SELECT l.id, l.created_at, l.kind, l.user_id, l.job_id, l.amount_micros, j.model, j.duration, "
+        "j.resolution FROM ledger l LEFT JOIN jobs j ON j.id = l.job_id WHERE l.guild_id = ? "
+        "AND l.created_at >= ? AND l.created_at < ? AND l.id > ? ORDER BY l.id LIMIT ?",
+        guild_id,
+        start.timestamp(),
+        end.timestamp(),
+        after_id,
+        limit,
+    )
+    return [
+        LedgerRow(
+            id=int(r["id"]),
+            at=dt.datetime.fromtimestamp(float(r["created_at"]), dt.UTC),
+            kind=str(r["kind"]),
+            user_id=int(r["user_id"]),
+            job_id=None if r["job_id"] is None else int(r["job_id"]),
+            model=r["model"],
+            duration=None if r["duration"] is None else int(r["duration"]),
+            resolution=r["resolution"],
+            amount_micros=int(r["amount_micros"]),
+        )
+        for r in rows
+    ]
