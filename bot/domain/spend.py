@@ -48,6 +48,7 @@ class SpendFigures:
     committed_micros: int  # delivered: reserves with a commit
     reserved_micros: int  # reserves with neither a commit nor a refund yet
     reset_micros: int  # admins' resets (negative)
+    through: dt.date | None = None  # the period's last day so far (the current period): the rest is to come
 
     @property
     def spent_micros(self) -> int:
@@ -81,6 +82,7 @@ def spend_figures(
     reserved_micros: int,
     reset_micros: int,
     top: int = TOP_MEMBERS,
+    through: dt.date | None = None,
 ) -> SpendFigures:
     days = period_days(start, end)
     index = {day: i for i, day in enumerate(days)}
@@ -106,6 +108,7 @@ def spend_figures(
         committed_micros=committed_micros,
         reserved_micros=reserved_micros,
         reset_micros=reset_micros,
+        through=through,
     )
 
 

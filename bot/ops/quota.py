@@ -124,6 +124,7 @@ class QuotaService:
                 reserved_micros=await ledger.still_reserved(session, guild_id, start, end),
                 reset_micros=kinds.get("reset", 0),
                 top=top,
+                through=None if previous else self._now().date(),
             )
         return report, figures
 

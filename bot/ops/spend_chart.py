@@ -91,7 +91,11 @@ def render_spend_chart(figures: SpendFigures, names: Mapping[int, str], words: C
     bars.axhline(0, color=GRID, linewidth=0.8)
     if figures.series:
         bars.legend(loc="upper left", fontsize=9, facecolor=PANEL, edgecolor=GRID, labelcolor=INK, framealpha=0.9)
-    line.plot(positions, figures.cumulative, color=CUMULATIVE, linewidth=2.5, marker="o", markersize=3,
+    # The current period's line stops at today: the days to come have no spend yet, not a flat one.
+    happened = [i for i, day in enumerate(figures.days) if figures.through is None or day <= figures.through]
+    line.set_xlim(-0.5, len(positions) - 0.5)
+    so_far = [figures.cumulative[i] for i in happened]
+    line.plot(happened, so_far, color=CUMULATIVE, linewidth=2.5, marker="o", markersize=3,
               label=plain(words.cumulative))  # fmt: skip
     if figures.budget_micros is not None:
         line.axhline(figures.budget_micros, color=BUDGET, linestyle="--", linewidth=2, label=plain(words.budget))

@@ -11,10 +11,10 @@ import json
 import sys
 from pathlib import Path
 
-from PIL import Image
+from PIL import Image, ImageColor
 
 from bot.domain.spend import SpendEntry, period_days, spend_figures
-from bot.ops.spend_chart import ChartWords, render_spend_chart
+from bot.ops.spend_chart import CUMULATIVE, ChartWords, render_spend_chart
 
 START = dt.datetime(2025, 11, 1, tzinfo=dt.UTC)
 END = dt.datetime(2025, 12, 1, tzinfo=dt.UTC)
@@ -62,6 +62,24 @@ def test_more_than_five_members_make_others_and_the_sums_stay_exact():
     assert json.loads(image.info["series"])["others"] == 500_000
 
 
+def test_the_current_periods_line_stops_at_today():
+    """The days to come have no spend yet: the cumulative line is not drawn flat across them."""
+    entries = [SpendEntry(1, at(day), 400_000) for day in range(1, 6)]
+    whole = figures(entries)
+    today = spend_figures(
+        entries, START, END, budget_micros=None, committed_micros=0, reserved_micros=0, reset_micros=0,
+        through=dt.date(2025, 11, 5),
+    )  # fmt: skip
+
+    def line_pixels(data) -> int:
+        image = Image.open(io.BytesIO(render_spend_chart(data, {}, WORDS))).convert("RGB")
+        colours = dict((colour, count) for count, colour in image.getcolors(1 << 20))
+        return colours.get(ImageColor.getrgb(CUMULATIVE), 0)
+
+    assert today.cumulative == whole.cumulative  # the same figures: only the drawing differs
+    assert line_pixels(whole) - line_pixels(today) > 300  # the flat run over 25 days, gone
+
+
 def test_a_budget_line_is_drawn_when_there_is_one():
     entries = [SpendEntry(1, at(5), 2_000_000)]
     _, with_budget = png(entries, budget=5_000_000)
@@ -105,7 +123,7 @@ def sample() -> bytes:
         entries,
         START,
         END,
-        budget_micros=60_000_000,
+        budget_micros=100_000_000,
         committed_micros=sum(e.amount_micros for e in entries) - 1_600_000,
         reserved_micros=1_600_000,
         reset_micros=0,
