@@ -101,7 +101,7 @@ def render_spend_chart(figures: SpendFigures, names: Mapping[int, str], words: C
         line.axhline(figures.budget_micros, color=BUDGET, linestyle="--", linewidth=2, label=plain(words.budget))
     line.set_ylim(bottom=min(0, *figures.cumulative) if figures.cumulative else 0)
     line.set_title(words.cumulative, color=INK, fontsize=12, loc="left", parse_math=False)
-    line.legend(loc="upper left", fontsize=9, facecolor=PANEL, edgecolor=GRID, labelcolor=INK, framealpha=0.9)
+    line.legend(loc="lower right", fontsize=9, facecolor=PANEL, edgecolor=GRID, labelcolor=INK, framealpha=0.9)
     step = max(1, len(positions) // 10)  # at most about ten dates under the bars, five under the line
     for axes, every in ((bars, step), (line, max(1, len(positions) // 5))):
         axes.set_facecolor(PANEL)
