@@ -1,6 +1,6 @@
 -- Spend alerts: where a server's admins want them (NULL: off), and their outbox. A row is written in the
 -- transaction that reserves the spend crossing the threshold (or, for 100 %, just after the budget
--- refused a job), once per server, period and threshold (the UNIQUE key); a sender claims it, posts it
+-- refused a job), once per server, period and threshold (the unique index spend_alerts_once); a sender claims it, posts it
 -- with a Discord nonce, and marks it. state: pending, sent, covered (a higher threshold crossed at once
 -- was posted for it), given_up (the channel is gone or closed to the bot).
 ALTER TABLE guild_settings ADD COLUMN alerts_channel_id INTEGER;
@@ -19,7 +19,7 @@ CREATE TABLE spend_alerts (
     claimed_by       TEXT,
     claim_expires_at REAL,
     created_at       REAL    NOT NULL,
-    done_at          REAL,
-    UNIQUE (guild_id, period_start, threshold)
+    done_at          REAL
 );
+CREATE UNIQUE INDEX spend_alerts_once ON spend_alerts (guild_id, period_start, threshold);
 CREATE INDEX spend_alerts_pending ON spend_alerts (id) WHERE state = 'pending';

@@ -1,7 +1,7 @@
 -- PostgreSQL twin of migrations/0011_spend_alerts.sql.
 -- Spend alerts: where a server's admins want them (NULL: off), and their outbox. A row is written in the
 -- transaction that reserves the spend crossing the threshold (or, for 100 %, just after the budget
--- refused a job), once per server, period and threshold (the UNIQUE key); a sender claims it, posts it
+-- refused a job), once per server, period and threshold (the unique index spend_alerts_once); a sender claims it, posts it
 -- with a Discord nonce, and marks it. state: pending, sent, covered (a higher threshold crossed at once
 -- was posted for it), given_up (the channel is gone or closed to the bot).
 ALTER TABLE guild_settings ADD COLUMN alerts_channel_id BIGINT;
@@ -20,7 +20,7 @@ CREATE TABLE spend_alerts (
     claimed_by       TEXT,
     claim_expires_at DOUBLE PRECISION,
     created_at       DOUBLE PRECISION NOT NULL,
-    done_at          DOUBLE PRECISION,
-    UNIQUE (guild_id, period_start, threshold)
+    done_at          DOUBLE PRECISION
 );
+CREATE UNIQUE INDEX spend_alerts_once ON spend_alerts (guild_id, period_start, threshold);
 CREATE INDEX spend_alerts_pending ON spend_alerts (id) WHERE state = 'pending';
