@@ -68,6 +68,9 @@ class SpendAlertStore:
         claim_seconds. PostgreSQL: SKIP LOCKED and the outer WHERE, checked again on a row another
         claimer just took, keep two processes from taking the same row (as jobs.claim does)."""
         now = self._clock()
+        async with self._db.reading() as session:  # every heartbeat asks: a read, no writer, when none is owed
+            if await session.fetch_value(f"SELECT 1 FROM spend_alerts WHERE {_CLAIMABLE} LIMIT 1", now) is None:
+                return []
         lock = " FOR UPDATE SKIP LOCKED" if self._db.engine == "postgresql" else ""
         async with self._db.transaction() as session:
             rows = await session.fetch_all(
