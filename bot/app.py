@@ -16,6 +16,7 @@ import aiohttp
 import fal_client
 
 from bot.config import ConfigurationError, DiscordSettings, Settings
+from bot.discord.alerts import DiscordAlertPoster
 from bot.discord.client import SoraBot, make_bot
 from bot.discord.commands import register as register_commands
 from bot.discord.commands import register_at_start
@@ -41,6 +42,7 @@ from bot.ops.help_page import HelpService
 from bot.ops.metrics import Metrics, discord_trace
 from bot.ops.operations import Operations
 from bot.ops.quota import QuotaService
+from bot.ops.spend_alerts import SpendAlerts
 from bot.ops.status_report import Processes, StatusService, shards_label, version
 from bot.ops.video_deletion import VideoDeletion
 from bot.ops.video_history import VideoHistory
@@ -52,6 +54,7 @@ from bot.storage.job_stats import JobStats
 from bot.storage.jobs import JobStore
 from bot.storage.settings import SettingsStore
 from bot.storage.single_process import ProcessLock, hold_for_engine
+from bot.storage.spend_alerts import SpendAlertStore
 from bot.storage.videos import VideoStore
 from bot.storage.webhooks import WebhookStore
 
@@ -119,6 +122,7 @@ class App:
     ops: Operations
     process_lock: ProcessLock | None = None  # SQLite: this process's hold on the file (single_process.py)
     receiver: WebhookReceiver | None = None  # FAL_UPDATES=webhook: where fal posts
+    alerts: SpendAlerts | None = None  # the spend alerts' sender
 
     @classmethod
     async def create(cls, settings: Settings) -> App:
@@ -155,7 +159,8 @@ class App:
         metrics.info.info({"version": version(), "backend": settings.fal_backend})
         backend, simulated = await fal_backend(settings, http)
         fal = timed(backend, metrics)  # keeps the status stream of a backend that has one
-        jobs = JobStore(database)
+        # A reservation that crosses a budget threshold has its alert posted at once (alerts: built below).
+        jobs = JobStore(database, on_spend_alert=lambda: alerts.kick())
         videos = VideoStore(database)
         ffmpeg = find_ffmpeg()
         if ffmpeg is None:
@@ -244,7 +249,9 @@ class App:
             on_spend=metrics.record_spend,
             shards=shards,
             webhooks=WebhookStore(database) if updates == "webhook" else None,
+            on_beat=lambda: alerts.sweep(),
         )
+        alerts = SpendAlerts(SpendAlertStore(database), DiscordAlertPoster(bot), runner.owner)
         receiver = None
         if updates == "webhook":
             assert settings.fal_webhook_url is not None  # Settings requires it with FAL_UPDATES=webhook
@@ -271,7 +278,9 @@ class App:
             started_at=started_at,
             processes=Processes(jobs, runner.owner, shards, settings.job_lease_seconds),
         )
-        return cls(settings, database, jobs, videos, http, bot, messenger, runner, ops, receiver=receiver)
+        return cls(
+            settings, database, jobs, videos, http, bot, messenger, runner, ops, receiver=receiver, alerts=alerts
+        )
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Run until `stopping` is set or the gateway connection ends for good. Whatever fails, everything
@@ -308,6 +317,8 @@ class App:
     async def close(self) -> None:
         self.bot.stop_taking_commands()  # first: no job may start while the others are put away
         kept = await self.runner.stop()  # this process's unfinished jobs, released (a resume in flight stopped)
+        if self.alerts is not None:
+            await self.alerts.close()  # an alert being posted is claimed: it is posted again after its claim
         if self.receiver is not None:
             await self.receiver.stop()  # fal retries what comes now; the next owner reads what was recorded
         await self.bot.close()

@@ -65,7 +65,7 @@ async def install(bot: commands.Bot, deps: CogDeps) -> None:
         GenerateCog(deps.runner, deps.messenger, picker, deps.settings),
         AnimateCog(deps.runner, deps.messenger, deps.http, picker, deps.settings),
         RemixCog(bot, deps.runner, deps.messenger, deps.jobs, deps.videos, deps.settings),
-        SettingsCog(deps.settings),
+        SettingsCog(deps.settings, deps.quotas),
         CharacterCog(deps.character_service),
         QuotaCog(deps.quotas),
         CancelCog(deps.runner, deps.jobs),

@@ -7,8 +7,12 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.discord.localize import localized
 from bot.domain import sora
 from bot.domain.guild_settings import SNAPSHOTS, GuildSettings
+from bot.domain.spend_alerts import THRESHOLDS
+from bot.domain.text import Text
+from bot.ops.quota import QuotaService
 from bot.storage.settings import SettingsStore
 from cogs.checks import ADMIN, admin_only, say
 from cogs.options import ASPECT_CHOICES, DURATION_CHOICES, MODEL_CHOICES, RESOLUTION_CHOICES
@@ -25,8 +29,9 @@ class SettingsCog(commands.Cog):
     pro = app_commands.Group(name="pro", description="Who may use Sora 2 Pro", parent=settings)
     blocklist = app_commands.Group(name="blocklist", description="Words refused in prompts", parent=settings)
 
-    def __init__(self, store: SettingsStore) -> None:
+    def __init__(self, store: SettingsStore, quotas: QuotaService) -> None:
         self._store = store
+        self._quotas = quotas  # the server's budget (/quota budget): alerts need one
 
     @settings.command(name="show", description="Every setting of this server")
     @app_commands.check(admin_only)
@@ -145,6 +150,28 @@ class SettingsCog(commands.Cog):
         terms = ", ".join(f"`{t}`" for t in rules.blocklist) or "(empty)"
         await say(interaction, f"Blocked: {terms}"[:1900])
 
+    @settings.command(name="alerts", description="Post spend alerts in a channel (leave it out to turn them off)")
+    @app_commands.describe(channel="Where to post the alerts; leave it out to turn them off")
+    @app_commands.check(admin_only)
+    async def alerts(self, interaction: discord.Interaction, channel: discord.TextChannel | None = None) -> None:
+        assert interaction.guild_id is not None
+        if channel is None:
+            await self._save(interaction, "alerts", Text("Spend alerts are off."), alerts_channel_id=None)
+            return
+        first, second, third = THRESHOLDS
+        text = Text(
+            "Spend alerts will be posted in {channel} when this server's spend reaches {first} %, {second} % and "
+            "{third} % of its budget.",
+            channel=channel.mention, first=first, second=second, third=third,
+        )  # fmt: skip
+        await self._store.change(interaction.guild_id, interaction.user.id, "alerts", alerts_channel_id=channel.id)
+        lines = [await localized(interaction, text)]
+        if (await self._quotas.rules(interaction.guild_id)).budget_micros is None:
+            lines.append(
+                await localized(interaction, Text("This server has no budget yet: set one with /quota budget."))
+            )
+        await interaction.response.send_message("\n".join(lines), ephemeral=True)
+
     async def _rules(self, interaction: discord.Interaction) -> GuildSettings:
         assert interaction.guild_id is not None
         return await self._store.get(interaction.guild_id)
@@ -168,5 +195,7 @@ def settings_embed(rules: GuildSettings) -> discord.Embed:
     embed.add_field(name="Snapshot", value=rules.snapshot or "latest")
     embed.add_field(name="IP blocking", value="on" if rules.ip_block else "off")
     embed.add_field(name="Remixable", value="on" if rules.remixable else "off (fal deletes videos)")
+    alerts = f"<#{rules.alerts_channel_id}>" if rules.alerts_channel_id else "off"
+    embed.add_field(name="Spend alerts", value=alerts)
     embed.add_field(name="Blocklist", value=f"{len(rules.blocklist)} term(s): /settings blocklist list")
     return embed

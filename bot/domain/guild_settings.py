@@ -28,6 +28,7 @@ class GuildSettings(BaseModel):
     ip_block: bool = False
     remixable: bool = True
     blocklist: tuple[str, ...] = ()
+    alerts_channel_id: int | None = None  # where spend alerts are posted; None: off
 
 
 def refusal(settings: GuildSettings, request: VideoRequest, channel_id: int, role_ids: tuple[int, ...]) -> str | None:

@@ -18,7 +18,7 @@ import random
 import secrets
 import socket
 import time
-from collections.abc import AsyncGenerator, Callable, Coroutine
+from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -127,6 +127,7 @@ class JobRunner:
         owner: str | None = None,
         shards: str | None = None,
         webhooks: WebhookStore | None = None,
+        on_beat: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
         self.owner = owner or new_owner_id()  # the lease owner of every job this runner runs
         self._shards = shards  # what the processes row says this process serves ("0-3"), for /status
@@ -134,6 +135,7 @@ class JobRunner:
         self._webhooks = webhooks  # fal's webhooks as recorded by any process's receiver (FAL_UPDATES=webhook)
         self._arrivals: dict[int, asyncio.Event] = {}  # job id -> set when its webhook may have come
         self._on_spend = on_spend  # (guild id, USD): told once per delivered job, when its cost is committed
+        self._on_beat = on_beat  # owed work swept at the start and each heartbeat (the spend alerts' outbox)
         self._store = store
         self._videos = videos
         self._fal = fal
@@ -305,6 +307,7 @@ class JobRunner:
                 lease_log.warning("cannot listen for other processes' notices (%s: %s)", type(exc).__name__, exc)
             self._heartbeat_task = asyncio.create_task(self._heartbeat(), name="lease-heartbeat")
             await self._move_lines()  # slots freed while the bot was down
+            self._sweep()
         for job in await self._store.unshown_finals():
             if job.id not in self._tasks:
                 self._chore(self._show_final(job), f"final-{job.id}")
@@ -359,6 +362,7 @@ class JobRunner:
                     self._processes = await self._live_processes()
                     await self._drop_lost(held)
                     await self._move_lines()  # a lost wake-up never strands a waiting job
+                    self._sweep()
                 claimed = await self._claim()
                 if claimed:
                     lease_log.info("took over %d job(s) from processes that stopped or died", claimed)
@@ -496,6 +500,20 @@ class JobRunner:
     async def wait_idle(self) -> None:
         while self._tasks or self._chores:
             await asyncio.gather(*self._tasks.values(), *self._chores, return_exceptions=True)
+
+    def _sweep(self) -> None:
+        """Run on_beat beside the heartbeat (it may wait on Discord), its failure logged: the next beat retries."""
+        on_beat = self._on_beat
+        if on_beat is None:
+            return
+
+        async def sweep() -> None:
+            try:
+                await on_beat()
+            except Exception as exc:
+                lease_log.warning("sweeping owed work failed (%s: %s)", type(exc).__name__, exc)
+
+        self._chore(sweep(), "sweep")
 
     def _chore(self, coroutine: Coroutine[Any, Any, None], name: str) -> None:
         if self._stopping:

@@ -17,15 +17,17 @@ import datetime as dt
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from bot.domain import text
 from bot.domain.models import Job, JobState, Video, VideoSpec
-from bot.domain.quota import Limits, QuotaRefused, decide, line_refusal, period_bounds
+from bot.domain.quota import Limits, QuotaRefused, Standing, decide, line_refusal, period_bounds
+from bot.domain.spend_alerts import crossed, refused_by_budget, used_up
 from bot.domain.waiting_line import Place, Waiting, place, to_start
-from bot.storage import ledger, videos
+from bot.storage import ledger, spend_alerts, videos
 from bot.storage.database import Database, Row, Session
 
 log = logging.getLogger(__name__)
@@ -83,9 +85,12 @@ class Reservation:
 
 
 class JobStore:
-    def __init__(self, db: Database, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, db: Database, clock: Callable[[], float] = time.time, on_spend_alert: Callable[[], None] | None = None
+    ) -> None:
         self._db = db
         self._clock = clock
+        self._on_spend_alert = on_spend_alert  # told, once committed, that a spend alert waits to be posted
 
     async def create_job(
         self,
@@ -113,7 +118,10 @@ class JobStore:
         jobs it started are told to on_promoted once committed."""
         now = self._clock()
         promoted: list[Job] = []
-        async with self._db.transaction() as session:
+        alerts = 0
+        # The transaction ends (rolled back) before _budget_refusals sees a refusal: it records the 100 %
+        # alert in a transaction of its own.
+        async with self._budget_refusals(guild_id, now) as budget_refused, self._db.transaction() as session:
             if reservation is not None:
                 await session.lock(f"quota:{guild_id}")
                 # Slots whose wake-up was lost first, so that the member's standing is what it should be.
@@ -122,6 +130,8 @@ class JobStore:
                 standing = await ledger.standing(session, guild_id, user_id, reservation.defaults, moment)
                 refusal = decide(standing, reservation.cost_micros, reservation.what)
                 if refusal is not None:
+                    if refused_by_budget(standing, reservation.cost_micros):
+                        budget_refused.append(standing)
                     raise QuotaRefused(refusal)
             row = await session.fetch_one(
                 "INSERT INTO jobs (kind, state, guild_id, channel_id, user_id, endpoint, arguments, prompt, "
@@ -164,6 +174,7 @@ class JobStore:
                     actor_id=None,
                     now=now,
                 )
+                alerts = await self._spend_alerts(session, guild_id, standing, moment, now)
                 promoted += await self._promote(session, guild_id, reservation.defaults, now)
                 job = next((p for p in promoted if p.id == job.id), job)
                 if job.state is JobState.WAITING and (refusal := line_refusal(standing)) is not None:
@@ -171,7 +182,63 @@ class JobStore:
         others = [p for p in promoted if p.id != job.id]
         if others and on_promoted is not None:
             on_promoted(others)
+        if alerts and self._on_spend_alert is not None:
+            self._on_spend_alert()
         return job
+
+    async def _spend_alerts(
+        self, session: Session, guild_id: int, standing: Standing, moment: dt.datetime, now: float
+    ) -> int:
+        """The budget thresholds this reservation crosses, written to the alerts' outbox in its transaction:
+        the spend is the ledger's, as /quota report counts it, read again now that it holds the reservation."""
+        budget = standing.limits.budget_micros
+        if budget is None:
+            return 0
+        period = period_bounds(standing.limits.period, moment)
+        after = await ledger.spent(session, guild_id, None, *period)
+        return await spend_alerts.record(
+            session,
+            guild_id=guild_id,
+            period=period,
+            thresholds=crossed(standing.guild_spent_micros, after, budget),
+            spent_micros=after,
+            budget_micros=budget,
+            refused=False,
+            now=now,
+        )
+
+    @asynccontextmanager
+    async def _budget_refusals(self, guild_id: int, now: float) -> AsyncIterator[list[Standing]]:
+        """Around create_job's transaction: when the server's budget (not a member's own limit) refused the
+        job, the budget is used up: its 100 % alert is written, in a small transaction after the rollback."""
+        refused: list[Standing] = []
+        try:
+            yield refused
+        except QuotaRefused:
+            if refused:
+                standing = refused[0]
+                budget = standing.limits.budget_micros
+                assert budget is not None  # refused by the budget
+                try:
+                    async with self._db.transaction() as session:
+                        written = await spend_alerts.record(
+                            session,
+                            guild_id=guild_id,
+                            period=period_bounds(standing.limits.period, dt.datetime.fromtimestamp(now, dt.UTC)),
+                            thresholds=used_up(standing.guild_spent_micros, budget),
+                            spent_micros=standing.guild_spent_micros,
+                            budget_micros=budget,
+                            refused=True,
+                            now=now,
+                        )
+                except Exception as exc:  # the member's refusal is what matters here; the next one alerts
+                    log.warning(
+                        "guild=%s: could not record the budget's alert (%s: %s)", guild_id, type(exc).__name__, exc
+                    )
+                else:
+                    if written and self._on_spend_alert is not None:
+                        self._on_spend_alert()
+            raise
 
     # -- the waiting line -------------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ _COLUMNS = {
     "snapshot",
     "ip_block",
     "remixable",
+    "alerts_channel_id",
 }
 
 
@@ -33,7 +34,8 @@ class SettingsStore:
         async with self._db.reading() as session:  # read on every request: never wait for a writer
             row = await session.fetch_one(
                 "SELECT allowed_channels, pro_role_id, default_model, default_duration, default_aspect, "
-                "default_resolution, snapshot, ip_block, remixable FROM guild_settings WHERE guild_id = ?",
+                "default_resolution, snapshot, ip_block, remixable, alerts_channel_id FROM guild_settings "
+                "WHERE guild_id = ?",
                 guild_id,
             )
             rows = await session.fetch_all("SELECT term FROM blocklist WHERE guild_id = ? ORDER BY term", guild_id)
@@ -51,6 +53,7 @@ class SettingsStore:
             ip_block=bool(row["ip_block"]),
             remixable=bool(row["remixable"]),
             blocklist=terms,
+            alerts_channel_id=row["alerts_channel_id"],
         )
 
     async def change(self, guild_id: int, actor_id: int, action: str, **values: Any) -> GuildSettings:

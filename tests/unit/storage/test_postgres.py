@@ -78,7 +78,7 @@ async def test_migrations_are_recorded_and_a_second_run_applies_none(pg_empty_ur
             rows = await s.fetch_all("SELECT version, name, applied_at FROM schema_migrations ORDER BY version")
     finally:
         await database.close()
-    assert first == ALL == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12] and second == []
+    assert first == ALL == list(range(1, 13)) and second == []
     assert [r["version"] for r in rows] == ALL
     assert [r["name"] for r in rows] == [f.name for _, f in sqlite_migrations.discover()]  # the SQLite files' names
     assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", r["applied_at"]) for r in rows)
