@@ -22,10 +22,11 @@ TABLES = (
     "blocklist",
     "settings_audit",
     "registered_commands",
+    "spend_alerts",
 )
 # Tables whose id the database hands out: after rows are copied with their ids, the target's counter must
 # continue after the largest, or its next job would collide with a copied one.
-COUNTED_IDS = ("jobs", "ledger", "quota_audit", "characters", "settings_audit")
+COUNTED_IDS = ("jobs", "ledger", "quota_audit", "characters", "settings_audit", "spend_alerts")
 
 
 class CopyRefused(Exception):

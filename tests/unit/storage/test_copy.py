@@ -4,6 +4,7 @@ a second copy refused; and the command line end to end, exit codes and all, neve
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from bot.domain.sora import PriceTable
 from bot.jobs.config import RunnerConfig
 from bot.jobs.runner import JobRunner, Origin
 from bot.ops.quota import QuotaService
+from bot.storage import spend_alerts
 from bot.storage.characters import CharacterStore
 from bot.storage.command_registry import CommandRegistry
 from bot.storage.copy import TABLES, CopyRefused, copy_database
@@ -51,6 +53,7 @@ ORDER = {
     "blocklist": "guild_id, term",
     "settings_audit": "id",
     "registered_commands": "scope",
+    "spend_alerts": "id",
 }
 
 
@@ -111,6 +114,11 @@ async def make_history(database: Database) -> None:
     registry = CommandRegistry(database, clock=clock)
     await registry.record("global", "a" * 64)
     await registry.record("123456789012345678", "b" * 64)
+    await settings.change(1, 9, "alerts", alerts_channel_id=2)
+    async with database.transaction() as session:  # 50 % and 80 % crossed at once: one to post, one covered
+        period = (dt.datetime(2025, 11, 24, tzinfo=dt.UTC), dt.datetime(2025, 12, 1, tzinfo=dt.UTC))
+        await spend_alerts.record(session, guild_id=1, period=period, thresholds=(50, 80), spent_micros=16_000_000,
+                                  budget_micros=20_000_000, refused=False, now=clock())  # fmt: skip
 
 
 async def everything(database: Database) -> dict[str, list[dict[str, tuple[type, Any]]]]:
