@@ -8,6 +8,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord.localize import localized
+from bot.discord.messenger import Say
 from bot.domain import sora
 from bot.domain.guild_settings import SNAPSHOTS, GuildSettings
 from bot.domain.spend_alerts import THRESHOLDS
@@ -38,39 +39,43 @@ class SettingsCog(commands.Cog):
     async def show(self, interaction: discord.Interaction) -> None:
         assert interaction.guild_id is not None
         rules = await self._store.get(interaction.guild_id)
-        await interaction.response.send_message(embed=settings_embed(rules), ephemeral=True)
+        embed = await settings_embed(rules, lambda text: localized(interaction, text))
+        await interaction.response.send_message(embed=embed, ephemeral=True)
 
     @channels.command(name="add", description="Allow video commands and reply-to-remix in a channel")
     @app_commands.check(admin_only)
     async def channels_add(self, interaction: discord.Interaction, channel: discord.TextChannel) -> None:
         rules = await self._rules(interaction)
         allowed = tuple(dict.fromkeys((*rules.allowed_channels, channel.id)))
-        await self._save(
-            interaction, "channels_add", f"Videos may be made in {channel.mention}.", allowed_channels=allowed
-        )
+        said = Text("Videos may be made in {channel}.", channel=channel.mention)
+        await self._save(interaction, "channels_add", said, allowed_channels=allowed)
 
     @channels.command(name="remove", description="Stop allowing a channel")
     @app_commands.check(admin_only)
     async def channels_remove(self, interaction: discord.Interaction, channel: discord.TextChannel) -> None:
         rules = await self._rules(interaction)
         allowed = tuple(c for c in rules.allowed_channels if c != channel.id)
-        note = " No channel is listed any more, so every channel is allowed." if not allowed else ""
-        await self._save(interaction, "channels_remove", f"Removed {channel.mention}.{note}", allowed_channels=allowed)
+        said = [Text("Removed {channel}.", channel=channel.mention)]
+        if not allowed:
+            said.append(Text("No channel is listed any more, so every channel is allowed."))
+        await self._save(interaction, "channels_remove", *said, allowed_channels=allowed)
 
     @channels.command(name="clear", description="Allow every channel again")
     @app_commands.check(admin_only)
     async def channels_clear(self, interaction: discord.Interaction) -> None:
-        await self._save(interaction, "channels_clear", "Videos may be made in every channel.", allowed_channels=())
+        said = Text("Videos may be made in every channel.")
+        await self._save(interaction, "channels_clear", said, allowed_channels=())
 
     @pro.command(name="role", description="Only members with this role may use Sora 2 Pro")
     @app_commands.check(admin_only)
     async def pro_role(self, interaction: discord.Interaction, role: discord.Role) -> None:
-        await self._save(interaction, "pro_role", f"Sora 2 Pro is now for {role.mention}.", pro_role_id=role.id)
+        said = Text("Sora 2 Pro is now for {role}.", role=role.mention)
+        await self._save(interaction, "pro_role", said, pro_role_id=role.id)
 
     @pro.command(name="everyone", description="Everyone may use Sora 2 Pro")
     @app_commands.check(admin_only)
     async def pro_everyone(self, interaction: discord.Interaction) -> None:
-        await self._save(interaction, "pro_everyone", "Everyone may use Sora 2 Pro.", pro_role_id=None)
+        await self._save(interaction, "pro_everyone", Text("Everyone may use Sora 2 Pro."), pro_role_id=None)
 
     @settings.command(name="defaults", description="What members get when they leave an option out")
     # Two choices() decorators: each call takes choices of one type (int here, str below) for mypy.
@@ -93,12 +98,12 @@ class SettingsCog(commands.Cog):
         try:  # the defaults must make a valid request on their own
             sora.text_to_video("x", default_duration, default_aspect, default_model, default_resolution)
         except sora.InvalidRequest as exc:
-            await say(interaction, f"Not saved: {exc}")
+            await say(interaction, Text("Not saved: {reason}", reason=exc.text))
             return
         await self._save(
             interaction,
             "defaults",
-            "Saved the defaults.",
+            Text("Saved the defaults."),
             default_model=default_model,
             default_duration=default_duration,
             default_aspect=default_aspect,
@@ -110,22 +115,23 @@ class SettingsCog(commands.Cog):
     @app_commands.check(admin_only)
     async def snapshot(self, interaction: discord.Interaction, snapshot: app_commands.Choice[str]) -> None:
         value = None if snapshot.value == "sora-2" else snapshot.value
-        await self._save(interaction, "snapshot", f"Sora 2 snapshot: {snapshot.value}.", snapshot=value)
+        await self._save(interaction, "snapshot", Text("Sora 2 snapshot: {name}.", name=snapshot.value), snapshot=value)
 
     @settings.command(name="ip-block", description="Have fal refuse prompts and images with known IP references")
     @app_commands.choices(state=ON_OFF)
     @app_commands.check(admin_only)
     async def ip_block(self, interaction: discord.Interaction, state: app_commands.Choice[str]) -> None:
-        await self._save(interaction, "ip_block", f"IP blocking is {state.value}.", ip_block=state.value == "on")
+        said = Text("IP blocking is on.") if state.value == "on" else Text("IP blocking is off.")
+        await self._save(interaction, "ip_block", said, ip_block=state.value == "on")
 
     @settings.command(name="remixable", description="Off: fal deletes every video after making it (no remixes)")
     @app_commands.choices(state=ON_OFF)
     @app_commands.check(admin_only)
     async def remixable(self, interaction: discord.Interaction, state: app_commands.Choice[str]) -> None:
         text = (
-            "Videos stay remixable."
+            Text("Videos stay remixable.")
             if state.value == "on"
-            else "Remix is off: fal will delete each new video after making it, and remix requests are refused."
+            else Text("Remix is off: fal will delete each new video after making it, and remix requests are refused.")
         )
         await self._save(interaction, "remixable", text, remixable=state.value == "on")
 
@@ -134,21 +140,29 @@ class SettingsCog(commands.Cog):
     async def block(self, interaction: discord.Interaction, term: app_commands.Range[str, 1, 100]) -> None:
         assert interaction.guild_id is not None
         added = await self._store.block(interaction.guild_id, interaction.user.id, term)
-        await say(interaction, "Added to the blocklist." if added else "That term is already on the blocklist.")
+        await say(
+            interaction, Text("Added to the blocklist.") if added else Text("That term is already on the blocklist.")
+        )
 
     @blocklist.command(name="remove", description="Allow a word or phrase again")
     @app_commands.check(admin_only)
     async def unblock(self, interaction: discord.Interaction, term: app_commands.Range[str, 1, 100]) -> None:
         assert interaction.guild_id is not None
         removed = await self._store.unblock(interaction.guild_id, interaction.user.id, term)
-        await say(interaction, "Removed from the blocklist." if removed else "That term is not on the blocklist.")
+        await say(
+            interaction, Text("Removed from the blocklist.") if removed else Text("That term is not on the blocklist.")
+        )
 
     @blocklist.command(name="list", description="The blocked words and phrases")
     @app_commands.check(admin_only)
     async def list_blocked(self, interaction: discord.Interaction) -> None:
         rules = await self._rules(interaction)
-        terms = ", ".join(f"`{t}`" for t in rules.blocklist) or "(empty)"
-        await say(interaction, f"Blocked: {terms}"[:1900])
+        if not rules.blocklist:
+            await say(interaction, Text("The blocklist is empty."))
+            return
+        terms = ", ".join(f"`{t}`" for t in rules.blocklist)
+        blocked = await localized(interaction, Text("Blocked: {terms}", terms=terms))
+        await say(interaction, blocked[:1900])
 
     @settings.command(name="alerts", description="Post spend alerts in a channel (leave it out to turn them off)")
     @app_commands.describe(channel="Where to post the alerts; leave it out to turn them off")
@@ -164,38 +178,42 @@ class SettingsCog(commands.Cog):
             "{third} % of its budget.",
             channel=channel.mention, first=first, second=second, third=third,
         )  # fmt: skip
-        await self._store.change(interaction.guild_id, interaction.user.id, "alerts", alerts_channel_id=channel.id)
-        lines = [await localized(interaction, text)]
+        said = [text]
         if (await self._quotas.rules(interaction.guild_id)).budget_micros is None:
-            lines.append(
-                await localized(interaction, Text("This server has no budget yet: set one with /quota budget."))
-            )
-        await interaction.response.send_message("\n".join(lines), ephemeral=True)
+            said.append(Text("This server has no budget yet: set one with /quota budget."))
+        await self._save(interaction, "alerts", *said, alerts_channel_id=channel.id)
 
     async def _rules(self, interaction: discord.Interaction) -> GuildSettings:
         assert interaction.guild_id is not None
         return await self._store.get(interaction.guild_id)
 
-    async def _save(self, interaction: discord.Interaction, action: str, text: str, **values: object) -> None:
+    async def _save(
+        self, interaction: discord.Interaction, action: str, text: str, *more: str, **values: object
+    ) -> None:
         assert interaction.guild_id is not None
         await self._store.change(interaction.guild_id, interaction.user.id, action, **values)
-        await say(interaction, text)
+        await say(interaction, text, *more)
 
 
-def settings_embed(rules: GuildSettings) -> discord.Embed:
-    embed = discord.Embed(title="Settings of this server", colour=discord.Colour.blurple())
-    where = ", ".join(f"<#{c}>" for c in rules.allowed_channels) or "every channel"
-    embed.add_field(name="Channels", value=where, inline=False)
-    embed.add_field(name="Sora 2 Pro", value=f"<@&{rules.pro_role_id}> only" if rules.pro_role_id else "everyone")
+async def settings_embed(rules: GuildSettings, say: Say) -> discord.Embed:
+    """`say`: the embed's words in the admin's language."""
+    on, off = await say(Text("on")), await say(Text("off"))
+    embed = discord.Embed(title=await say(Text("Settings of this server")), colour=discord.Colour.blurple())
+    where = ", ".join(f"<#{c}>" for c in rules.allowed_channels) or await say(Text("every channel"))
+    embed.add_field(name=await say(Text("Channels")), value=where, inline=False)
+    pro = await say(Text("{role} only", role=f"<@&{rules.pro_role_id}>") if rules.pro_role_id else Text("everyone"))
+    embed.add_field(name="Sora 2 Pro", value=pro)
     embed.add_field(
-        name="Defaults",
+        name=await say(Text("Defaults")),
         value=f"{rules.default_model} · {rules.default_duration} s · {rules.default_aspect} · "
         f"{rules.default_resolution}",
     )
-    embed.add_field(name="Snapshot", value=rules.snapshot or "latest")
-    embed.add_field(name="IP blocking", value="on" if rules.ip_block else "off")
-    embed.add_field(name="Remixable", value="on" if rules.remixable else "off (fal deletes videos)")
-    alerts = f"<#{rules.alerts_channel_id}>" if rules.alerts_channel_id else "off"
-    embed.add_field(name="Spend alerts", value=alerts)
-    embed.add_field(name="Blocklist", value=f"{len(rules.blocklist)} term(s): /settings blocklist list")
+    embed.add_field(name=await say(Text("Snapshot")), value=rules.snapshot or await say(Text("latest")))
+    embed.add_field(name=await say(Text("IP blocking")), value=on if rules.ip_block else off)
+    remixable = on if rules.remixable else await say(Text("off (fal deletes videos)"))
+    embed.add_field(name=await say(Text("Remixable")), value=remixable)
+    alerts = f"<#{rules.alerts_channel_id}>" if rules.alerts_channel_id else off
+    embed.add_field(name=await say(Text("Spend alerts")), value=alerts)
+    terms = await say(Text("{count} term(s): /settings blocklist list", count=len(rules.blocklist)))
+    embed.add_field(name=await say(Text("Blocklist")), value=terms)
     return embed

@@ -5,7 +5,8 @@ the real command tree: every name and description discord.py registers) and mess
 message_strings() to prove nothing is missing.
 
 `python -m tests.catalogue --translations FILE.json` also fills the .po files from a JSON object
-{msgid: {language: translation}} (every entry with that msgid, in both catalogues, empty or not): how a
+{msgid: {language: translation}} (every entry with that msgid: in messages always, in commands where it
+is untranslated): how a
 change's translations are carried across a merge of the generated .po files."""
 
 from __future__ import annotations
@@ -92,7 +93,9 @@ def _write(domain: str, entries: list[tuple[str | None, str, str]], translations
         catalog.update(template, no_fuzzy_matching=True)
         for message in catalog:
             given = translations.get(message.id, {}).get(language) if isinstance(message.id, str) else None
-            if message.id and given:
+            # A command's word may share its English with a sentence ("everyone": a subcommand's name and
+            # a value): the commands catalogue takes a given translation only where it has none.
+            if message.id and given and (domain == "messages" or not message.string):
                 message.string = given
         with path.open("wb") as file:
             write_po(file, catalog, width=120, ignore_obsolete=True)

@@ -200,3 +200,30 @@ async def test_a_last_text_owed_after_a_restart_is_shown_in_the_servers_language
     shown = world.discord.message(db_row(world)["progress_message_id"])["content"]
     japanese = Catalogues("messages").translate("ja", POLICY)
     assert japanese and shown.endswith(f"\n❌ {japanese}"), shown
+
+
+async def test_an_admins_settings_in_german(world, start_bot):
+    """/settings answers and its embed in the admin's language; a channel's mention kept as it is."""
+    await start_bot()
+
+    async def settings(*path, options=()):
+        option = {"name": path[-1], "type": 1, "options": list(options)}
+        if len(path) == 2:
+            option = {"name": path[0], "type": 2, "options": [option]}
+        inter = await world.discord.send_slash_command(
+            world.guild_id, world.channel_id, world.user_id, name="settings", options=[option],
+            member_permissions=str(1 << 5), locale="de",
+        )  # fmt: skip
+        [answer] = await eventually(lambda: callbacks(world.discord, inter.id))
+        return answer.json["data"]
+
+    added = await settings("channels", "add", options=[{"name": "channel", "type": 7, "value": str(world.channel_id)}])
+    assert added["content"] == f"In <#{world.channel_id}> dürfen Videos erstellt werden."
+    assert (await settings("ip-block", options=[{"name": "state", "type": 3, "value": "on"}]))["content"] == (
+        "Die IP-Sperre ist an."
+    )
+    embed = (await settings("show"))["embeds"][0]
+    fields = {field["name"]: field["value"] for field in embed["fields"]}
+    assert embed["title"] == "Einstellungen dieses Servers"
+    assert fields["Kanäle"] == f"<#{world.channel_id}>" and fields["IP-Sperre"] == "an"
+    assert fields["Ausgabenwarnungen"] == "aus" and fields["Sora 2 Pro"] == "alle"
