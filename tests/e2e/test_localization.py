@@ -161,7 +161,8 @@ async def test_videos_lists_in_the_members_language(world, start_bot):
     await world.discord.send_slash_command(
         world.guild_id, world.channel_id, world.user_id, name="generate", options=generate_options("a {brace} cat")
     )
-    await eventually(lambda: video_posts(world.discord, world.channel_id), timeout=30)
+    # Delivered: the video is recorded (after its post) before /videos lists it.
+    await eventually(lambda: (db_row(world) or {}).get("state") == "delivered", timeout=30)
     inter = await world.discord.send_slash_command(
         world.guild_id, world.channel_id, world.user_id, name="videos", locale="fr"
     )
