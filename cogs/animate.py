@@ -15,7 +15,7 @@ from bot.jobs import images
 from bot.jobs.runner import JobRunner
 from bot.storage.settings import SettingsStore
 from cogs.characters_option import CharacterPicker
-from cogs.components import form_values, gone
+from cogs.components import PROMPT_INPUT, form_values, gone, prompt_form
 from cogs.flow import refuse, start_job
 from cogs.options import DURATION_CHOICES, MODEL_CHOICES
 
@@ -30,7 +30,6 @@ RESOLUTION_CHOICES = [
     app_commands.Choice(name="1080p (Pro only)", value="1080p"),
     app_commands.Choice(name="true 1080p (Pro only)", value="true_1080p"),
 ]
-PROMPT_INPUT = "prompt"  # the custom id of the form's text input
 
 
 class AnimateCog(commands.Cog):
@@ -100,7 +99,7 @@ class AnimateCog(commands.Cog):
         title, label = [
             await localized(interaction, t) for t in (Text("Animate image"), Text("What happens in the video?"))
         ]
-        await interaction.response.send_modal(AnimateModal(message.id, title, label))
+        await interaction.response.send_modal(prompt_form(custom_ids.animate(message.id), title, label))
 
     async def animate_form(self, interaction: discord.Interaction, message_id: int) -> None:
         """The form's submit, by its custom id: the message is read again from this channel, so the form
@@ -153,24 +152,6 @@ class AnimateCog(commands.Cog):
             await images.check_image(self._http, image.url, image.content_type)
 
         await start_job(interaction, self._runner, self._messenger, request, check=decodes)
-
-
-class AnimateModal(discord.ui.Modal, title="Animate image"):
-    """Only the form: its submit is routed by its custom id (cogs.components), never kept in memory."""
-
-    prompt: discord.ui.TextInput[AnimateModal] = discord.ui.TextInput(
-        label="What happens in the video?",
-        style=discord.TextStyle.paragraph,
-        min_length=1,
-        max_length=4000,
-        custom_id=PROMPT_INPUT,
-    )
-
-    def __init__(self, message_id: int, title: str, label: str) -> None:
-        """`title` and `label` in the member's language."""
-        super().__init__(title=title, custom_id=custom_ids.animate(message_id))
-        self.prompt.label = label
-        self.stop()  # finished before it is sent, so discord.py does not keep it waiting in memory
 
 
 def _first_image(message: discord.Message) -> discord.Attachment | None:

@@ -48,6 +48,22 @@ def _raw_data(interaction: discord.Interaction) -> Mapping[str, Any]:
     return interaction.data or {}
 
 
+PROMPT_INPUT = "prompt"  # the custom id of a prompt form's text input
+
+
+def prompt_form(custom_id: str, title: str, label: str) -> discord.ui.Modal:
+    """A form asking for a prompt (`title` and `label` in the member's language). Only the form: its submit
+    is routed by its custom id (ComponentListener), and it is stopped before it is sent, so discord.py does
+    not keep it waiting in memory."""
+    form = discord.ui.Modal(title=title, custom_id=custom_id)
+    prompt: discord.ui.TextInput[discord.ui.Modal] = discord.ui.TextInput(
+        style=discord.TextStyle.paragraph, min_length=1, max_length=4000, custom_id=PROMPT_INPUT
+    )
+    form.add_item(discord.ui.Label(text=label, component=prompt))
+    form.stop()
+    return form
+
+
 def form_values(interaction: discord.Interaction) -> dict[str, str]:
     """A submitted form's text inputs by custom id (in action rows, or in labels)."""
 

@@ -22,11 +22,9 @@ from bot.jobs.runner import JobRunner
 from bot.storage.jobs import JobStore
 from bot.storage.settings import SettingsStore
 from bot.storage.videos import VideoStore
-from cogs.components import cog_of, form_values, gone
+from cogs.components import PROMPT_INPUT, cog_of, form_values, gone, prompt_form
 from cogs.flow import refuse, start_job, start_reply_job
 from cogs.video_option import video_choices
-
-PROMPT_INPUT = "prompt"
 
 
 class RemixCog(commands.Cog):
@@ -133,7 +131,7 @@ class RemixCog(commands.Cog):
             await refuse(interaction, _not_remixable())
             return
         title, label = [await localized(interaction, t) for t in (Text("Remix video"), Text("What should change?"))]
-        await interaction.response.send_modal(RemixModal(video.job_id, title, label))
+        await interaction.response.send_modal(prompt_form(custom_ids.remix_prompt(video.job_id), title, label))
 
     async def _remix(self, interaction: discord.Interaction, source: Video, prompt: str) -> None:
         try:
@@ -210,24 +208,6 @@ class PickSelect(discord.ui.DynamicItem[discord.ui.Select[Any]], template=custom
                 await cog_of(interaction, RemixCog).reroll_button(interaction, job_id)
         except Exception as exc:  # discord.py would only log it
             await errors.report(interaction, exc, kind="select", name=self.custom_id, job_id=job_id)
-
-
-class RemixModal(discord.ui.Modal, title="Remix video"):
-    """Only the form: its submit is routed by its custom id (cogs.components), never kept in memory."""
-
-    prompt: discord.ui.TextInput[RemixModal] = discord.ui.TextInput(
-        label="What should change?",
-        style=discord.TextStyle.paragraph,
-        min_length=1,
-        max_length=4000,
-        custom_id=PROMPT_INPUT,
-    )
-
-    def __init__(self, job_id: int, title: str, label: str) -> None:
-        """`title` and `label` in the member's language."""
-        super().__init__(title=title, custom_id=custom_ids.remix_prompt(job_id))
-        self.prompt.label = label
-        self.stop()  # finished before it is sent, so discord.py does not keep it waiting in memory
 
 
 def _not_remixable() -> Text:

@@ -168,3 +168,10 @@ def job_messages(world: Any, job_id: int = 1) -> list[dict[str, Any]]:
         for m in world.discord.messages(world.channel_id)
         if any((e.get("footer") or {}).get("text") == f"job {job_id}" for e in m.get("embeds") or [])
     ]
+
+
+def form_field(form: dict[str, Any]) -> tuple[str, str]:
+    """A form's (modal's) one text input: its custom id and its label's text."""
+    [label] = form["components"]
+    assert label["type"] == 18, label  # a label holding the input (action rows of inputs are deprecated)
+    return str(label["component"]["custom_id"]), str(label["label"])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.e2e.helpers import callbacks, eventually, eventually_async, options, private_refusal, video_posts
+from tests.e2e.helpers import callbacks, eventually, eventually_async, form_field, options, private_refusal, video_posts
 from tests.e2e.test_remix_and_animate import make_video
 from tests.fakes.fal import JobScript
 from tests.fakes.media import make_png
@@ -57,7 +57,7 @@ async def test_an_invisible_remix_prompt_in_the_modal_is_refused_privately(world
         world.guild_id, world.channel_id, world.user_id, message_id, f"sora:remix:{job_id}"
     )
     modal = (await eventually(lambda: callbacks(world.discord, click.id)))[0].json["data"]
-    field = modal["components"][0]["components"][0]["custom_id"]
+    field, _ = form_field(modal)
     submit = await world.discord.send_modal_submit(
         world.guild_id,
         world.channel_id,
@@ -177,10 +177,11 @@ async def test_the_remix_and_animate_forms_work_across_a_restart(world, start_bo
     await first.stop()
     await start_bot(quota_member_limit_usd=100)
 
-    for form, prompt in ((remix_form, "in watercolour"), (animate_form, "leaves fall")):
-        field = form["components"][0]["components"][0]["custom_id"]
+    # The second comes back in action rows, as a form opened before the upgrade to labels would.
+    for form, prompt, in_rows in ((remix_form, "in watercolour", False), (animate_form, "leaves fall", True)):
+        field, _ = form_field(form)
         await world.discord.send_modal_submit(
-            world.guild_id, world.channel_id, world.user_id, form["custom_id"], {field: prompt}
+            world.guild_id, world.channel_id, world.user_id, form["custom_id"], {field: prompt}, in_rows=in_rows
         )
     await eventually(lambda: len(world.fal.submissions) == 3)
     by_endpoint = {s.endpoint: s.payload for s in world.fal.submissions[1:]}

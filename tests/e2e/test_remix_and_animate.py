@@ -9,6 +9,7 @@ from tests.e2e.helpers import (
     callbacks,
     eventually,
     eventually_async,
+    form_field,
     job_in_state,
     options,
     private_refusal,
@@ -242,7 +243,8 @@ async def test_remix_and_reroll_buttons_work_after_a_restart(world, start_bot):
     )
     modal = (await eventually(lambda: callbacks(world.discord, click.id)))[0]
     assert modal.json["type"] == 9
-    text_input = modal.json["data"]["components"][0]["components"][0]["custom_id"]
+    text_input, label = form_field(modal.json["data"])
+    assert label == "What should change?" and modal.json["data"]["title"] == "Remix video"
     await world.discord.send_modal_submit(
         world.guild_id,
         world.channel_id,
@@ -329,7 +331,8 @@ async def test_animate_image_menu_asks_for_a_prompt_then_animates(world, start_b
     )
     modal = (await eventually(lambda: callbacks(world.discord, menu.id)))[0]
     assert modal.json["type"] == 9
-    field = modal.json["data"]["components"][0]["components"][0]["custom_id"]
+    field, label = form_field(modal.json["data"])
+    assert label == "What happens in the video?" and modal.json["data"]["title"] == "Animate image"
     await world.discord.send_modal_submit(
         world.guild_id, world.channel_id, world.user_id, modal.json["data"]["custom_id"], {field: "leaves fall"}
     )

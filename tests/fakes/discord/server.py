@@ -398,12 +398,15 @@ class FakeDiscord:
         values: dict[str, str],
         member_permissions: int | str | None = None,
         message_id: int | None = None,
+        *,
+        in_rows: bool = False,
     ) -> FakeInteraction:
-        """Dispatch a MODAL_SUBMIT (type 5) with one text input per value (custom_id -> value)."""
-        rows = [
-            {"type": 1, "components": [{"type": 4, "custom_id": key, "value": value}]} for key, value in values.items()
-        ]
-        data: JSON = {"custom_id": custom_id, "components": rows}
+        """Dispatch a MODAL_SUBMIT (type 5) with one text input per value (custom_id -> value), each in a label
+        (type 18) as Discord submits a form built of labels, or in an action row (type 1: `in_rows`, the
+        older forms)."""
+        inputs = [{"type": 4, "custom_id": key, "value": value} for key, value in values.items()]
+        shaped = [{"type": 1, "components": [i]} if in_rows else {"type": 18, "component": i} for i in inputs]
+        data: JSON = {"custom_id": custom_id, "components": shaped}
         message = self.message(message_id) if message_id is not None else None
         return await self._send_interaction(
             guild_id, channel_id, user_id, 5, data, custom_id, member_permissions, message=message

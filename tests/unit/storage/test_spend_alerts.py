@@ -9,26 +9,16 @@ import asyncio
 
 import pytest
 
-from bot.domain.models import VideoSpec
 from bot.domain.quota import Limits, Period, QuotaRefused
 from bot.storage.jobs import JobStore, Reservation
 from bot.storage.postgres import PostgresDatabase
 from bot.storage.settings import SettingsStore
 from bot.storage.spend_alerts import SpendAlertStore
+from tests.unit.storage.support import SPEC, Clock
 
-SPEC = VideoSpec(kind="text_to_video", prompt="p", model="sora-2", duration=4, aspect_ratio="16:9", resolution="720p")
 GUILD, CHANNEL, ADMIN = 1, 77, 9
 ALICE, BOB = 10, 11
 DOLLAR = 1_000_000
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        self.now += 0.5
-        return self.now
 
 
 def budget(usd: int = 5, member_usd: int | None = None, per_member: int = 10, waiting: int = 3) -> Limits:

@@ -8,23 +8,14 @@ import asyncio
 
 import pytest
 
-from bot.domain.models import JobState, VideoSpec
+from bot.domain.models import JobState
 from bot.domain.quota import Limits, Period, QuotaRefused
 from bot.storage.jobs import JobStore, Reservation
 from bot.storage.postgres import PostgresDatabase
+from tests.unit.storage.support import SPEC, Clock
 
-SPEC = VideoSpec(kind="text_to_video", prompt="p", model="sora-2", duration=4, aspect_ratio="16:9", resolution="720p")
 ALICE, BOB = 10, 11
 GUILD = 1
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        self.now += 0.5  # every write a little later: created_at orders the jobs
-        return self.now
 
 
 def rules(per_member: int = 2, per_guild: int = 10, waiting: int = 3) -> Limits:
