@@ -10,10 +10,6 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
-
 from bot.domain.spend import SpendFigures
 
 WIDTH, HEIGHT, DPI = 12, 6, 100  # 1200 x 600 px
@@ -65,6 +61,12 @@ def drawn_from(figures: SpendFigures) -> dict[str, str]:
 
 def render_spend_chart(figures: SpendFigures, names: Mapping[int, str], words: ChartWords) -> bytes:
     """A PNG of the figures; `names` gives a member's name by id (else 'member <id>')."""
+    # Imported at the first chart, not at start: matplotlib and NumPy cost a bot ~45 MiB and, on a new
+    # machine, the CPU of building a font cache, which most processes never need.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
+
     figure = Figure(figsize=(WIDTH, HEIGHT), dpi=DPI, facecolor=CARD)
     FigureCanvasAgg(figure)
     grid = figure.add_gridspec(1, 3, left=0.07, right=0.98, top=0.8, bottom=0.17, wspace=0.3)
