@@ -77,6 +77,7 @@ LOOKUP_SLACK = 60.0
 FINAL_ATTEMPTS = 5
 ORPHAN_CHECK_SECONDS = 2.0  # how often a process looks for jobs whose owner's lease ran out (PostgreSQL)
 ALREADY_FINISHED = Text("This video is already finished.")
+WENT_WRONG = Text("Something went wrong on our side; nothing was charged.")
 BEING_SENT = Text("This request is being sent to fal right now; try again in a moment.")
 ALREADY_STARTED = Text("fal has already started making this video, so it can no longer be cancelled.")
 NOT_FOUND_AT_FAL = Text(
@@ -564,9 +565,7 @@ class JobRunner:
             await self._apply(await self._fresh(job), Failed(exc.user_message), reporter)
         except Exception:
             log.exception("%s failed unexpectedly", who(job))
-            await self._apply(
-                await self._fresh(job), Failed("Something went wrong on our side; nothing was charged."), reporter
-            )
+            await self._apply(await self._fresh(job), Failed(WENT_WRONG), reporter)
 
     async def _apply(
         self,
