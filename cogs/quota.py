@@ -145,8 +145,13 @@ class QuotaCog(commands.Cog):
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
 
+        asked = 0  # members not in the cache asked of Discord, one request each: a few hundred at most
+
         async def name_of(user_id: int) -> str:
-            return await member_name(interaction, user_id)
+            nonlocal asked
+            guild = interaction.guild
+            asked += 0 if guild is not None and guild.get_member(user_id) is not None else 1
+            return await member_name(interaction, user_id, ask=asked <= MAX_MEMBER_LOOKUPS)
 
         result = await self._service.export(interaction.guild_id, start, end, name_of)
         if result is None:
@@ -174,12 +179,18 @@ class QuotaCog(commands.Cog):
             result.path.unlink(missing_ok=True)
 
 
-async def member_name(interaction: discord.Interaction, user_id: int) -> str:
-    """A member's name from the guild's cache, else asked of Discord, else 'member <id>' (one who left)."""
+# An export names each member once; beyond this many not in the cache, it stops asking Discord (each ask
+# is a request under a per-route limit, and the interaction's token lasts 15 minutes): 'member <id>'.
+MAX_MEMBER_LOOKUPS = 200
+
+
+async def member_name(interaction: discord.Interaction, user_id: int, ask: bool = True) -> str:
+    """A member's name from the guild's cache, else asked of Discord (when `ask`), else 'member <id>' (one
+    who left)."""
     guild = interaction.guild
     if guild is not None:
         member = guild.get_member(user_id)
-        if member is None:
+        if member is None and ask:
             try:
                 member = await guild.fetch_member(user_id)
             except discord.HTTPException:

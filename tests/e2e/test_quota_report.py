@@ -148,3 +148,22 @@ async def test_bad_dates_and_an_empty_range_get_a_private_sentence(world, start_
     sent = await answer(world.discord, inter)
     assert sent.json["content"] == "Nothing was written to the ledger from 2020-01-01 to 2020-01-31 (UTC)."
     assert not sent.files
+
+
+async def test_an_export_stops_asking_discord_for_names_after_its_limit(world, start_bot, monkeypatch):
+    """Members who left are not in the cache: each costs a request, so an export asks for at most
+    MAX_MEMBER_LOOKUPS of them and names the rest by id."""
+    monkeypatch.setattr("cogs.quota.MAX_MEMBER_LOOKUPS", 2)
+    await start_bot()
+    now = dt.datetime.now(dt.UTC)
+    sql = "INSERT INTO ledger (guild_id, user_id, kind, amount_micros, period_start, created_at) VALUES (?,?,?,?,?,?)"
+    gone = [9001, 9002, 9003, 9004]
+    db_execute(
+        world, *((sql, (world.guild_id, user, "reserve", 400_000, now.timestamp(), now.timestamp())) for user in gone)
+    )
+    today = now.date().isoformat()
+    sent = await answer(world.discord, await quota(world, "export", **{"from": today, "to": today}))
+    rows = list(csv.DictReader(io.StringIO(sent.files[0].read().decode())))
+    assert [r["member_name"] for r in rows] == [f"member {user}" for user in gone]
+    asked = [r.path for r in world.discord.requests if r.method == "GET" and "/members/900" in r.path]
+    assert len(asked) == 2, asked
