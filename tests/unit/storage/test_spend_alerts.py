@@ -10,11 +10,11 @@ import asyncio
 import pytest
 
 from bot.domain.quota import Limits, Period, QuotaRefused
-from bot.storage.jobs import JobStore, Reservation
+from bot.storage.jobs import JobStore
 from bot.storage.postgres import PostgresDatabase
 from bot.storage.settings import SettingsStore
 from bot.storage.spend_alerts import SpendAlertStore
-from tests.unit.storage.support import SPEC, Clock
+from tests.unit.storage.support import Clock, reserve
 
 GUILD, CHANNEL, ADMIN = 1, 77, 9
 ALICE, BOB = 10, 11
@@ -55,17 +55,7 @@ async def alerts_on(database, clock):
 
 
 async def spend(store: JobStore, limits: Limits, usd: float, user_id: int = ALICE):
-    return await store.create_job(
-        SPEC,
-        guild_id=GUILD,
-        channel_id=2,
-        user_id=user_id,
-        endpoint="fal-ai/sora-2/text-to-video",
-        arguments={"prompt": "p"},
-        cost_usd=usd,
-        owner="A",
-        reservation=Reservation(round(usd * DOLLAR), limits, "video"),
-    )
+    return await reserve(store, GUILD, user_id, limits, round(usd * DOLLAR))
 
 
 async def outbox(database) -> list[tuple[int, str, int, int, int]]:

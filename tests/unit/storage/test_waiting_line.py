@@ -10,9 +10,9 @@ import pytest
 
 from bot.domain.models import JobState
 from bot.domain.quota import Limits, Period, QuotaRefused
-from bot.storage.jobs import JobStore, Reservation
+from bot.storage.jobs import JobStore
 from bot.storage.postgres import PostgresDatabase
-from tests.unit.storage.support import SPEC, Clock
+from tests.unit.storage.support import Clock, reserve
 
 ALICE, BOB = 10, 11
 GUILD = 1
@@ -23,17 +23,7 @@ def rules(per_member: int = 2, per_guild: int = 10, waiting: int = 3) -> Limits:
 
 
 async def accept(store: JobStore, user_id: int, limits: Limits):
-    return await store.create_job(
-        SPEC,
-        guild_id=GUILD,
-        channel_id=2,
-        user_id=user_id,
-        endpoint="fal-ai/sora-2/text-to-video",
-        arguments={"prompt": "p"},
-        cost_usd=0.4,
-        owner="A",
-        reservation=Reservation(400_000, limits, "4 s video"),
-    )
+    return await reserve(store, GUILD, user_id, limits, 400_000)
 
 
 async def ledger(db, job_id: int) -> list[tuple[str, int]]:
