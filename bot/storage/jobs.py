@@ -28,6 +28,7 @@ from bot.domain.quota import Limits, QuotaRefused, Standing, decide, line_refusa
 from bot.domain.spend_alerts import crossed, refused_by_budget, used_up
 from bot.domain.waiting_line import Place, Waiting, place, to_start
 from bot.storage import ledger, spend_alerts, videos
+from bot.storage.claims import claim_rows
 from bot.storage.database import Database, Row, Session
 
 log = logging.getLogger(__name__)
@@ -425,20 +426,18 @@ class JobStore:
         orphans: take every unfinished job whoever holds it (a start on an `exclusive` database)."""
         now = self._clock()
         claimable, since = _claimable(owner, now, orphans)
-        # PostgreSQL: several processes claim at once; FOR UPDATE SKIP LOCKED makes each take rows no other
-        # claimer has locked, so two never take the same job (and the outer WHERE checks again). SQLite
-        # has one process per file and writers that take turns: the same statement without the row lock.
-        lock = " FOR UPDATE SKIP LOCKED" if self._db.engine == "postgresql" else ""
-        async with self._db.transaction() as session:
-            rows = await session.fetch_all(
-                "UPDATE jobs SET lease_owner = ?, lease_expires_at = ? "
-                f"WHERE id IN (SELECT id FROM jobs WHERE {claimable} ORDER BY id LIMIT ?{lock}) AND {claimable} "
-                f"RETURNING {_JOB_COLUMNS}",
-                owner,
-                now + lease_seconds,
-                *since,
-                limit,
-                *since,
+        async with self._db.transaction() as session:  # several processes may claim at once: claims.py
+            rows = await claim_rows(
+                session,
+                self._db.engine,
+                table="jobs",
+                claim=("lease_owner", "lease_expires_at"),
+                where=claimable,
+                args=since,
+                owner=owner,
+                until=now + lease_seconds,
+                limit=limit,
+                returning=_JOB_COLUMNS,
             )
         return sorted((_job(r) for r in rows), key=lambda j: j.id)
 

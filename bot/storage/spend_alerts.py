@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from bot.domain.spend_alerts import TOP_SPENDERS, Alert
 from bot.storage import ledger
+from bot.storage.claims import claim_rows
 from bot.storage.database import Database, Row, Session
 
 _COLUMNS = "id, guild_id, channel_id, threshold, spent_micros, budget_micros, period_start, period_end, refused"
@@ -71,17 +72,18 @@ class SpendAlertStore:
         async with self._db.reading() as session:  # every heartbeat asks: a read, no writer, when none is owed
             if await session.fetch_value(f"SELECT 1 FROM spend_alerts WHERE {_CLAIMABLE} LIMIT 1", now) is None:
                 return []
-        lock = " FOR UPDATE SKIP LOCKED" if self._db.engine == "postgresql" else ""
         async with self._db.transaction() as session:
-            rows = await session.fetch_all(
-                "UPDATE spend_alerts SET claimed_by = ?, claim_expires_at = ? "
-                f"WHERE id IN (SELECT id FROM spend_alerts WHERE {_CLAIMABLE} ORDER BY id LIMIT ?{lock}) "
-                f"AND {_CLAIMABLE} RETURNING {_COLUMNS}",
-                owner,
-                now + claim_seconds,
-                now,
-                limit,
-                now,
+            rows = await claim_rows(
+                session,
+                self._db.engine,
+                table="spend_alerts",
+                claim=("claimed_by", "claim_expires_at"),
+                where=_CLAIMABLE,
+                args=(now,),
+                owner=owner,
+                until=now + claim_seconds,
+                limit=limit,
+                returning=_COLUMNS,
             )
         return sorted((_alert(r) for r in rows), key=lambda a: a.id)
 
